@@ -5,6 +5,8 @@ VENV := .venv
 PY := $(VENV)/bin/python
 INSTALLED := $(VENV)/.installed-stamp
 TIMED := tools/timed
+# Unit suites: SynchronousTestCase only, run by trial (no real reactor).
+UNIT := tests.rules tests.server tests.test_config
 
 .PHONY: test lint typecheck unit integration demo clean
 
@@ -21,7 +23,7 @@ test: $(INSTALLED)
 	$(TIMED) "ruff" $(VENV)/bin/ruff check game tests bench; \
 	$(TIMED) "ruff format" $(VENV)/bin/ruff format --check -q game tests bench; \
 	$(TIMED) "mypy --strict rules" $(VENV)/bin/mypy --strict game/rules; \
-	$(TIMED) "unit (trial)" $(PY) -m twisted.trial -j2 tests.rules; \
+	$(TIMED) "unit (trial)" $(PY) -m twisted.trial -j2 $(UNIT); \
 	echo "all suites passed"
 
 lint: $(INSTALLED)

@@ -1,0 +1,22 @@
+"""Client-side endpoints to servers: plain TCP, or TLS verified against a CA."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from twisted.internet.endpoints import HostnameEndpoint, wrapClientTLS
+from twisted.internet.interfaces import IStreamClientEndpoint
+
+
+def client_endpoint(
+    reactor: object, host: str, port: int, tls_ca: str | None = None, timeout: float = 5
+) -> IStreamClientEndpoint:
+    """An endpoint to ``host:port``; with ``tls_ca``, TLS that verifies the
+    server's certificate (for ``host``) against that CA."""
+    tcp = HostnameEndpoint(reactor, host, port, timeout=timeout)
+    if tls_ca is None:
+        return tcp
+    from twisted.internet.ssl import Certificate, optionsForClientTLS
+
+    authority = Certificate.loadPEM(Path(tls_ca).read_bytes())
+    return wrapClientTLS(optionsForClientTLS(host, trustRoot=authority), tcp)

@@ -1,0 +1,416 @@
+"""Every AMP command of replgame, declared once for servers, clients and tests.
+
+Client commands follow PROTOCOL.md exactly; peer commands (``Peer*``) are
+ours and documented in ``docs/protocol.md``.  Arguments validate themselves
+while parsing, and :class:`Command` turns any parsing failure into a
+``BAD_REQUEST`` answer instead of stock AMP's dropped connection.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any, ClassVar
+
+from twisted.protocols import amp
+
+from game import errors as wire
+from game.rules import KINDS
+
+PROTOCOL_VERSION = 1
+MAX_VERSION = 2**31 - 1
+MAX_WATCHES = 100
+#: Budget of one ``ListOf`` answer value (AMP's hard limit is 65,535 bytes).
+LIST_BUDGET = 60_000
+STATUSES = ("open", "active", "finished")
+
+_GAME_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
+
+
+class InvalidArgument(ValueError):
+    """An argument value outside what PROTOCOL.md allows."""
+
+
+def check_game_id(value: str) -> str:
+    if not _GAME_ID.fullmatch(value):
+        raise InvalidArgument("game_id must be 1-64 characters from A-Z a-z 0-9 _ -")
+    return value
+
+
+def check_player(value: str) -> str:
+    if not 1 <= len(value) <= 32:
+        raise InvalidArgument("player must be 1-32 characters")
+    if not value.isprintable():
+        raise InvalidArgument("player must be printable characters")
+    if value[0] == " " or value[-1] == " ":
+        raise InvalidArgument("player must not start or end with a space")
+    return value
+
+
+def check_token(value: str) -> str:
+    if not 16 <= len(value) <= 128 or not all("\x21" <= c <= "\x7e" for c in value):
+        raise InvalidArgument("token must be 16-128 ASCII characters from 0x21-0x7E")
+    return value
+
+
+def check_move(value: str) -> str:
+    if len(value) > 64:
+        raise InvalidArgument("move must be at most 64 characters")
+    return value
+
+
+def check_kind(value: str) -> str:
+    if value not in KINDS:
+        raise InvalidArgument(f"kind must be one of {', '.join(KINDS)}")
+    return value
+
+
+class CheckedUnicode(amp.Unicode):
+    """A Unicode argument whose value is checked while parsing."""
+
+    def __init__(self, check: Any, optional: bool = False, empty_ok: bool = False) -> None:
+        super().__init__(optional=optional)
+        self.check = check
+        self.empty_ok = empty_ok
+
+    def fromString(self, inString: bytes) -> str:
+        value: str = super().fromString(inString)
+        if value == "" and self.empty_ok:
+            return value
+        return str(self.check(value))
+
+
+class BoundedInteger(amp.Integer):
+    """An Integer argument within ``[low, high]``."""
+
+    def __init__(self, low: int, high: int, optional: bool = False) -> None:
+        super().__init__(optional=optional)
+        self.low = low
+        self.high = high
+
+    def fromString(self, inString: bytes) -> int:
+        if not re.fullmatch(rb"-?[0-9]{1,20}", inString):
+            raise InvalidArgument("not a decimal integer")
+        value = int(inString)
+        if not self.low <= value <= self.high:
+            raise InvalidArgument(f"must be between {self.low} and {self.high}")
+        return value
+
+
+def _one_of(allowed: tuple[str, ...], what: str) -> Any:
+    def check(value: str) -> str:
+        if value not in allowed:
+            raise InvalidArgument(f"{what} must be one of {', '.join(allowed)} or empty")
+        return value
+
+    return check
+
+
+def _hex(length: int) -> Any:
+    def check(value: str) -> str:
+        if not re.fullmatch(f"[0-9a-f]{{{length}}}", value):
+            raise InvalidArgument(f"expected {length} lowercase hex digits")
+        return value
+
+    return check
+
+
+# Argument factories, named like the AMP types they build.
+def GameId() -> CheckedUnicode:
+    return CheckedUnicode(check_game_id)
+
+
+def Version() -> BoundedInteger:
+    return BoundedInteger(1, MAX_VERSION)
+
+
+def Token() -> CheckedUnicode:
+    return CheckedUnicode(check_token)
+
+
+def Player() -> CheckedUnicode:
+    return CheckedUnicode(check_player)
+
+
+def Hex64() -> CheckedUnicode:
+    return CheckedUnicode(_hex(64))
+
+
+class Command(amp.Command):
+    """An AMP command whose malformed arguments answer ``BAD_REQUEST``.
+
+    Stock AMP lets an exception from argument parsing escape, which closes
+    the connection; PROTOCOL.md wants an error answer and an open connection.
+    """
+
+    errors: ClassVar[dict[type[Exception], bytes]] = dict(wire.COMMON_ERRORS)
+
+    @classmethod
+    def parseArguments(cls, box: amp.AmpBox, protocol: amp.AMP) -> dict[str, Any]:
+        try:
+            return dict(super().parseArguments(box, protocol))
+        except Exception as error:
+            raise amp.RemoteAmpError(
+                wire.BadRequest.tag, _bad_request_description(cls, error)
+            ) from error
+
+
+def _bad_request_description(command: type[amp.Command], error: Exception) -> str:
+    if isinstance(error, KeyError):
+        return f"{command.commandName.decode()}: missing argument {error.args[0]!r}"
+    if isinstance(error, UnicodeDecodeError):
+        return f"{command.commandName.decode()}: an argument is not valid UTF-8"
+    if isinstance(error, InvalidArgument):
+        return f"{command.commandName.decode()}: {error}"
+    return f"{command.commandName.decode()}: malformed arguments"
+
+
+def _errors(*extra: type[wire.WireError]) -> dict[type[Exception], bytes]:
+    table = dict(wire.COMMON_ERRORS)
+    table.update({error: error.tag for error in extra})
+    return table
+
+
+# -- client commands (PROTOCOL.md) ------------------------------------------------
+
+
+class Status(Command):
+    arguments: ClassVar[list[tuple[bytes, amp.Argument]]] = []
+    response: ClassVar[list[tuple[bytes, amp.Argument]]] = [
+        (b"server_id", amp.Integer()),
+        (b"clock", amp.Integer()),
+        (b"games", amp.Integer()),
+        (b"serving", amp.Boolean()),
+        (b"protocol", amp.Integer()),
+        (b"digest", amp.Unicode()),
+    ]
+    errors = _errors()
+
+
+_GAME_RESPONSE: list[tuple[bytes, amp.Argument]] = [(b"game", amp.Unicode())]
+
+
+class CreateGame(Command):
+    arguments = [
+        (b"game_id", GameId()),
+        (b"kind", CheckedUnicode(check_kind)),
+        (b"player", Player()),
+        (b"token", Token()),
+        (b"seat", BoundedInteger(0, 1, optional=True)),
+    ]
+    response = _GAME_RESPONSE
+    errors = _errors(wire.GameExists)
+
+
+class JoinGame(Command):
+    arguments = [
+        (b"game_id", GameId()),
+        (b"version", Version()),
+        (b"player", Player()),
+        (b"token", Token()),
+    ]
+    response = _GAME_RESPONSE
+    errors = _errors(*wire.GAME_COMMAND_ERRORS, wire.GameFull)
+
+
+class MakeMove(Command):
+    arguments = [
+        (b"game_id", GameId()),
+        (b"version", Version()),
+        (b"move", CheckedUnicode(check_move)),
+        (b"token", Token()),
+    ]
+    response = _GAME_RESPONSE
+    errors = _errors(*wire.GAME_COMMAND_ERRORS, wire.NotYourTurn, wire.IllegalMoveError)
+
+
+_SEAT_ACTION_ARGUMENTS: list[tuple[bytes, amp.Argument]] = [
+    (b"game_id", GameId()),
+    (b"version", Version()),
+    (b"token", Token()),
+]
+
+
+class Resign(Command):
+    arguments = _SEAT_ACTION_ARGUMENTS
+    response = _GAME_RESPONSE
+    errors = _errors(*wire.GAME_COMMAND_ERRORS)
+
+
+class OfferDraw(Command):
+    arguments = _SEAT_ACTION_ARGUMENTS
+    response = _GAME_RESPONSE
+    errors = _errors(*wire.GAME_COMMAND_ERRORS, wire.NotYourTurn, wire.DrawPending)
+
+
+class AcceptDraw(Command):
+    arguments = _SEAT_ACTION_ARGUMENTS
+    response = _GAME_RESPONSE
+    errors = _errors(*wire.GAME_COMMAND_ERRORS, wire.NotYourTurn, wire.NoDrawOffer)
+
+
+class GetGame(Command):
+    arguments = [(b"game_id", GameId())]
+    response = _GAME_RESPONSE
+    errors = _errors(wire.UnknownGame)
+
+
+class SyncGame(Command):
+    arguments = [(b"game_id", GameId())]
+    response = _GAME_RESPONSE
+    errors = _errors(wire.UnknownGame)
+
+
+class ListGames(Command):
+    arguments = [
+        (b"status", CheckedUnicode(_one_of(STATUSES, "status"), optional=True, empty_ok=True)),
+        (b"kind", CheckedUnicode(check_kind, optional=True, empty_ok=True)),
+        (b"player", CheckedUnicode(check_player, optional=True, empty_ok=True)),
+        (b"limit", BoundedInteger(1, 100, optional=True)),
+        (b"after", CheckedUnicode(check_game_id, optional=True, empty_ok=True)),
+    ]
+    response = [(b"games", amp.ListOf(amp.Unicode())), (b"next", amp.Unicode())]
+    errors = _errors()
+
+
+class Watch(Command):
+    arguments = [(b"game_id", GameId())]
+    response = _GAME_RESPONSE
+    errors = _errors(wire.UnknownGame)
+
+
+class Unwatch(Command):
+    arguments = [(b"game_id", GameId())]
+    response: ClassVar[list[tuple[bytes, amp.Argument]]] = []
+    errors = _errors()
+
+
+class GameChanged(Command):
+    """Server to client, after every durable change of a watched game."""
+
+    arguments = [(b"game", amp.Unicode())]
+    requiresAnswer = False
+
+
+CLIENT_COMMANDS: tuple[type[Command], ...] = (
+    Status,
+    CreateGame,
+    JoinGame,
+    MakeMove,
+    Resign,
+    OfferDraw,
+    AcceptDraw,
+    GetGame,
+    SyncGame,
+    ListGames,
+    Watch,
+    Unwatch,
+)
+
+# -- peer commands (docs/protocol.md) ---------------------------------------------
+
+
+class PeerHello(Command):
+    """Start of the mutual challenge-response: the caller's id and nonce.
+
+    The answer carries the callee's id, its own nonce, and its proof that it
+    knows the cluster secret (HMAC over both nonces and both ids).
+    """
+
+    arguments = [(b"server_id", BoundedInteger(1, 3)), (b"nonce", Hex64())]
+    response = [
+        (b"server_id", amp.Integer()),
+        (b"nonce", amp.Unicode()),
+        (b"proof", amp.Unicode()),
+    ]
+    errors = _errors(wire.PeerRefused)
+
+
+class PeerProve(Command):
+    """The caller's proof; once accepted, the connection may use peer commands."""
+
+    arguments = [(b"proof", Hex64())]
+    response: ClassVar[list[tuple[bytes, amp.Argument]]] = []
+    errors = _errors(wire.PeerRefused)
+
+
+class PeerStatus(Command):
+    arguments: ClassVar[list[tuple[bytes, amp.Argument]]] = []
+    response = [
+        (b"server_id", amp.Integer()),
+        (b"clock", amp.Integer()),
+        (b"games", amp.Integer()),
+        (b"serving", amp.Boolean()),
+        (b"digest", amp.Unicode()),
+        (b"tree", amp.Unicode()),
+        (b"fresh", amp.Boolean()),
+    ]
+    errors = _errors(wire.NotPeer)
+
+
+class PeerTree(Command):
+    """Digests of the children of hash-prefix nodes (anti-entropy descent)."""
+
+    arguments = [(b"prefixes", amp.ListOf(amp.Unicode()))]
+    response = [(b"children", amp.ListOf(amp.Unicode()))]
+    errors = _errors(wire.NotPeer)
+
+
+class PeerBucket(Command):
+    """The games under one leaf prefix: ``"id version head"`` lines."""
+
+    arguments = [
+        (b"prefix", amp.Unicode()),
+        (b"after", CheckedUnicode(check_game_id, optional=True, empty_ok=True)),
+    ]
+    response = [(b"games", amp.ListOf(amp.Unicode())), (b"next", amp.Unicode())]
+    errors = _errors(wire.NotPeer)
+
+
+class PeerHeads(Command):
+    """Version and head hash of named games (``"id version head"``, or ``"id 0 -"``)."""
+
+    arguments = [(b"game_ids", amp.ListOf(CheckedUnicode(check_game_id)))]
+    response = [(b"heads", amp.ListOf(amp.Unicode()))]
+    errors = _errors(wire.NotPeer)
+
+
+class PeerEvents(Command):
+    """Events of one game from ``since``, if the caller's head at ``since``
+    matches this server's history; otherwise from the start (``start`` says
+    which).  Paged: ``complete`` is false when more events follow."""
+
+    arguments = [
+        (b"game_id", GameId()),
+        (b"since", BoundedInteger(0, MAX_VERSION)),
+        (b"head", Hex64()),
+    ]
+    response = [
+        (b"kind", amp.Unicode()),
+        (b"version", amp.Integer()),
+        (b"start", amp.Integer()),
+        (b"events", amp.ListOf(amp.Unicode())),
+        (b"complete", amp.Boolean()),
+    ]
+    errors = _errors(wire.NotPeer, wire.UnknownGame)
+
+
+class PeerDump(Command):
+    """Whole games in id order, for rebuilding an empty database.  A game too
+    big for one page comes as ``{"id": ..., "more": true}``; fetch it with
+    :class:`PeerEvents`."""
+
+    arguments = [(b"after", CheckedUnicode(check_game_id, optional=True, empty_ok=True))]
+    response = [(b"games", amp.ListOf(amp.Unicode())), (b"next", amp.Unicode())]
+    errors = _errors(wire.NotPeer)
+
+
+PEER_COMMANDS: tuple[type[Command], ...] = (
+    PeerHello,
+    PeerProve,
+    PeerStatus,
+    PeerTree,
+    PeerBucket,
+    PeerHeads,
+    PeerEvents,
+    PeerDump,
+)

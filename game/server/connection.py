@@ -1,0 +1,412 @@
+"""The AMP face of a server: one protocol instance per client or peer connection.
+
+Responders only translate between AMP and :class:`~game.server.node.ServerNode`.
+The protocol also enforces the limits of PROTOCOL.md: the size of a box,
+silence for three heartbeats, unsent output, watches per connection, and
+(in the factory) the number of connections.  Whatever one connection sends,
+it can at worst close that connection.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from typing import Any
+
+from twisted.internet.interfaces import IAddress, IPushProducer, IReactorTime
+from twisted.internet.protocol import Factory, connectionDone
+from twisted.logger import Logger
+from twisted.protocols import amp
+from twisted.protocols.policies import TimeoutMixin
+from twisted.python.failure import Failure
+from zope.interface import implementer
+
+from game import errors as wire
+from game import protocol as p
+from game.server.gamelog import ACCEPT_DRAW, JOIN, MOVE, OFFER_DRAW, RESIGN, Command, canonical_json
+from game.server.node import ServerNode
+from game.server.peers import new_nonce, proofs_match
+from game.server.peers import proof as peer_proof
+from game.server.replica import TREE_DEPTH
+from game.server.sync import format_children
+
+log = Logger(namespace="replgame.connection")
+
+#: Close a connection whose unsent output passes this (PROTOCOL.md).
+MAX_UNSENT = 1 << 20
+_TREE_PREFIX = re.compile(f"[0-9a-f]{{0,{TREE_DEPTH - 1}}}")
+_BUCKET = re.compile(f"[0-9a-f]{{{TREE_DEPTH}}}")
+
+
+def describe(address: IAddress | None) -> str:
+    host, port = getattr(address, "host", None), getattr(address, "port", None)
+    return f"{host}:{port}" if host is not None else str(address)
+
+
+@implementer(IPushProducer)
+class ServerProtocol(amp.AMP, TimeoutMixin):
+    """One connection to a server, from a client or from a peer."""
+
+    def __init__(self, node: ServerNode, factory: ServerFactory) -> None:
+        super().__init__()
+        self.node = node
+        self.factory = factory
+        tuning = node.tuning
+        self.max_box_bytes = tuning.max_box_bytes
+        self.callLater = node.clock.callLater  # TimeoutMixin's clock
+        self.peer_id: int | None = None
+        self.watching: set[str] = set()
+        self._hello: tuple[int, str, str] | None = None
+        self._box_bytes = 0
+        self._closing = False
+        self._paused = False
+        self._unsent_while_paused = 0
+        self.remote = "?"
+
+    # -- connection and limits -------------------------------------------------
+
+    def connectionMade(self) -> None:
+        super().connectionMade()
+        self.remote = describe(self.transport.getPeer())
+        self.transport.registerProducer(self, True)
+        self.setTimeout(3 * self.node.tuning.heartbeat)
+
+    def connectionLost(self, reason: Failure = connectionDone) -> None:
+        self.setTimeout(None)
+        for game_id in self.watching:
+            self.node.unwatch(game_id, self)
+        self.watching.clear()
+        self.factory.forget(self)
+        super().connectionLost(reason)
+
+    def _close(self, why: str) -> None:
+        if not self._closing:
+            self._closing = True
+            log.info("closing connection from {remote}: {why}", remote=self.remote, why=why)
+            self.transport.abortConnection()
+
+    def timeoutConnection(self) -> None:
+        self._close(f"silent for {3 * self.node.tuning.heartbeat:g} s (three heartbeats)")
+
+    def dataReceived(self, data: bytes) -> None:
+        if self._closing:
+            return
+        self.resetTimeout()
+        super().dataReceived(data)
+
+    def stringReceived(self, string: bytes) -> None:
+        if self._closing:
+            return
+        self._box_bytes += 2 + len(string)
+        if self._box_bytes > self.max_box_bytes:
+            self._close(f"a box over max_box_bytes={self.max_box_bytes}")
+            return
+        box_ends = not string and self.state in ("init", "key")
+        super().stringReceived(string)
+        if box_ends:
+            self._box_bytes = 0
+
+    def ampBoxReceived(self, box: amp.AmpBox) -> None:
+        if self._closing:
+            return
+        try:
+            super().ampBoxReceived(box)
+        except Exception as error:
+            self._close(f"not an AMP request ({type(error).__name__})")
+
+    def sendBox(self, box: amp.AmpBox) -> None:
+        if self._closing:
+            return
+        if self._paused:
+            self._unsent_while_paused += len(box.serialize())
+            if self._unsent_while_paused > MAX_UNSENT:
+                self._close("more than 1 MiB of unsent output")
+                return
+        super().sendBox(box)
+
+    # IPushProducer: the transport tells us when its buffer is full.
+    def pauseProducing(self) -> None:
+        self._paused = True
+
+    def resumeProducing(self) -> None:
+        self._paused = False
+        self._unsent_while_paused = 0
+
+    def stopProducing(self) -> None:
+        self._paused = True
+
+    def locateResponder(self, name: bytes) -> Callable[[amp.AmpBox], Any] | None:
+        """Answer INTERNAL, not a dropped connection, for unexpected errors."""
+        responder = super().locateResponder(name)
+        if responder is None:
+            return None
+
+        def guarded(box: amp.AmpBox) -> Any:
+            try:
+                answer = responder(box)
+            except amp.RemoteAmpError:
+                raise  # BAD_REQUEST from argument parsing
+            except Exception:
+                return Failure(self._internal(Failure(), name))
+            return answer.addErrback(self._internal_failure, name)
+
+        return guarded
+
+    def _internal_failure(self, failure: Failure, name: bytes) -> Failure:
+        if failure.check(amp.RemoteAmpError):
+            return failure
+        return Failure(self._internal(failure, name))
+
+    def _internal(self, failure: Failure, name: bytes) -> amp.RemoteAmpError:
+        log.failure(
+            "INTERNAL error answering {command} from {remote}",
+            failure,
+            command=name.decode("ascii", "replace"),
+            remote=self.remote,
+        )
+        return amp.RemoteAmpError(wire.Internal.tag, wire.Internal.default)
+
+    # -- client commands -----------------------------------------------------------
+
+    @p.Status.responder
+    def status(self) -> dict[str, Any]:
+        return self.node.status()
+
+    @p.CreateGame.responder
+    def create_game(
+        self, game_id: str, kind: str, player: str, token: str, seat: int | None
+    ) -> Any:
+        return _game(
+            self.node.create_game(game_id, kind, player, 0 if seat is None else seat, token)
+        )
+
+    @p.JoinGame.responder
+    def join_game(self, game_id: str, version: int, player: str, token: str) -> Any:
+        return _game(self.node.change_game(game_id, Command(JOIN, version, token, player=player)))
+
+    @p.MakeMove.responder
+    def make_move(self, game_id: str, version: int, move: str, token: str) -> Any:
+        return _game(self.node.change_game(game_id, Command(MOVE, version, token, move=move)))
+
+    @p.Resign.responder
+    def resign(self, game_id: str, version: int, token: str) -> Any:
+        return _game(self.node.change_game(game_id, Command(RESIGN, version, token)))
+
+    @p.OfferDraw.responder
+    def offer_draw(self, game_id: str, version: int, token: str) -> Any:
+        return _game(self.node.change_game(game_id, Command(OFFER_DRAW, version, token)))
+
+    @p.AcceptDraw.responder
+    def accept_draw(self, game_id: str, version: int, token: str) -> Any:
+        return _game(self.node.change_game(game_id, Command(ACCEPT_DRAW, version, token)))
+
+    @p.GetGame.responder
+    def get_game(self, game_id: str) -> Any:
+        return _game(self.node.get_game(game_id))
+
+    @p.SyncGame.responder
+    def sync_game(self, game_id: str) -> Any:
+        return _game(self.node.sync_game(game_id))
+
+    @p.ListGames.responder
+    def list_games(
+        self,
+        status: str | None,
+        kind: str | None,
+        player: str | None,
+        limit: int | None,
+        after: str | None,
+    ) -> dict[str, Any]:
+        return self.node.list_games(
+            status or "", kind or "", player or "", 50 if limit is None else limit, after or ""
+        )
+
+    @p.Watch.responder
+    def watch(self, game_id: str) -> Any:
+        if game_id not in self.watching and len(self.watching) >= p.MAX_WATCHES:
+            raise wire.BadRequest(f"at most {p.MAX_WATCHES} watches per connection")
+
+        def registered(document: str) -> dict[str, str]:
+            self.watching.add(game_id)
+            return {"game": document}
+
+        return self.node.watch(game_id, self).addCallback(registered)
+
+    @p.Unwatch.responder
+    def unwatch(self, game_id: str) -> dict[str, Any]:
+        self.watching.discard(game_id)
+        self.node.unwatch(game_id, self)
+        return {}
+
+    def game_changed(self, document: str) -> None:
+        """Tell this client about a durable change of a game it watches."""
+        if not self._closing and self.transport is not None and self.connected:
+            self.callRemote(p.GameChanged, game=document)
+
+    # -- peer commands -----------------------------------------------------------
+
+    def _require_peer(self, command: str) -> int:
+        if self.peer_id is None:
+            log.warn(
+                "refused {command} from {remote}: not an authenticated peer",
+                command=command,
+                remote=self.remote,
+            )
+            raise wire.NotPeer()
+        return self.peer_id
+
+    def _require_seeded(self) -> None:
+        if self.node.replica.is_new:
+            raise wire.NotServing(f"server {self.node.server_id} is rebuilding its database")
+
+    @p.PeerHello.responder
+    def peer_hello(self, server_id: int, nonce: str) -> dict[str, Any]:
+        if server_id == self.node.server_id:
+            log.warn("refused a peer from {remote} claiming our own id", remote=self.remote)
+            raise wire.PeerRefused("that is this server's own id")
+        mine = new_nonce()
+        self._hello = (server_id, nonce, mine)
+        secret = self.factory.secret
+        return {
+            "server_id": self.node.server_id,
+            "nonce": mine,
+            "proof": peer_proof(secret, "callee", nonce, mine, server_id, self.node.server_id),
+        }
+
+    @p.PeerProve.responder
+    def peer_prove(self, proof: str) -> dict[str, Any]:
+        hello, self._hello = self._hello, None  # a nonce pair proves one connection once
+        if hello is None:
+            raise wire.PeerRefused("PeerHello first")
+        caller, caller_nonce, my_nonce = hello
+        expected = peer_proof(
+            self.factory.secret, "caller", caller_nonce, my_nonce, caller, self.node.server_id
+        )
+        if not proofs_match(expected, proof):
+            log.warn(
+                "rejected peer from {remote} claiming to be server {claimed}: wrong proof "
+                "(does it have this cluster's secret?)",
+                remote=self.remote,
+                claimed=caller,
+            )
+            raise wire.PeerRefused()
+        self.peer_id = caller
+        log.info(
+            "peer server {peer_id} authenticated from {remote}", peer_id=caller, remote=self.remote
+        )
+        return {}
+
+    @p.PeerStatus.responder
+    def peer_status(self) -> dict[str, Any]:
+        self._require_peer("PeerStatus")
+        return self.node.peer_status()
+
+    @p.PeerTree.responder
+    def peer_tree(self, prefixes: list[str]) -> dict[str, Any]:
+        self._require_peer("PeerTree")
+        self._require_seeded()
+        if len(prefixes) > 256 or not all(_TREE_PREFIX.fullmatch(x) for x in prefixes):
+            raise wire.BadRequest("at most 256 tree prefixes of 0-3 hex digits")
+        replica = self.node.replica
+        return {"children": [format_children(replica.tree_children(x)) for x in prefixes]}
+
+    @p.PeerBucket.responder
+    def peer_bucket(self, prefix: str, after: str | None) -> dict[str, Any]:
+        self._require_peer("PeerBucket")
+        self._require_seeded()
+        if not _BUCKET.fullmatch(prefix):
+            raise wire.BadRequest(f"a bucket is {TREE_DEPTH} hex digits")
+        lines: list[str] = []
+        size = 0
+        for game_id, entry in self.node.replica.bucket_heads(prefix):
+            if after and game_id <= after:
+                continue
+            line = f"{game_id} {entry.version} {entry.head.hex()}"
+            if size + len(line) + 2 > p.LIST_BUDGET:
+                return {"games": lines, "next": lines[-1].split(" ")[0]}
+            lines.append(line)
+            size += len(line) + 2
+        return {"games": lines, "next": ""}
+
+    @p.PeerEvents.responder
+    def peer_events(self, game_id: str, since: int, head: str) -> dict[str, Any]:
+        self._require_peer("PeerEvents")
+        self._require_seeded()
+        game = self.node.replica.game(game_id)
+        if game is None:
+            raise wire.UnknownGame()
+        version = game.version
+        if since <= version and game.heads[since].hex() == head:
+            start = since
+        elif since > version:
+            start = version
+        else:
+            start = 0
+        events: list[str] = []
+        size = 0
+        for text in game.event_json[start:]:
+            cost = len(text.encode()) + 2
+            if size + cost > p.LIST_BUDGET:
+                break
+            events.append(text)
+            size += cost
+        return {
+            "kind": game.kind,
+            "version": version,
+            "head": game.head.hex(),
+            "start": start,
+            "events": events,
+            "complete": start + len(events) == version,
+        }
+
+    @p.PeerDump.responder
+    def peer_dump(self, after: str | None) -> dict[str, Any]:
+        self._require_peer("PeerDump")
+        self._require_seeded()
+        replica = self.node.replica
+        lines: list[str] = []
+        size = 0
+        last_id = ""
+        for game_id in replica.ids_after(after or ""):
+            game = replica.game(game_id)
+            assert game is not None
+            line = canonical_json({"events": game.event_json, "id": game_id})
+            if len(line.encode()) > p.LIST_BUDGET // 4:
+                line = canonical_json({"id": game_id, "more": True})
+            cost = len(line.encode()) + 2
+            if size + cost > p.LIST_BUDGET:
+                return {"games": lines, "next": last_id}
+            lines.append(line)
+            size += cost
+            last_id = game_id
+        return {"games": lines, "next": ""}
+
+
+def _game(document: Any) -> Any:
+    return document.addCallback(lambda text: {"game": text})
+
+
+class ServerFactory(Factory):
+    """Builds a protocol per connection, up to ``max_connections``."""
+
+    def __init__(self, node: ServerNode, secret: str, clock: IReactorTime) -> None:
+        self.node = node
+        self.secret = secret
+        self.clock = clock
+        self.connections: set[ServerProtocol] = set()
+
+    def buildProtocol(self, addr: IAddress) -> ServerProtocol | None:  # type: ignore[override]
+        limit = self.node.tuning.max_connections
+        if len(self.connections) >= limit:
+            log.warn(
+                "refusing a connection from {remote}: max_connections={limit} reached",
+                remote=describe(addr),
+                limit=limit,
+            )
+            return None
+        protocol = ServerProtocol(self.node, self)
+        self.connections.add(protocol)
+        return protocol
+
+    def forget(self, protocol: ServerProtocol) -> None:
+        self.connections.discard(protocol)

@@ -1,0 +1,395 @@
+"""A game as a log of events, and everything derived from it.
+
+Pure logic, no I/O: a replica decides a client command against a
+:class:`GameLog` (:func:`decide`), appends the resulting :class:`Event`, and
+answers the canonical document, which every replica derives byte for byte
+from the same events.  Events are stored, hashed and sent to peers as
+canonical JSON; the chain of hashes over them (``heads``) lets two replicas
+tell in one comparison whether one history extends the other.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable
+from typing import Any, Final
+
+import attrs
+
+from game import errors as wire
+from game.protocol import check_game_id, check_kind, check_move, check_player
+from game.rules import IllegalMove, InvalidMove, Position, new_game
+
+CREATE: Final = "create"
+JOIN: Final = "join"
+MOVE: Final = "move"
+RESIGN: Final = "resign"
+OFFER_DRAW: Final = "offer_draw"
+ACCEPT_DRAW: Final = "accept_draw"
+EVENT_TYPES: Final = (CREATE, JOIN, MOVE, RESIGN, OFFER_DRAW, ACCEPT_DRAW)
+
+#: The head of an empty history.
+EMPTY_HEAD: Final = bytes(32)
+
+
+def canonical_json(value: object) -> str:
+    """The one JSON text of ``value`` that every replica produces."""
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def token_hash(game_id: str, seat: int, token: str) -> str:
+    """What a server stores of a seat's token (PROTOCOL.md)."""
+    return hashlib.sha256(f"{game_id}\0{seat}\0{token}".encode()).hexdigest()
+
+
+class InvalidEvent(ValueError):
+    """An event (from storage or a peer) that is malformed or cannot apply."""
+
+
+@attrs.frozen
+class Event:
+    """One state change.  ``token`` is the acting seat's token hash."""
+
+    type: str
+    seat: int
+    token: str
+    kind: str | None = None
+    player: str | None = None
+    move: str | None = None
+
+    def to_json(self) -> str:
+        fields: dict[str, Any] = {"type": self.type, "seat": self.seat, "token": self.token}
+        for name in ("kind", "player", "move"):
+            value = getattr(self, name)
+            if value is not None:
+                fields[name] = value
+        return canonical_json(fields)
+
+    @classmethod
+    def from_json(cls, text: str) -> Event:
+        """Parse and check one event's shape (not whether it applies).
+
+        :raises InvalidEvent: the text is not a well-formed event.
+        """
+        try:
+            fields = json.loads(text)
+        except (ValueError, RecursionError) as error:
+            raise InvalidEvent(f"not JSON: {error}") from None
+        if not isinstance(fields, dict):
+            raise InvalidEvent("an event is a JSON object")
+        expected = {"type", "seat", "token", *_EXTRA_FIELDS.get(fields.get("type"), ())}
+        if set(fields) != expected:
+            raise InvalidEvent(f"event fields {sorted(fields)} are not {sorted(expected)}")
+        event_type, seat, token = fields["type"], fields["seat"], fields["token"]
+        if event_type not in EVENT_TYPES or seat not in (0, 1) or type(seat) is not int:
+            raise InvalidEvent("bad event type or seat")
+        if not isinstance(token, str) or len(token) != 64:
+            raise InvalidEvent("bad token hash")
+        try:
+            if "kind" in fields:
+                check_kind(_text(fields["kind"]))
+            if "player" in fields:
+                check_player(_text(fields["player"]))
+            if "move" in fields:
+                check_move(_text(fields["move"]))
+        except ValueError as error:
+            raise InvalidEvent(str(error)) from None
+        event = cls(
+            event_type, seat, token, fields.get("kind"), fields.get("player"), fields.get("move")
+        )
+        if event.to_json() != text:
+            raise InvalidEvent("event is not in canonical form")
+        return event
+
+
+_EXTRA_FIELDS: Final[dict[object, tuple[str, ...]]] = {
+    CREATE: ("kind", "player"),
+    JOIN: ("player",),
+    MOVE: ("move",),
+}
+
+
+def _text(value: object) -> str:
+    if not isinstance(value, str):
+        raise InvalidEvent("expected a string")
+    return value
+
+
+def chain(head: bytes, event_json: str) -> bytes:
+    """The head after appending one event to a history whose head is ``head``."""
+    return hashlib.sha256(head + event_json.encode()).digest()
+
+
+@attrs.frozen
+class Result:
+    winner: int | None
+    reason: str
+
+
+class GameLog:
+    """One game: its events and the state derived from them.
+
+    Mutable on purpose: a replica appends in place, inside one reactor turn,
+    and rebuilds a fresh log when it adopts another branch.
+    """
+
+    def __init__(self, game_id: str, create: Event) -> None:
+        if create.type != CREATE or create.kind is None or create.player is None:
+            raise InvalidEvent("a game starts with a create event")
+        self.game_id = game_id
+        self.kind: str = create.kind
+        self.events: list[Event] = []
+        self.event_json: list[str] = []
+        self.heads: list[bytes] = [EMPTY_HEAD]
+        self.players: list[str | None] = [None, None]
+        self.tokens: list[str | None] = [None, None]
+        self.position: Position = new_game(create.kind)
+        self.moves: list[str] = []
+        self.draw_offer: int | None = None
+        self.result: Result | None = None
+        self._document: str | None = None
+        self.append(create)
+
+    @classmethod
+    def from_events(cls, game_id: str, events: list[str]) -> GameLog:
+        """Rebuild a game from canonical event texts, checking every one.
+
+        :raises InvalidEvent: an event is malformed or does not apply.
+        """
+        check_game_id(game_id)
+        if not events:
+            raise InvalidEvent("a game has at least its create event")
+        game = cls(game_id, Event.from_json(events[0]))
+        for text in events[1:]:
+            game.append_checked(Event.from_json(text))
+        return game
+
+    # -- derived state -------------------------------------------------------
+
+    @property
+    def version(self) -> int:
+        return len(self.events)
+
+    @property
+    def head(self) -> bytes:
+        return self.heads[-1]
+
+    @property
+    def status(self) -> str:
+        if self.result is not None:
+            return "finished"
+        return "active" if None not in self.players else "open"
+
+    def document(self) -> str:
+        """The canonical game document of PROTOCOL.md."""
+        if self._document is None:
+            active = self.status == "active"
+            self._document = canonical_json(
+                {
+                    "id": self.game_id,
+                    "kind": self.kind,
+                    "version": self.version,
+                    "status": self.status,
+                    "players": self.players,
+                    "to_move": self.position.to_move if active else None,
+                    "moves": self.moves,
+                    "position": self.position.to_text(),
+                    "legal": self.position.legal_moves() if active else [],
+                    "draw_offer": self.draw_offer,
+                    "result": None if self.result is None else attrs.asdict(self.result),
+                }
+            )
+        return self._document
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            "id": self.game_id,
+            "kind": self.kind,
+            "status": self.status,
+            "players": list(self.players),
+            "version": self.version,
+        }
+
+    def seat_of(self, token: str) -> int | None:
+        """The seat this token holds, if any."""
+        for seat in (0, 1):
+            if self.tokens[seat] == token_hash(self.game_id, seat, token):
+                return seat
+        return None
+
+    # -- applying events -----------------------------------------------------
+
+    def append(self, event: Event) -> None:
+        """Apply an event that :func:`decide` produced (or that was checked)."""
+        if event.type in (CREATE, JOIN):
+            self.players[event.seat] = event.player
+            self.tokens[event.seat] = event.token
+        elif event.type == MOVE:
+            assert event.move is not None
+            self.position = self.position.play(event.move)
+            self.moves.append(event.move)
+            if self.draw_offer is not None and self.draw_offer != event.seat:
+                self.draw_offer = None  # moving declines the opponent's offer
+            outcome = self.position.outcome()
+            if outcome is not None:
+                self._finish(Result(outcome.winner, outcome.reason))
+        elif event.type == RESIGN:
+            if self.status == "open":
+                self._finish(Result(None, "cancelled"))
+            else:
+                self._finish(Result(1 - event.seat, "resigned"))
+        elif event.type == OFFER_DRAW:
+            self.draw_offer = event.seat
+        elif event.type == ACCEPT_DRAW:
+            self._finish(Result(None, "draw agreed"))
+        text = event.to_json()
+        self.events.append(event)
+        self.event_json.append(text)
+        self.heads.append(chain(self.heads[-1], text))
+        self._document = None
+
+    def append_checked(self, event: Event) -> None:
+        """Apply an event that came from storage or a peer, checking that it
+        is exactly what :func:`decide` would accept here.
+
+        :raises InvalidEvent: it does not apply to this game.
+        """
+        try:
+            expected = _decide_event(
+                self,
+                event.type,
+                holds=lambda seat: self.tokens[seat] == event.token,
+                join_hash=lambda seat: event.token,
+                player=event.player,
+                move=event.move,
+                seat_hint=event.seat,
+            )
+        except wire.WireError as error:
+            raise InvalidEvent(f"event {self.version + 1} does not apply: {error}") from None
+        if expected != event:
+            raise InvalidEvent(f"event {self.version + 1} does not apply")
+        self.append(event)
+
+    def _finish(self, result: Result) -> None:
+        self.result = result
+        self.draw_offer = None
+
+
+# -- deciding commands -------------------------------------------------------------
+
+
+@attrs.frozen
+class Command:
+    """A client's state-changing request, after argument parsing."""
+
+    type: str
+    version: int
+    token: str
+    player: str | None = None
+    move: str | None = None
+
+
+@attrs.frozen
+class Repeat:
+    """The command repeats the event this game already holds: answer as is."""
+
+
+REPEAT: Final = Repeat()
+
+
+def decide(game: GameLog, command: Command) -> Event | Repeat:
+    """Decide a command against this replica's game, in PROTOCOL.md's order.
+
+    ``UNKNOWN_GAME`` (no game) and ``NOT_SERVING`` are the caller's checks.
+    A ``Behind`` error asks the caller to catch up before answering.
+
+    :raises WireError: the error the command answers.
+    """
+    version = command.version
+    if version < game.version:
+        held = game.events[version]
+        if _repeats(game, command, held):
+            return REPEAT
+        raise wire.StaleVersion.at(game.version)
+    if version > game.version:
+        raise wire.Behind(f"this server holds version {game.version}")
+    return _decide_event(
+        game,
+        command.type,
+        holds=lambda seat: game.tokens[seat] == token_hash(game.game_id, seat, command.token),
+        join_hash=lambda seat: token_hash(game.game_id, seat, command.token),
+        player=command.player,
+        move=command.move,
+    )
+
+
+def _repeats(game: GameLog, command: Command, held: Event) -> bool:
+    return (
+        held.type == command.type
+        and held.player == command.player
+        and held.move == command.move
+        and held.token == token_hash(game.game_id, held.seat, command.token)
+    )
+
+
+def _decide_event(
+    game: GameLog,
+    event_type: str,
+    *,
+    holds: Callable[[int], bool],
+    join_hash: Callable[[int], str],
+    player: str | None,
+    move: str | None,
+    seat_hint: int | None = None,
+) -> Event:
+    """The event a request makes at the end of ``game``, or its error.
+
+    ``holds(seat)`` says whether the request's token holds ``seat``;
+    ``join_hash(seat)`` is the token hash a join would store for it.
+    ``seat_hint`` is the seat a replayed event claims.
+    """
+    seats = [seat for seat in (0, 1) if holds(seat)]
+    if event_type == JOIN:
+        if seats:
+            raise wire.BadToken("this token already holds a seat in this game")
+        if game.status == "finished":
+            raise wire.GameIsOver()
+        if game.status == "active":
+            raise wire.GameFull()
+        seat = game.players.index(None)
+        if seat_hint not in (None, seat):
+            raise wire.BadToken("not the free seat")
+        return Event(JOIN, seat, join_hash(seat), player=player)
+    if event_type == CREATE:
+        raise wire.GameExists()
+    if not seats or (seat_hint is not None and seat_hint not in seats):
+        raise wire.BadToken()
+    seat = seats[0] if seat_hint is None else seat_hint
+    token = game.tokens[seat]
+    assert token is not None
+    if game.status == "finished":
+        raise wire.GameIsOver()
+    if event_type == RESIGN:
+        return Event(RESIGN, seat, token)
+    if game.status == "open" or game.position.to_move != seat:
+        raise wire.NotYourTurn()
+    if event_type == OFFER_DRAW:
+        if game.draw_offer is not None:
+            raise wire.DrawPending()
+        return Event(OFFER_DRAW, seat, token)
+    if event_type == ACCEPT_DRAW:
+        if game.draw_offer is None or game.draw_offer == seat:
+            raise wire.NoDrawOffer()
+        return Event(ACCEPT_DRAW, seat, token)
+    if event_type == MOVE and move is not None:
+        try:
+            game.position.play(move)
+        except (IllegalMove, InvalidMove) as error:
+            raise wire.IllegalMoveError(str(error)) from None
+        return Event(MOVE, seat, token, move=move)
+    raise wire.BadRequest(f"unknown command type {event_type!r}")
+
+
+def create_event(kind: str, player: str, seat: int, token: str, game_id: str) -> Event:
+    return Event(CREATE, seat, token_hash(game_id, seat, token), kind=kind, player=player)

@@ -1,0 +1,323 @@
+"""One replgame server's behaviour: when it serves, and how it answers.
+
+Start-up follows the seed design, made exact: the server polls its peers'
+status (clock, digest, tree) and, before it serves clients, catches up from
+every peer whose games differ.  A database that was never initialised waits
+for a peer and rebuilds from it; an initialised one serves alone after
+``startup_wait`` if no peer answers.  Once serving, anti-entropy repeats
+the comparison every ``anti_entropy_interval``, and a request naming a game
+or a version this server lacks catches that game up first.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, Protocol
+
+from twisted.internet.defer import Deferred, inlineCallbacks
+from twisted.internet.interfaces import IReactorTime
+from twisted.internet.task import LoopingCall
+from twisted.logger import Logger
+from twisted.python.failure import Failure
+
+from game import errors as wire
+from game.config import ClusterConfig
+from game.protocol import PROTOCOL_VERSION
+from game.server.gamelog import Command
+from game.server.peers import PeerLink, PeerState
+from game.server.replica import Replica
+from game.server.sync import Synchronizer, format_children
+
+log = Logger(namespace="replgame.node")
+
+STARTING = "starting"
+CATCHING_UP = "catching up"
+SERVING = "serving"
+
+
+class Watcher(Protocol):
+    def game_changed(self, document: str) -> None: ...
+
+
+class ServerNode:
+    """The replica, its peer links, and the serving state of one server."""
+
+    def __init__(
+        self,
+        server_id: int,
+        config: ClusterConfig,
+        replica: Replica,
+        links: dict[int, PeerLink],
+        clock: IReactorTime,
+    ) -> None:
+        self.server_id = server_id
+        self.config = config
+        self.tuning = config.tuning
+        self.replica = replica
+        self.links = links
+        self.clock = clock
+        self.sync = Synchronizer(replica, links, clock, self.tuning.catchup_timeout)
+        self.state = STARTING
+        self.watchers: dict[str, set[Watcher]] = {}
+        replica.on_change = self._changed
+        self._startup_wait_over = False
+        self._startup_timer: Any = None
+        self._anti_entropy = LoopingCall(self.anti_entropy_round)
+        self._anti_entropy.clock = clock
+        self._anti_entropy_running = False
+        self.on_serving: list[Callable[[], None]] = []
+
+    @property
+    def serving(self) -> bool:
+        return self.state == SERVING
+
+    # -- start-up ------------------------------------------------------------
+
+    def start(self) -> None:
+        log.info(
+            "server {server_id} starting with {games} game(s), clock {clock}, "
+            "{database} database; polling peers {peers}",
+            server_id=self.server_id,
+            games=len(self.replica.index),
+            clock=self.replica.clock,
+            database="a new" if self.replica.is_new else "an existing",
+            peers=sorted(self.links),
+        )
+        self._startup_timer = self.clock.callLater(
+            self.tuning.startup_wait, self._startup_wait_expired
+        )
+
+    def stop(self) -> None:
+        if self._startup_timer is not None and self._startup_timer.active():
+            self._startup_timer.cancel()
+        if self._anti_entropy.running:
+            self._anti_entropy.stop()
+
+    def peer_ready(self, link: PeerLink) -> None:
+        """A link (re)authenticated: learn the peer's status."""
+        link.poll_status().addCallbacks(
+            lambda _: self._consider_catch_up(),
+            lambda failure: log.info(
+                "server {peer_id} did not answer PeerStatus: {error}",
+                peer_id=link.peer_id,
+                error=failure.getErrorMessage(),
+            ),
+        )
+
+    def _startup_wait_expired(self) -> None:
+        self._startup_wait_over = True
+        self._consider_catch_up()
+
+    def _answered(self) -> list[PeerLink]:
+        return [link for link in self.links.values() if link.ready and link.state is not None]
+
+    def _consider_catch_up(self) -> None:
+        if self.state != STARTING:
+            return
+        answered = self._answered()
+        if self.replica.is_new:
+            seeded = [link for link in answered if not _fresh(link.state)]
+            everyone = len(answered) == len(self.links)
+            if not seeded and not (answered and (everyone or self._startup_wait_over)):
+                return  # a new database waits for a peer to copy from
+        elif len(answered) < len(self.links) and not self._startup_wait_over:
+            return
+        self.state = CATCHING_UP
+        self._catch_up(answered).addErrback(self._catch_up_failed)
+
+    @inlineCallbacks
+    def _catch_up(self, answered: list[PeerLink]) -> Any:
+        if not answered:
+            log.warn(
+                "no peer answered within startup_wait={wait}s; serving alone from the "
+                "local database ({games} games, clock {clock})",
+                wait=self.tuning.startup_wait,
+                games=len(self.replica.index),
+                clock=self.replica.clock,
+            )
+        for link in answered:
+            assert link.state is not None
+            log.info(
+                "server {peer_id} reports clock {clock} and {games} game(s); ours: "
+                "clock {own_clock}, {own_games} game(s)",
+                peer_id=link.peer_id,
+                clock=link.state.clock,
+                games=link.state.games,
+                own_clock=self.replica.clock,
+                own_games=len(self.replica.index),
+            )
+        seeded = sorted(
+            (link for link in answered if not _fresh(link.state)),
+            key=lambda link: -link.state.clock if link.state else 0,
+        )
+        if self.replica.is_new and seeded:
+            yield self.sync.rebuild_from(seeded[0])
+        for link in seeded:
+            if link.state is not None and link.state.tree != self._tree_root():
+                yield self.sync.catch_up_with(link)
+        if self.replica.is_new:
+            yield self.replica.mark_initialized()
+        self.state = SERVING
+        log.info(
+            "serving clients: {games} game(s), clock {clock}, digest {digest}",
+            games=len(self.replica.index),
+            clock=self.replica.clock,
+            digest=self.replica.digest_hex(),
+        )
+        self._anti_entropy.start(self.tuning.anti_entropy_interval, now=False)
+        for callback in self.on_serving:
+            callback()
+
+    def _catch_up_failed(self, failure: Any) -> None:
+        log.warn("catch-up failed ({error}); trying again in 1 s", error=failure.getErrorMessage())
+        self.state = STARTING
+        self.clock.callLater(1.0, self._consider_catch_up)
+
+    def _tree_root(self) -> str:
+        return format_children(self.replica.tree_children(""))
+
+    # -- anti-entropy ----------------------------------------------------------
+
+    @inlineCallbacks
+    def anti_entropy_round(self) -> Any:
+        """Compare with every linked peer; repair what differs."""
+        if self._anti_entropy_running:
+            return
+        self._anti_entropy_running = True
+        try:
+            for link in list(self.links.values()):
+                if not link.ready:
+                    continue
+                try:
+                    state = yield link.poll_status()
+                except Exception as error:  # a peer down is routine here
+                    log.debug(
+                        "anti-entropy: server {peer_id}: {error}", peer_id=link.peer_id, error=error
+                    )
+                    continue
+                if state.fresh or state.tree == self._tree_root():
+                    continue
+                try:
+                    stats = yield self.sync.catch_up_with(link)
+                except Exception as error:
+                    log.info(
+                        "anti-entropy with server {peer_id} interrupted: {error}",
+                        peer_id=link.peer_id,
+                        error=error,
+                    )
+                    continue
+                if stats.games:
+                    log.info(
+                        "anti-entropy repaired {games} game(s) from server {peer_id}",
+                        games=stats.games,
+                        peer_id=link.peer_id,
+                    )
+        finally:
+            self._anti_entropy_running = False
+
+    # -- client commands ---------------------------------------------------------
+
+    def status(self) -> dict[str, Any]:
+        return {
+            "server_id": self.server_id,
+            "clock": self.replica.clock,
+            "games": len(self.replica.index),
+            "serving": self.serving,
+            "protocol": PROTOCOL_VERSION,
+            "digest": self.replica.digest_hex(),
+        }
+
+    def peer_status(self) -> dict[str, Any]:
+        return {
+            "server_id": self.server_id,
+            "clock": self.replica.clock,
+            "games": len(self.replica.index),
+            "serving": self.serving,
+            "digest": self.replica.digest_hex(),
+            "tree": self._tree_root(),
+            "fresh": self.replica.is_new,
+        }
+
+    def _require_serving(self) -> None:
+        if not self.serving:
+            raise wire.NotServing(f"server {self.server_id} is {self.state}")
+
+    def create_game(
+        self, game_id: str, kind: str, player: str, seat: int, token: str
+    ) -> Deferred[str]:
+        self._require_serving()
+        return self.replica.create(game_id, kind, player, seat, token)
+
+    def change_game(self, game_id: str, command: Command) -> Deferred[str]:
+        """Apply a state-changing command, catching the game up first if the
+        command names a game or a version this server does not hold."""
+        self._require_serving()
+        return self._with_catch_up(game_id, lambda: self.replica.apply(game_id, command))
+
+    def get_game(self, game_id: str) -> Deferred[str]:
+        self._require_serving()
+        return self._with_catch_up(game_id, lambda: self.replica.document(game_id))
+
+    def sync_game(self, game_id: str) -> Deferred[str]:
+        self._require_serving()
+        return self._caught_up(game_id).addCallback(lambda _: self.replica.document(game_id))
+
+    def list_games(
+        self, status: str, kind: str, player: str, limit: int, after: str
+    ) -> dict[str, Any]:
+        self._require_serving()
+        games, cursor = self.replica.list_games(status, kind, player, limit, after)
+        return {"games": games, "next": cursor}
+
+    def _with_catch_up(self, game_id: str, answer: Callable[[], Deferred[str]]) -> Deferred[str]:
+        try:
+            return answer()
+        except (wire.UnknownGame, wire.Behind):
+            return self._caught_up(game_id).addCallback(lambda _: answer())
+
+    def _caught_up(self, game_id: str) -> Deferred[None]:
+        """Reconcile one game with the peers, giving up after catchup_timeout
+        (then the command answers from what this server holds)."""
+        done: Deferred[None] = Deferred()
+
+        def finish(outcome: object) -> None:
+            if isinstance(outcome, Failure):
+                log.warn(
+                    "catching up game {game_id} failed: {error}",
+                    game_id=game_id,
+                    error=outcome.getErrorMessage(),
+                )
+            if timer.active():
+                timer.cancel()
+            if not done.called:
+                done.callback(None)
+
+        timer = self.clock.callLater(self.tuning.catchup_timeout, finish, None)
+        self.sync.reconcile(game_id).addBoth(finish)
+        return done
+
+    # -- watches -------------------------------------------------------------
+
+    def watch(self, game_id: str, watcher: Watcher) -> Deferred[str]:
+        self._require_serving()
+
+        def register(document: str) -> str:
+            self.watchers.setdefault(game_id, set()).add(watcher)
+            return document
+
+        return self.get_game(game_id).addCallback(register)
+
+    def unwatch(self, game_id: str, watcher: Watcher) -> None:
+        watchers = self.watchers.get(game_id)
+        if watchers is not None:
+            watchers.discard(watcher)
+            if not watchers:
+                del self.watchers[game_id]
+
+    def _changed(self, game_id: str, document: str) -> None:
+        for watcher in list(self.watchers.get(game_id, ())):
+            watcher.game_changed(document)
+
+
+def _fresh(state: PeerState | None) -> bool:
+    return state is None or state.fresh

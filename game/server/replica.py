@@ -1,0 +1,305 @@
+"""One server's replica of every game: decisions over the store, no network.
+
+The replica keeps in memory a small index entry per game (what ``ListGames``,
+``Status`` and anti-entropy need) and a cache of recently used games; the
+events themselves live in the shelve database.  Every change stages the
+game's record, its index entry and the server's bookkeeping (clock, digest)
+into the same transaction, and is answered only once the group commit made
+it durable.
+"""
+
+from __future__ import annotations
+
+import bisect
+import hashlib
+import json
+from collections import OrderedDict
+from collections.abc import Callable, Iterator
+from typing import Any, Final
+
+from twisted.internet.defer import Deferred
+from twisted.logger import Logger
+
+from game import errors as wire
+from game.protocol import LIST_BUDGET
+from game.server import gamelog
+from game.server.gamelog import Command, Event, GameLog, InvalidEvent
+from game.server.storage import GroupCommitter, Storage
+
+RECORD_FORMAT: Final = 1
+#: Depth (hex digits of SHA-256 of the game id) of the anti-entropy tree's leaves.
+TREE_DEPTH: Final = 4
+CACHE_SIZE: Final = 4096
+
+_GAME_KEY: Final = "g/"
+_INDEX_KEY: Final = "i/"
+_META_KEY: Final = "meta"
+
+log = Logger(namespace="replgame.replica")
+
+
+def bucket_of(game_id: str) -> str:
+    """The leaf prefix of a game in the anti-entropy tree."""
+    return hashlib.sha256(game_id.encode()).hexdigest()[:TREE_DEPTH]
+
+
+def leaf_value(game_id: str, head: bytes) -> int:
+    """A game's contribution to the tree digests: changes with any event."""
+    return int.from_bytes(hashlib.sha256(game_id.encode() + head).digest()[:8], "big")
+
+
+class IndexEntry:
+    """What the replica keeps in memory about every game."""
+
+    __slots__ = ("doc_sha", "head", "kind", "players", "status", "summary", "version")
+
+    def __init__(
+        self,
+        kind: str,
+        status: str,
+        players: tuple[str | None, str | None],
+        version: int,
+        doc_sha: bytes,
+        head: bytes,
+        summary: str,
+    ) -> None:
+        self.kind = kind
+        self.status = status
+        self.players = players
+        self.version = version
+        self.doc_sha = doc_sha
+        self.head = head
+        self.summary = summary
+
+    @classmethod
+    def of(cls, game: GameLog) -> IndexEntry:
+        return cls(
+            game.kind,
+            game.status,
+            (game.players[0], game.players[1]),
+            game.version,
+            hashlib.sha256(game.document().encode()).digest(),
+            game.head,
+            gamelog.canonical_json(game.summary()),
+        )
+
+    def to_record(self) -> tuple[Any, ...]:
+        return (RECORD_FORMAT, self.kind, self.status, self.players, self.version,
+                self.doc_sha, self.head, self.summary)  # fmt: skip
+
+    @classmethod
+    def from_record(cls, record: object) -> IndexEntry:
+        if not (isinstance(record, tuple) and len(record) == 8 and record[0] == RECORD_FORMAT):
+            raise ValueError(f"index record of an unknown format: {record!r:.80}")
+        _, kind, status, players, version, doc_sha, head, summary = record
+        return cls(kind, status, tuple(players), version, doc_sha, head, summary)  # type: ignore[arg-type]
+
+
+class Replica:
+    """The games of one server.
+
+    :param on_change: called with ``(game_id, document)`` after every durable
+        change, local or adopted from a peer (the server sends GameChanged).
+    """
+
+    def __init__(
+        self,
+        storage: Storage,
+        committer: GroupCommitter,
+        on_change: Callable[[str, str], None] = lambda game_id, document: None,
+    ) -> None:
+        self.storage = storage
+        self.committer = committer
+        self.on_change = on_change
+        self.index: dict[str, IndexEntry] = {}
+        self.sorted_ids: list[str] = []
+        self.buckets: dict[str, set[str]] = {}
+        self.tree: dict[str, int] = {}
+        self.clock = 0
+        self.digest = 0
+        self._cache: OrderedDict[str, GameLog] = OrderedDict()
+        self._load()
+
+    # -- loading -------------------------------------------------------------
+
+    def _load(self) -> None:
+        for key, record in self.storage.scan(_INDEX_KEY):
+            game_id = key[len(_INDEX_KEY) :]
+            entry = IndexEntry.from_record(record)
+            self.index[game_id] = entry
+            self._account(game_id, None, entry)
+        self.sorted_ids = sorted(self.index)
+        self.meta = self.storage.get_meta() or {}
+        if self.meta and (self.meta.get("clock"), self.meta.get("digest")) != (
+            self.clock,
+            self.digest_hex(),
+        ):
+            raise ValueError(
+                f"bookkeeping (clock {self.meta.get('clock')}) does not match the games "
+                f"(clock {self.clock})"
+            )
+
+    @property
+    def is_new(self) -> bool:
+        """True until this database has been initialised (from peers or alone)."""
+        return not self.meta.get("initialized", False)
+
+    def mark_initialized(self) -> Deferred[None]:
+        self.meta["initialized"] = True
+        return self.committer.write([(_META_KEY, self._meta())])
+
+    # -- bookkeeping -----------------------------------------------------------
+
+    def digest_hex(self) -> str:
+        return f"{self.digest:064x}"
+
+    def tree_children(self, prefix: str) -> list[int]:
+        """The digests of the 16 children of a tree node."""
+        return [self.tree.get(prefix + digit, 0) for digit in "0123456789abcdef"]
+
+    def bucket_heads(self, prefix: str) -> Iterator[tuple[str, IndexEntry]]:
+        for game_id in sorted(self.buckets.get(prefix, ())):
+            yield game_id, self.index[game_id]
+
+    def _account(self, game_id: str, old: IndexEntry | None, new: IndexEntry) -> None:
+        """Update clock, digest and tree for one game's change of entry."""
+        bucket = bucket_of(game_id)
+        value = leaf_value(game_id, new.head)
+        digest = int.from_bytes(new.doc_sha, "big")
+        if old is None:
+            self.buckets.setdefault(bucket, set()).add(game_id)
+        else:
+            self.clock -= old.version
+            digest ^= int.from_bytes(old.doc_sha, "big")
+            value ^= leaf_value(game_id, old.head)
+        self.clock += new.version
+        self.digest ^= digest
+        for depth in range(TREE_DEPTH + 1):
+            node = bucket[:depth]
+            self.tree[node] = self.tree.get(node, 0) ^ value
+
+    def _meta(self) -> dict[str, Any]:
+        self.meta.update(format=RECORD_FORMAT, clock=self.clock, digest=self.digest_hex())
+        return dict(self.meta)
+
+    # -- reading ---------------------------------------------------------------
+
+    def game(self, game_id: str) -> GameLog | None:
+        """The game, from the cache or the database; None if unknown."""
+        game = self._cache.get(game_id)
+        if game is not None:
+            self._cache.move_to_end(game_id)
+            return game
+        if game_id not in self.index:
+            return None
+        record = self.storage.get(_GAME_KEY + game_id)
+        if not (isinstance(record, dict) and record.get("format") == RECORD_FORMAT):
+            raise ValueError(f"game record {game_id!r} is missing or of an unknown format")
+        game = GameLog.from_events(game_id, record["events"])
+        self._remember(game)
+        return game
+
+    def _remember(self, game: GameLog) -> None:
+        self._cache[game.game_id] = game
+        self._cache.move_to_end(game.game_id)
+        while len(self._cache) > CACHE_SIZE:
+            self._cache.popitem(last=False)
+
+    def document(self, game_id: str) -> Deferred[str]:
+        """The durable document of a game.
+
+        :raises UnknownGame: this replica does not hold it.
+        """
+        game = self.game(game_id)
+        if game is None:
+            raise wire.UnknownGame()
+        document = game.document()
+        # Never show a change before it is on disk.
+        return self.committer.after_pending().addCallback(lambda _: document)
+
+    def ids_after(self, after: str) -> list[str]:
+        """Every game id after ``after``, in order."""
+        return self.sorted_ids[bisect.bisect_right(self.sorted_ids, after) :]
+
+    def list_games(
+        self, status: str, kind: str, player: str, limit: int, after: str
+    ) -> tuple[list[str], str]:
+        """One page of summaries matching the filters, and the cursor."""
+        page: list[str] = []
+        size = 0
+        position = bisect.bisect_right(self.sorted_ids, after) if after else 0
+        for game_id in self.sorted_ids[position:]:
+            entry = self.index[game_id]
+            if (status and entry.status != status) or (kind and entry.kind != kind):
+                continue
+            if player and player not in entry.players:
+                continue
+            cost = len(entry.summary.encode()) + 2
+            if len(page) == limit or size + cost > LIST_BUDGET:
+                return page, json.loads(page[-1])["id"] if page else ""
+            page.append(entry.summary)
+            size += cost
+        return page, ""
+
+    # -- changing --------------------------------------------------------------
+
+    def create(self, game_id: str, kind: str, player: str, seat: int, token: str) -> Deferred[str]:
+        """Create a game, or answer the existing one if this repeats its creation.
+
+        :raises GameExists: a different game holds this id.
+        """
+        event = gamelog.create_event(kind, player, seat, token, game_id)
+        existing = self.game(game_id)
+        if existing is not None:
+            if existing.events[0] != event:
+                raise wire.GameExists()
+            return self.document(game_id)
+        return self._store(GameLog(game_id, event))
+
+    def apply(self, game_id: str, command: Command) -> Deferred[str]:
+        """Decide and apply a client command; the Deferred fires once durable.
+
+        :raises WireError: what the command answers (``UnknownGame`` and
+            ``Behind`` ask the server to catch the game up first).
+        """
+        game = self.game(game_id)
+        if game is None:
+            raise wire.UnknownGame()
+        outcome = gamelog.decide(game, command)
+        if isinstance(outcome, gamelog.Repeat):
+            return self.document(game_id)
+        game.append(outcome)
+        return self._store(game)
+
+    def adopt(self, game_id: str, events: tuple[str, ...]) -> Deferred[str]:
+        """Replace this replica's history of a game (catch-up or fork).
+
+        :raises InvalidEvent: the history is malformed or illegal.
+        """
+        game = GameLog.from_events(game_id, list(events))
+        return self._store(game)
+
+    def _store(self, game: GameLog) -> Deferred[str]:
+        game_id = game.game_id
+        old = self.index.get(game_id)
+        entry = IndexEntry.of(game)
+        self.index[game_id] = entry
+        if old is None:
+            bisect.insort(self.sorted_ids, game_id)
+        self._account(game_id, old, entry)
+        self._remember(game)
+        document = game.document()
+        changes: list[tuple[str, object]] = [
+            (_GAME_KEY + game_id, {"format": RECORD_FORMAT, "events": list(game.event_json)}),
+            (_INDEX_KEY + game_id, entry.to_record()),
+            (_META_KEY, self._meta()),
+        ]
+
+        def durable(_: object) -> str:
+            self.on_change(game_id, document)
+            return document
+
+        return self.committer.write(changes).addCallback(durable)
+
+
+__all__ = ["Event", "IndexEntry", "InvalidEvent", "Replica", "bucket_of", "leaf_value"]

@@ -1,0 +1,629 @@
+"""The server's database: a crash-safe shelf in a locked data directory.
+
+Three layers, each usable on its own:
+
+* :class:`SqliteMapping`: a ``MutableMapping[bytes, bytes]`` over one sqlite3
+  file (WAL, ``synchronous=FULL``) whose writes become durable only on
+  :meth:`SqliteMapping.commit`.  ``shelve.open()`` is not used: without
+  ``_gdbm``/``_dbm`` it falls back to ``dbm.dumb``, which a crash corrupts.
+* :class:`Storage`: a :class:`shelve.Shelf` over that mapping, in a data
+  directory guarded by an exclusive ``flock``, checked on open.
+* :class:`GroupCommitter`: one commit per reactor turn, with the answers held
+  back until the commit that made them durable.
+
+Values are pickled: they are plain Python data the replica builds itself and
+never bytes that came over the network.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import os
+import pickle
+import shelve
+import sqlite3
+from collections.abc import Callable, Iterable, Iterator, MutableMapping
+from pathlib import Path
+from typing import Final, Protocol
+
+import attrs
+from twisted.internet.defer import Deferred, fail, succeed
+from twisted.python.failure import Failure
+
+__all__ = [
+    "DATABASE_NAME",
+    "FORMAT",
+    "LOCK_NAME",
+    "META_KEY",
+    "CommitFailed",
+    "DataDirectoryInUse",
+    "GroupCommitter",
+    "SqliteMapping",
+    "Storage",
+    "StorageError",
+    "UnreadableDatabase",
+]
+
+#: The on-disk format this code writes; a database with a newer one is refused.
+FORMAT: Final = 1
+#: The database file inside the data directory.
+DATABASE_NAME: Final = "games.sqlite"
+#: The lock file inside the data directory; holds the owner's pid.
+LOCK_NAME: Final = "lock"
+#: The shelf key of the meta record; reserved, the replica must not use it.
+META_KEY: Final = "meta"
+
+_SCHEMA: Final = "CREATE TABLE kv (key BLOB PRIMARY KEY, value BLOB NOT NULL) WITHOUT ROWID"
+# sqlite's own verdicts on a file that is not (or no longer) a sound database;
+# any other error (permissions, I/O, busy) is not cured by moving the file aside.
+_UNREADABLE_ERRORS: Final = frozenset({"SQLITE_NOTADB", "SQLITE_CORRUPT"})
+# Rows fetched per query while iterating, so that no statement stays open
+# across the caller's writes and commits.
+_PAGE: Final = 256
+
+
+class _WrongShape(sqlite3.DatabaseError):
+    """The file holds a ``kv`` table, but not the one :data:`_SCHEMA` makes."""
+
+
+class StorageError(Exception):
+    """Base of every error this module raises on purpose."""
+
+
+class DataDirectoryInUse(StorageError):
+    """Another process holds the data directory's lock."""
+
+
+class UnreadableDatabase(StorageError):
+    """The database file cannot be read as this server's database."""
+
+
+class CommitFailed(StorageError):
+    """A group commit failed; the server's in-memory state is no longer durable.
+
+    :ivar cause: the exception the commit (or the staging) raised.
+    """
+
+    def __init__(self, cause: BaseException) -> None:
+        super().__init__(f"commit failed: {cause!r}")
+        self.cause = cause
+        self.__cause__ = cause
+
+
+def _prefix_successor(prefix: bytes) -> bytes | None:
+    """The smallest byte string greater than every string starting with ``prefix``.
+
+    :returns: ``None`` when there is none (``prefix`` is empty or all ``0xff``).
+    """
+    stripped = prefix.rstrip(b"\xff")
+    if not stripped:
+        return None
+    return stripped[:-1] + bytes([stripped[-1] + 1])
+
+
+class SqliteMapping(MutableMapping[bytes, bytes]):
+    """A crash-safe ``bytes -> bytes`` mapping over one sqlite3 file.
+
+    Writes go into a transaction opened lazily (``BEGIN IMMEDIATE``) and are
+    durable only after :meth:`commit`; reads see them at once.  Closing without
+    a commit, or a crash, loses them and nothing else.
+
+    :param path: the database file; created if missing.
+    :raises sqlite3.DatabaseError: the file is not a database, is corrupt, or
+        holds a ``kv`` table of another shape.
+    :raises StorageError: sqlite refused WAL mode or ``synchronous=FULL``.
+    """
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        self.path = Path(path)
+        #: How many transactions :meth:`commit` committed.
+        self.commits = 0
+        # isolation_level=None: the sqlite3 module never opens or commits a
+        # transaction behind our back.
+        self._connection = sqlite3.connect(self.path, isolation_level=None)
+        try:
+            self._configure()
+        except BaseException:
+            self._connection.close()
+            raise
+
+    def _configure(self) -> None:
+        connection = self._connection
+        # journal_mode answers with the mode in effect, which stays the old one
+        # when WAL is impossible (e.g. on some network file systems).
+        (mode,) = connection.execute("PRAGMA journal_mode=WAL").fetchone()
+        if mode != "wal":
+            raise StorageError(f"{self.path}: sqlite refused journal_mode=WAL (got {mode!r})")
+        # FULL, not WAL's usual NORMAL: NORMAL may lose the last commits on
+        # power loss, and an answered move must survive it.
+        connection.execute("PRAGMA synchronous=FULL")
+        (synchronous,) = connection.execute("PRAGMA synchronous").fetchone()
+        if synchronous != 2:
+            raise StorageError(f"{self.path}: sqlite refused synchronous=FULL (got {synchronous})")
+        connection.execute(_SCHEMA.replace("CREATE TABLE", "CREATE TABLE IF NOT EXISTS", 1))
+        self._check_shape()
+
+    def _check_shape(self) -> None:
+        """Compare ``kv`` with the table :data:`_SCHEMA` makes, as sqlite reports both."""
+        with contextlib.closing(sqlite3.connect(":memory:")) as reference:
+            reference.execute(_SCHEMA)
+            expected = reference.execute("PRAGMA table_info(kv)").fetchall()
+        actual = self._connection.execute("PRAGMA table_info(kv)").fetchall()
+        if actual != expected:
+            raise _WrongShape(f"table kv has the wrong shape: {actual!r}")
+        try:
+            # Only a WITHOUT ROWID table lacks the rowid column.
+            self._connection.execute("SELECT rowid FROM kv LIMIT 0")
+        except sqlite3.OperationalError:
+            return
+        raise _WrongShape("table kv has the wrong shape: it is not WITHOUT ROWID")
+
+    def quick_check(self) -> list[str]:
+        """Run ``PRAGMA quick_check``.
+
+        :returns: ``["ok"]`` for a sound database, else sqlite's first few complaints.
+        :raises sqlite3.DatabaseError: the file is too damaged to check.
+        """
+        return [row[0] for row in self._connection.execute("PRAGMA quick_check(5)")]
+
+    def _begin(self) -> None:
+        if not self._connection.in_transaction:
+            # IMMEDIATE takes the write lock now rather than at the first write.
+            self._connection.execute("BEGIN IMMEDIATE")
+
+    def __getitem__(self, key: bytes) -> bytes:
+        row = self._connection.execute("SELECT value FROM kv WHERE key = ?", (key,)).fetchone()
+        if row is None:
+            raise KeyError(key)
+        value: bytes = row[0]
+        return value
+
+    def __contains__(self, key: object) -> bool:
+        if not isinstance(key, bytes):
+            return False
+        query = "SELECT 1 FROM kv WHERE key = ?"
+        return self._connection.execute(query, (key,)).fetchone() is not None
+
+    def __setitem__(self, key: bytes, value: bytes) -> None:
+        # A str key would be stored as TEXT, which sorts apart from every BLOB.
+        if not isinstance(key, bytes) or not isinstance(value, bytes):
+            raise TypeError(f"keys and values must be bytes, not {type(key)} and {type(value)}")
+        self._begin()
+        self._connection.execute(
+            "INSERT INTO kv (key, value) VALUES (?, ?)"
+            " ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            (key, value),
+        )
+
+    def __delitem__(self, key: bytes) -> None:
+        self._begin()
+        cursor = self._connection.execute("DELETE FROM kv WHERE key = ?", (key,))
+        if cursor.rowcount == 0:
+            raise KeyError(key)
+
+    def __len__(self) -> int:
+        (count,) = self._connection.execute("SELECT count(*) FROM kv").fetchone()
+        assert isinstance(count, int)
+        return count
+
+    def __iter__(self) -> Iterator[bytes]:
+        for key, _ in self.items_with_prefix(b""):
+            yield key
+
+    def items_with_prefix(self, prefix: bytes) -> Iterator[tuple[bytes, bytes]]:
+        """The items whose key starts with ``prefix``, in key order.
+
+        A range query on the primary key, fetched a page at a time, so that
+        writes and commits between two steps of the iteration are safe.
+
+        :param prefix: the key prefix; ``b""`` yields every item.
+        """
+        successor = _prefix_successor(prefix)
+        upper = "" if successor is None else " AND key < :upper"
+        first = f"SELECT key, value FROM kv WHERE key >= :lower{upper} ORDER BY key LIMIT {_PAGE}"
+        rest = f"SELECT key, value FROM kv WHERE key > :lower{upper} ORDER BY key LIMIT {_PAGE}"
+        query, bounds = first, {"lower": prefix, "upper": successor}
+        while True:
+            rows: list[tuple[bytes, bytes]] = self._connection.execute(query, bounds).fetchall()
+            yield from rows
+            if len(rows) < _PAGE:
+                return
+            query, bounds = rest, {"lower": rows[-1][0], "upper": successor}
+
+    def commit(self) -> None:
+        """Make every write so far durable (``COMMIT``), if there is any."""
+        if self._connection.in_transaction:
+            self._connection.execute("COMMIT")
+            self.commits += 1
+
+    def rollback(self) -> None:
+        """Forget every write since the last :meth:`commit`."""
+        if self._connection.in_transaction:
+            self._connection.execute("ROLLBACK")
+
+    def close(self) -> None:
+        """Roll back anything uncommitted and close the file.  Idempotent."""
+        with contextlib.suppress(sqlite3.ProgrammingError):  # already closed
+            self.rollback()
+        self._connection.close()
+
+
+def _take_lock(directory: Path) -> int:
+    """Lock ``directory`` for this process and write our pid into the lock file.
+
+    :returns: the lock file's descriptor; closing it releases the lock.
+    :raises DataDirectoryInUse: another open file description holds the lock.
+    """
+    fd = os.open(directory / LOCK_NAME, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        # flock, not fcntl/lockf: flock locks belong to the open file
+        # description, so they are neither shared nor dropped by other opens
+        # of the same file in this process, and the kernel drops them when
+        # the process dies (kill -9 leaves no stale lock).
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        text = os.pread(fd, 32, 0).decode("ascii", "replace").strip()
+        os.close(fd)
+        other = f"pid {text}" if text.isdigit() else "a process whose pid is not written yet"
+        raise DataDirectoryInUse(
+            f"data directory {directory} is in use by {other} (lock file {directory / LOCK_NAME})"
+        ) from None
+    except BaseException:
+        os.close(fd)
+        raise
+    os.ftruncate(fd, 0)
+    os.pwrite(fd, f"{os.getpid()}\n".encode("ascii"), 0)
+    return fd
+
+
+def _fsync_directory(directory: Path) -> None:
+    """Make renames and file creations in ``directory`` durable."""
+    fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _move_aside(database: Path) -> Path | None:
+    """Rename ``database`` and its ``-wal``/``-shm`` files to the first free ``.broken-<n>``.
+
+    The side files move too: a stale WAL would otherwise be replayed into
+    the new database.
+
+    :returns: the new path of the database, or ``None`` if there was nothing to move.
+    """
+    suffixes = ("", "-wal", "-shm")
+    present = [s for s in suffixes if Path(f"{database}{s}").exists()]
+    if not present:
+        return None
+    n = 1
+    while any(Path(f"{database}.broken-{n}{s}").exists() for s in suffixes):
+        n += 1
+    for suffix in present:
+        os.rename(f"{database}{suffix}", f"{database}.broken-{n}{suffix}")
+    _fsync_directory(database.parent)
+    return Path(f"{database}.broken-{n}")
+
+
+class Storage:
+    """The server's database: a :class:`shelve.Shelf` over a :class:`SqliteMapping`.
+
+    Build it with :meth:`open` (in ``startService``, after twistd has forked),
+    not with the constructor.  Writes are staged into one open transaction and
+    become durable on :meth:`commit`; reads see staged writes.
+
+    :ivar directory: the data directory.
+    :ivar path: the database file, ``<directory>/games.sqlite``.
+    :ivar is_new: the database had no meta record when it was opened (it is
+        brand-new or rebuilt); fixed at open, staging a meta record does not
+        change it.
+    :ivar moved_aside: where ``open(..., rebuild=True)`` moved the old
+        database, or ``None``.
+    """
+
+    def __init__(
+        self,
+        directory: Path,
+        mapping: SqliteMapping,
+        lock_fd: int,
+        *,
+        moved_aside: Path | None = None,
+    ) -> None:
+        self.directory = directory
+        self.path = mapping.path
+        self.moved_aside = moved_aside
+        self._mapping = mapping
+        self._shelf: shelve.Shelf[object] = shelve.Shelf(
+            mapping, protocol=5, writeback=False, keyencoding="utf-8"
+        )
+        self._lock_fd: int | None = lock_fd
+        self.is_new = self._read_meta() is None
+
+    @classmethod
+    def open(cls, directory: str | os.PathLike[str], *, rebuild: bool = False) -> Storage:
+        """Lock the data directory and open (or create) its database.
+
+        :param directory: the data directory; created if missing.
+        :param rebuild: first move an existing database aside to
+            ``games.sqlite.broken-<n>`` and start empty.
+        :raises DataDirectoryInUse: another process holds the directory.
+        :raises UnreadableDatabase: the file is not a sound database of a
+            format this code reads.
+        :raises StorageError: sqlite cannot open the file or refuses WAL mode.
+        """
+        directory = Path(directory)
+        directory.mkdir(parents=True, exist_ok=True)
+        lock_fd = _take_lock(directory)
+        database = directory / DATABASE_NAME
+        try:
+            moved_aside = _move_aside(database) if rebuild else None
+            mapping = cls._open_mapping(database)
+            try:
+                # The database file may be new: make its directory entry durable.
+                _fsync_directory(directory)
+                return cls(directory, mapping, lock_fd, moved_aside=moved_aside)
+            except BaseException:
+                mapping.close()
+                raise
+        except BaseException:
+            os.close(lock_fd)
+            raise
+
+    @staticmethod
+    def _open_mapping(database: Path) -> SqliteMapping:
+        """Open ``database`` and run sqlite's quick check on it."""
+        mapping: SqliteMapping | None = None
+        try:
+            mapping = SqliteMapping(database)
+            problems = mapping.quick_check()
+        except sqlite3.Error as e:
+            if mapping is not None:
+                mapping.close()
+            if isinstance(e, _WrongShape) or (
+                getattr(e, "sqlite_errorname", None) in _UNREADABLE_ERRORS
+            ):
+                raise _unreadable(database, str(e)) from e
+            raise StorageError(f"cannot open database {database}: {e}") from e
+        if problems != ["ok"]:
+            mapping.close()
+            raise _unreadable(database, "quick_check found: " + "; ".join(problems))
+        return mapping
+
+    def _read_meta(self) -> dict[str, object] | None:
+        """Read and vet the meta record.
+
+        :raises UnreadableDatabase: it does not unpickle, is not a dict, or
+            has a ``format`` this code does not read.
+        """
+        try:
+            raw = self._mapping[META_KEY.encode("utf-8")]
+        except KeyError:
+            return None
+        try:
+            meta = pickle.loads(raw)
+        except Exception as e:
+            # Unpickling fails in many ways (UnpicklingError, EOFError,
+            # AttributeError, ImportError, ...): all mean the same here.
+            raise _unreadable(self.path, f"the meta record does not unpickle: {e!r}") from e
+        if not isinstance(meta, dict):
+            reason = f"the meta record is a {type(meta).__name__}, not a dict"
+            raise _unreadable(self.path, reason)
+        version = meta.get("format")
+        if type(version) is not int or version < 1:
+            raise _unreadable(self.path, f"the meta record has no valid format: {version!r}")
+        if version > FORMAT:
+            reason = f"its format {version} is newer than this code's format {FORMAT}"
+            raise _unreadable(self.path, reason)
+        return meta
+
+    def get(self, key: str) -> object | None:
+        """The value at ``key``, staged or committed, or ``None``."""
+        try:
+            return self._shelf[key]
+        except KeyError:
+            return None
+
+    def stage(self, key: str, value: object) -> None:
+        """Write ``value`` at ``key`` into the open transaction.
+
+        :param value: plain picklable data built by the replica.
+        """
+        self._shelf[key] = value
+
+    def scan(self, prefix: str) -> Iterator[tuple[str, object]]:
+        """Every ``(key, value)`` whose key starts with ``prefix``, in key order.
+
+        UTF-8 preserves code point order, so this is also ``str`` order.  The
+        meta record (key :data:`META_KEY`) is included when the prefix matches it.
+        """
+        for key, raw in self._mapping.items_with_prefix(prefix.encode("utf-8")):
+            yield key.decode("utf-8"), pickle.loads(raw)
+
+    def get_meta(self) -> dict[str, object] | None:
+        """The meta record, or ``None`` if there is none yet."""
+        return self._read_meta()
+
+    def stage_meta(self, meta: dict[str, object]) -> None:
+        """Stage ``meta`` as the meta record, stamped with ``format`` = :data:`FORMAT`."""
+        self.stage(META_KEY, {**meta, "format": FORMAT})
+
+    def commit(self) -> None:
+        """Make everything staged durable."""
+        self._mapping.commit()
+
+    def rollback(self) -> None:
+        """Forget everything staged since the last commit."""
+        self._mapping.rollback()
+
+    @property
+    def commits(self) -> int:
+        """How many commits this storage made."""
+        return self._mapping.commits
+
+    def close(self) -> None:
+        """Roll back anything uncommitted, close the database, release the lock.
+
+        Idempotent.
+        """
+        if self._lock_fd is None:
+            return
+        try:
+            # Shelf.close closes the mapping, which rolls back: the mapping has
+            # no sync() for Shelf.close to commit with.
+            self._shelf.close()
+        finally:
+            os.close(self._lock_fd)
+            self._lock_fd = None
+
+
+class _Cancellable(Protocol):
+    """The part of ``IDelayedCall`` used here."""
+
+    def active(self) -> bool: ...
+
+    def cancel(self) -> None: ...
+
+
+class _ReactorTime(Protocol):
+    """The part of ``IReactorTime`` used here.
+
+    A Protocol, because without the mypy-zope plugin mypy misreads zope
+    interface methods (it takes their first argument for ``self``).  Every
+    ``IReactorTime`` provider matches it: the reactor, ``task.Clock``.
+    """
+
+    def callLater(
+        self, delay: float, callable: Callable[..., object], *args: object, **kw: object
+    ) -> _Cancellable: ...
+
+
+def _current_failure() -> Failure:
+    """The exception being handled, as a Failure with its traceback."""
+    return Failure()  # type: ignore[no-untyped-call]  # Failure.__init__ is unannotated
+
+
+def _unreadable(path: Path, reason: str) -> UnreadableDatabase:
+    return UnreadableDatabase(
+        f"cannot read database {path}: {reason}. Start the server with --rebuild to move "
+        "it aside and rebuild the database from the peers."
+    )
+
+
+@attrs.define(eq=False)
+class GroupCommitter:
+    """Batch the writes of one reactor turn into one commit.
+
+    Each :meth:`write` is staged at once (reads see it) and answered by a
+    Deferred that fires only after the commit that made it durable, so a
+    client never hears about a move a crash could still lose.  A commit costs
+    about as much for 100 writes as for one, and it blocks the reactor, so
+    sharing it is what keeps the server responsive.
+
+    After a failed commit every later write fails: the replica's in-memory
+    state is ahead of the disk and the server must stop.
+
+    :ivar batches: commits made so far.
+    :ivar last_batch_size: :meth:`write` calls in the last committed batch.
+    """
+
+    storage: Storage
+    clock: _ReactorTime
+    on_failure: Callable[[Failure], object] | None = attrs.field(default=None, kw_only=True)
+    batches: int = attrs.field(default=0, init=False)
+    last_batch_size: int = attrs.field(default=0, init=False)
+    # Deferreds of the current batch (writes and after_pending waiters), in order.
+    _waiting: list[Deferred[None]] = attrs.field(factory=list, init=False)
+    _writes: int = attrs.field(default=0, init=False)
+    _call: _Cancellable | None = attrs.field(default=None, init=False)
+    _failure: CommitFailed | None = attrs.field(default=None, init=False)
+    _closed: bool = attrs.field(default=False, init=False)
+
+    def write(self, changes: Iterable[tuple[str, object]]) -> Deferred[None]:
+        """Stage ``changes`` now; fire after the commit that makes them durable.
+
+        :param changes: ``(key, value)`` pairs, all committed together.
+        :returns: a Deferred that fails with :class:`CommitFailed` if that
+            commit fails (or has failed before), or with
+            :class:`StorageError` once :meth:`close` was called.
+        """
+        if self._failure is not None:
+            return fail(self._failure)
+        if self._closed:
+            return fail(StorageError("the group committer is closed; write refused"))
+        try:
+            for key, value in changes:
+                self.storage.stage(key, value)
+        except Exception as e:
+            # Part of this write is in the transaction and cannot be taken
+            # out alone: as untrustworthy as a failed commit.
+            self._fail(e, _current_failure())
+            assert self._failure is not None
+            return fail(self._failure)
+        self._writes += 1
+        return self._join()
+
+    def after_pending(self) -> Deferred[None]:
+        """Fire once everything staged so far is committed.
+
+        :returns: an already fired Deferred if nothing is pending.
+        """
+        if self._failure is not None:
+            return fail(self._failure)
+        if not self._waiting:
+            return succeed(None)
+        return self._join()
+
+    def _join(self) -> Deferred[None]:
+        if self._call is None:
+            # callLater(0) runs after everything already queued for this
+            # turn, so the turn's other writes join the batch.
+            self._call = self.clock.callLater(0, self.flush)
+        waiter: Deferred[None] = Deferred()
+        self._waiting.append(waiter)
+        return waiter
+
+    def flush(self) -> None:
+        """Commit the batch now, then fire its Deferreds in order."""
+        if self._call is not None and self._call.active():
+            self._call.cancel()
+        self._call = None
+        if not self._waiting:
+            return
+        # Swap the batch out first: a callback that writes starts a new one.
+        waiting, writes = self._waiting, self._writes
+        self._waiting, self._writes = [], 0
+        try:
+            self.storage.commit()
+        except Exception as e:
+            self._fail(e, _current_failure(), waiting)
+            return
+        self.batches += 1
+        self.last_batch_size = writes
+        for waiter in waiting:
+            waiter.callback(None)
+
+    def _fail(
+        self, cause: Exception, reason: Failure, waiting: list[Deferred[None]] | None = None
+    ) -> None:
+        """Enter the failed state, errback every pending Deferred, call ``on_failure``."""
+        waiting = [*(waiting or []), *self._waiting]
+        self._waiting = []
+        if self._call is not None and self._call.active():
+            self._call.cancel()
+        self._call = None
+        self._writes = 0
+        self._failure = CommitFailed(cause)
+        # Reads of the storage must not show writes that will never be durable.
+        with contextlib.suppress(Exception):
+            self.storage.rollback()
+        for waiter in waiting:
+            waiter.errback(self._failure)
+        if self.on_failure is not None:
+            self.on_failure(reason)
+
+    def close(self) -> None:
+        """Commit and answer anything pending now, then refuse further writes."""
+        self.flush()
+        self._closed = True

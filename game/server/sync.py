@@ -1,0 +1,370 @@
+"""Bringing this replica in line with its peers: catch-up, repair, forks.
+
+Three ways in, one mechanism:
+
+- :meth:`Synchronizer.differing_games` finds the games that differ from a
+  peer without listing them all: both sides keep a 16-ary tree of XOR
+  digests over SHA-256 prefixes of the game ids, and the caller descends
+  only into nodes whose digests differ, down to the leaf buckets.
+- :meth:`Synchronizer.reconcile` brings one game in line: it asks both peers
+  for their history relative to this replica's head (only the missing events
+  travel when one history extends the other), lets :func:`forks.resolve`
+  decide, and adopts the winner.
+- :meth:`Synchronizer.rebuild_from` copies every game from one peer, for an
+  empty database.
+
+Only state from authenticated peers is accepted, and every history is
+replayed through the rules before it is stored.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterable
+from typing import Any
+
+import attrs
+from twisted.internet.defer import Deferred, DeferredList, DeferredSemaphore, inlineCallbacks
+from twisted.internet.interfaces import IReactorTime
+from twisted.logger import Logger
+from twisted.python.failure import Failure
+
+from game import errors as wire
+from game.protocol import PeerBucket, PeerDump, PeerEvents, PeerTree
+from game.server import forks
+from game.server.gamelog import EMPTY_HEAD, InvalidEvent, chain
+from game.server.peers import PeerLink, PeerUnavailable
+from game.server.replica import TREE_DEPTH, Replica
+
+log = Logger(namespace="replgame.sync")
+
+#: Tree nodes asked for in one PeerTree request (16 children each).
+TREE_BATCH = 200
+#: Games reconciled at the same time.
+RECONCILE_PARALLEL = 16
+#: Pages fetched for one game before giving up on a history that keeps moving.
+MAX_PAGES = 100
+
+
+class Unreachable(Exception):
+    """A peer did not answer about a game in time."""
+
+
+@attrs.define
+class SyncStats:
+    """What one catch-up moved, for the logs."""
+
+    games: int = 0
+    events: int = 0
+    forks: int = 0
+    waiting: int = 0
+
+    def add(self, other: SyncStats) -> None:
+        self.games += other.games
+        self.events += other.events
+        self.forks += other.forks
+        self.waiting += other.waiting
+
+
+def parse_children(text: str) -> list[int]:
+    values = text.split(",")
+    if len(values) != 16:
+        raise ValueError("a tree node has 16 children")
+    return [int(value, 16) if value else 0 for value in values]
+
+
+def format_children(values: Iterable[int]) -> str:
+    return ",".join(f"{value:x}" if value else "" for value in values)
+
+
+class Synchronizer:
+    """Catch-up, read repair, anti-entropy and rebuild for one replica."""
+
+    def __init__(
+        self,
+        replica: Replica,
+        links: dict[int, PeerLink],
+        clock: IReactorTime,
+        catchup_timeout: float,
+    ) -> None:
+        self.replica = replica
+        self.links = links
+        self.clock = clock
+        self.catchup_timeout = catchup_timeout
+        self._reconciling: dict[str, list[Deferred[SyncStats]]] = {}
+        self._limit = DeferredSemaphore(RECONCILE_PARALLEL)
+
+    # -- one game ------------------------------------------------------------
+
+    def reconcile(self, game_id: str) -> Deferred[SyncStats]:
+        """Compare one game with the reachable peers and repair it here.
+
+        Concurrent calls for one game share the work.
+        """
+        result: Deferred[SyncStats] = Deferred()
+        waiters = self._reconciling.get(game_id)
+        if waiters is not None:
+            waiters.append(result)
+            return result
+        self._reconciling[game_id] = [result]
+
+        def finish(outcome: SyncStats | Failure) -> None:
+            for waiter in self._reconciling.pop(game_id):
+                if isinstance(outcome, Failure):
+                    waiter.errback(outcome)
+                else:
+                    waiter.callback(outcome)
+
+        self._limit.run(self._reconcile, game_id).addBoth(finish)
+        return result
+
+    @inlineCallbacks
+    def _reconcile(self, game_id: str) -> Any:
+        own = self._own_history(game_id)
+        fetches = [self._fetch_history(link, game_id, own) for link in self.links.values()]
+        answers = yield DeferredList(fetches, consumeErrors=True)
+        peers: list[tuple[str, ...] | None] = []
+        for (succeeded, value), link in zip(answers, self.links.values(), strict=True):
+            if succeeded:
+                peers.append(value)
+            else:
+                if not value.check(Unreachable, PeerUnavailable, wire.NotServing):
+                    log.warn(
+                        "could not read game {game_id} from server {peer_id}: {error}",
+                        game_id=game_id,
+                        peer_id=link.peer_id,
+                        error=value.getErrorMessage(),
+                    )
+                peers.append(None)
+        # The local history may have moved while we asked: decide on the current one.
+        own = self._own_history(game_id)
+        decision = forks.resolve(own, peers)
+        stats = SyncStats()
+        if decision.history is None:
+            stats.waiting = 1
+            log.info(
+                "game {game_id} forks at version {version} and the third replica is "
+                "unreachable; waiting for it",
+                game_id=game_id,
+                version=(decision.fork_at or 0) + 1,
+            )
+            return stats
+        if decision.history == own:
+            return stats
+        common = _common_prefix(own, decision.history)
+        try:
+            yield self.replica.adopt(game_id, decision.history)
+        except InvalidEvent as error:
+            log.error(
+                "refusing a history of game {game_id} that does not replay: {error}",
+                game_id=game_id,
+                error=str(error),
+            )
+            return stats
+        stats.games = 1
+        stats.events = len(decision.history) - common
+        if common < len(own):
+            stats.forks = 1
+            log.warn(
+                "game {game_id}: adopted the branch that won by {rule} at version "
+                "{version}; discarded {count} local event(s): {discarded}",
+                game_id=game_id,
+                rule=decision.rule,
+                version=common + 1,
+                count=len(own) - common,
+                discarded=json.dumps([json.loads(event) for event in own[common:]]),
+            )
+        return stats
+
+    def _own_history(self, game_id: str) -> tuple[str, ...]:
+        game = self.replica.game(game_id)
+        return tuple(game.event_json) if game is not None else ()
+
+    @inlineCallbacks
+    def _fetch_history(self, link: PeerLink, game_id: str, own: tuple[str, ...]) -> Any:
+        """A peer's history of the game, fetching only what ``own`` lacks
+        when the peer's history extends it.  ``()`` if the peer lacks it."""
+        if not link.ready:
+            raise Unreachable(link.peer_id)
+        history = list(own)
+        heads = _heads(history)
+        since = len(history)
+        for _ in range(MAX_PAGES):
+            try:
+                answer = yield link.call(
+                    PeerEvents,
+                    timeout=self.catchup_timeout,
+                    game_id=game_id,
+                    since=since,
+                    head=heads[since].hex(),
+                )
+            except wire.UnknownGame:
+                return ()
+            start, version, events = answer["start"], answer["version"], answer["events"]
+            if start == since:  # the peer's history extends what we sent
+                del history[since:]
+                history.extend(events)
+            elif start == version < since:  # the peer is behind, perhaps on our line
+                if heads[start].hex() == answer["head"]:
+                    return tuple(history[:start])
+                history, since = [], 0
+                heads = _heads(history)
+                continue
+            elif start == 0:  # the peer's history differs early: it sent it all
+                history = list(events)
+            else:
+                raise Unreachable(f"server {link.peer_id} answered start {start} for {since}")
+            if answer["complete"]:
+                return tuple(history)
+            heads = _heads(history)
+            since = len(history)
+        raise Unreachable(f"server {link.peer_id}: game {game_id} did not settle")
+
+    # -- finding what differs ------------------------------------------------
+
+    @inlineCallbacks
+    def differing_games(self, link: PeerLink) -> Any:
+        """The ids of the games whose history differs between us and the peer."""
+        differing: set[str] = set()
+        frontier = [""]
+        while frontier:
+            deeper: list[str] = []
+            for batch_start in range(0, len(frontier), TREE_BATCH):
+                batch = frontier[batch_start : batch_start + TREE_BATCH]
+                answer = yield link.call(PeerTree, timeout=self.catchup_timeout, prefixes=batch)
+                for prefix, children in zip(batch, answer["children"], strict=True):
+                    theirs = parse_children(children)
+                    ours = self.replica.tree_children(prefix)
+                    for digit, (mine, other) in enumerate(zip(ours, theirs, strict=True)):
+                        if mine != other:
+                            deeper.append(prefix + "0123456789abcdef"[digit])
+            if deeper and len(deeper[0]) == TREE_DEPTH:
+                for bucket in deeper:
+                    theirs = yield self._bucket(link, bucket)
+                    ours = {
+                        game_id: entry.head.hex()
+                        for game_id, entry in self.replica.bucket_heads(bucket)
+                    }
+                    differing.update(
+                        game_id
+                        for game_id in set(ours) | set(theirs)
+                        if ours.get(game_id) != theirs.get(game_id)
+                    )
+                break
+            frontier = deeper
+        return differing
+
+    @inlineCallbacks
+    def _bucket(self, link: PeerLink, bucket: str) -> Any:
+        heads: dict[str, str] = {}
+        after = ""
+        while True:
+            answer = yield link.call(
+                PeerBucket, timeout=self.catchup_timeout, prefix=bucket, after=after
+            )
+            for line in answer["games"]:
+                game_id, _, head = line.split(" ")
+                heads[game_id] = head
+            after = answer["next"]
+            if not after:
+                return heads
+
+    @inlineCallbacks
+    def catch_up_with(self, link: PeerLink) -> Any:
+        """Find and repair every game that differs from one peer."""
+        started = time.monotonic()
+        received = link.bytes_received
+        differing = yield self.differing_games(link)
+        stats = yield self.reconcile_all(differing)
+        log.info(
+            "caught up with server {peer_id}: {games} game(s) and {events} event(s) "
+            "adopted, {forks} fork(s) resolved, {waiting} waiting, out of {differing} "
+            "differing; {bytes} bytes received in {seconds:.3f} s",
+            peer_id=link.peer_id,
+            games=stats.games,
+            events=stats.events,
+            forks=stats.forks,
+            waiting=stats.waiting,
+            differing=len(differing),
+            bytes=link.bytes_received - received,
+            seconds=time.monotonic() - started,
+        )
+        return stats
+
+    @inlineCallbacks
+    def reconcile_all(self, game_ids: Iterable[str]) -> Any:
+        total = SyncStats()
+        results = yield DeferredList(
+            [self.reconcile(game_id) for game_id in sorted(game_ids)], consumeErrors=True
+        )
+        for succeeded, value in results:
+            if succeeded:
+                total.add(value)
+            else:
+                total.waiting += 1
+                log.warn("reconciling a game failed: {error}", error=value.getErrorMessage())
+        return total
+
+    # -- a whole database ----------------------------------------------------
+
+    @inlineCallbacks
+    def rebuild_from(self, link: PeerLink) -> Any:
+        """Copy every game a peer holds (for an empty database)."""
+        started = time.monotonic()
+        received = link.bytes_received
+        stats = SyncStats()
+        after = ""
+        pending: list[Deferred[str]] = []
+        while True:
+            answer = yield link.call(PeerDump, timeout=self.catchup_timeout, after=after)
+            for line in answer["games"]:
+                record = json.loads(line)
+                game_id = record["id"]
+                if record.get("more"):
+                    events = yield self._fetch_history(link, game_id, ())
+                else:
+                    events = tuple(record["events"])
+                try:
+                    pending.append(self.replica.adopt(game_id, events))
+                except InvalidEvent as error:
+                    log.error(
+                        "server {peer_id} sent game {game_id} that does not replay: {error}",
+                        peer_id=link.peer_id,
+                        game_id=game_id,
+                        error=str(error),
+                    )
+                    continue
+                stats.games += 1
+                stats.events += len(events)
+            yield DeferredList(pending)
+            pending = []
+            after = answer["next"]
+            if not after:
+                break
+        log.info(
+            "rebuilt {games} game(s) ({events} events) from server {peer_id}: "
+            "{bytes} bytes received in {seconds:.3f} s",
+            games=stats.games,
+            events=stats.events,
+            peer_id=link.peer_id,
+            bytes=link.bytes_received - received,
+            seconds=time.monotonic() - started,
+        )
+        return stats
+
+
+def _heads(events: list[str]) -> list[bytes]:
+    heads = [EMPTY_HEAD]
+    for event in events:
+        heads.append(chain(heads[-1], event))
+    return heads
+
+
+def _common_prefix(a: tuple[str, ...], b: tuple[str, ...]) -> int:
+    length = 0
+    for left, right in zip(a, b, strict=False):
+        if left != right:
+            break
+        length += 1
+    return length
