@@ -366,14 +366,6 @@ class PeerBucket(Command):
     errors = _errors(wire.NotPeer)
 
 
-class PeerHeads(Command):
-    """Version and head hash of named games (``"id version head"``, or ``"id 0 -"``)."""
-
-    arguments = [(b"game_ids", amp.ListOf(CheckedUnicode(check_game_id)))]
-    response = [(b"heads", amp.ListOf(amp.Unicode()))]
-    errors = _errors(wire.NotPeer)
-
-
 class PeerEvents(Command):
     """Events of one game from ``since``, if the caller's head at ``since``
     matches this server's history; otherwise from the start (``start`` says
@@ -387,6 +379,7 @@ class PeerEvents(Command):
     response = [
         (b"kind", amp.Unicode()),
         (b"version", amp.Integer()),
+        (b"head", amp.Unicode()),
         (b"start", amp.Integer()),
         (b"events", amp.ListOf(amp.Unicode())),
         (b"complete", amp.Boolean()),
@@ -410,7 +403,6 @@ PEER_COMMANDS: tuple[type[Command], ...] = (
     PeerStatus,
     PeerTree,
     PeerBucket,
-    PeerHeads,
     PeerEvents,
     PeerDump,
 )

@@ -13,6 +13,7 @@ import re
 from collections.abc import Callable
 from typing import Any
 
+from twisted.internet.defer import Deferred, maybeDeferred, succeed
 from twisted.internet.interfaces import IAddress, IPushProducer, IReactorTime
 from twisted.internet.protocol import Factory, connectionDone
 from twisted.logger import Logger
@@ -59,6 +60,7 @@ class ServerProtocol(amp.AMP, TimeoutMixin):
         self._hello: tuple[int, str, str] | None = None
         self._box_bytes = 0
         self._closing = False
+        self._live = False
         self._paused = False
         self._unsent_while_paused = 0
         self.remote = "?"
@@ -67,11 +69,13 @@ class ServerProtocol(amp.AMP, TimeoutMixin):
 
     def connectionMade(self) -> None:
         super().connectionMade()
+        self._live = True
         self.remote = describe(self.transport.getPeer())
         self.transport.registerProducer(self, True)
         self.setTimeout(3 * self.node.tuning.heartbeat)
 
     def connectionLost(self, reason: Failure = connectionDone) -> None:
+        self._live = False
         self.setTimeout(None)
         for game_id in self.watching:
             self.node.unwatch(game_id, self)
@@ -113,6 +117,11 @@ class ServerProtocol(amp.AMP, TimeoutMixin):
             super().ampBoxReceived(box)
         except Exception as error:
             self._close(f"not an AMP request ({type(error).__name__})")
+
+    def unhandledError(self, failure: Failure) -> None:
+        if failure.check(amp.RemoteAmpError):
+            return  # an error answer to a request that asked for no answer
+        super().unhandledError(failure)
 
     def sendBox(self, box: amp.AmpBox) -> None:
         if self._closing:
@@ -223,24 +232,33 @@ class ServerProtocol(amp.AMP, TimeoutMixin):
 
     @p.Watch.responder
     def watch(self, game_id: str) -> Any:
-        if game_id not in self.watching and len(self.watching) >= p.MAX_WATCHES:
+        if game_id in self.watching:
+            return self.node.get_game(game_id).addCallback(lambda document: {"game": document})
+        if len(self.watching) >= p.MAX_WATCHES:
             raise wire.BadRequest(f"at most {p.MAX_WATCHES} watches per connection")
+        self.watching.add(game_id)  # reserved now, so pipelined Watches count
 
         def registered(document: str) -> dict[str, str]:
-            self.watching.add(game_id)
+            if not self._live or game_id not in self.watching:
+                self.node.unwatch(game_id, self)  # lost or unwatched meanwhile
             return {"game": document}
 
-        return self.node.watch(game_id, self).addCallback(registered)
+        def refused(failure: Failure) -> Failure:
+            self.watching.discard(game_id)
+            return failure
+
+        return maybeDeferred(self.node.watch, game_id, self).addCallbacks(registered, refused)
 
     @p.Unwatch.responder
     def unwatch(self, game_id: str) -> dict[str, Any]:
+        self.node.require_serving()
         self.watching.discard(game_id)
         self.node.unwatch(game_id, self)
         return {}
 
     def game_changed(self, document: str) -> None:
         """Tell this client about a durable change of a game it watches."""
-        if not self._closing and self.transport is not None and self.connected:
+        if not self._closing and self._live:
             self.callRemote(p.GameChanged, game=document)
 
     # -- peer commands -----------------------------------------------------------
@@ -277,6 +295,7 @@ class ServerProtocol(amp.AMP, TimeoutMixin):
     def peer_prove(self, proof: str) -> dict[str, Any]:
         hello, self._hello = self._hello, None  # a nonce pair proves one connection once
         if hello is None:
+            log.warn("refused PeerProve from {remote}: no PeerHello first", remote=self.remote)
             raise wire.PeerRefused("PeerHello first")
         caller, caller_nonce, my_nonce = hello
         expected = peer_proof(
@@ -394,6 +413,7 @@ class ServerFactory(Factory):
         self.secret = secret
         self.clock = clock
         self.connections: set[ServerProtocol] = set()
+        self._drained: list[Deferred[None]] = []
 
     def buildProtocol(self, addr: IAddress) -> ServerProtocol | None:  # type: ignore[override]
         limit = self.node.tuning.max_connections
@@ -410,3 +430,24 @@ class ServerFactory(Factory):
 
     def forget(self, protocol: ServerProtocol) -> None:
         self.connections.discard(protocol)
+        if not self.connections:
+            waiters, self._drained = self._drained, []
+            for waiter in waiters:
+                waiter.callback(None)
+
+    def close_all(self, timeout: float) -> Deferred[None]:
+        """Close every connection once its answers are written; fires when
+        all are closed (or after ``timeout``, aborting the rest)."""
+        if not self.connections:
+            return succeed(None)
+        drained: Deferred[None] = Deferred()
+        self._drained.append(drained)
+        for protocol in list(self.connections):
+            protocol.transport.loseConnection()
+
+        def abort() -> None:
+            for protocol in list(self.connections):
+                protocol.transport.abortConnection()
+
+        timer = self.clock.callLater(timeout, abort)
+        return drained.addBoth(lambda result: (timer.active() and timer.cancel(), result)[1])

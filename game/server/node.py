@@ -33,6 +33,7 @@ log = Logger(namespace="replgame.node")
 STARTING = "starting"
 CATCHING_UP = "catching up"
 SERVING = "serving"
+STOPPING = "stopping"
 
 
 class Watcher(Protocol):
@@ -88,6 +89,7 @@ class ServerNode:
         )
 
     def stop(self) -> None:
+        self.state = STOPPING
         if self._startup_timer is not None and self._startup_timer.active():
             self._startup_timer.cancel()
         if self._anti_entropy.running:
@@ -153,10 +155,21 @@ class ServerNode:
         if self.replica.is_new and seeded:
             yield self.sync.rebuild_from(seeded[0])
         for link in seeded:
-            if link.state is not None and link.state.tree != self._tree_root():
+            try:
+                state = yield link.poll_status()
+            except Exception as error:
+                log.info(
+                    "server {peer_id} went away during catch-up: {error}",
+                    peer_id=link.peer_id,
+                    error=error,
+                )
+                continue
+            if state.tree != self._tree_root():
                 yield self.sync.catch_up_with(link)
         if self.replica.is_new:
             yield self.replica.mark_initialized()
+        if self.state != CATCHING_UP:
+            return  # stopped meanwhile
         self.state = SERVING
         log.info(
             "serving clients: {games} game(s), clock {clock}, digest {digest}",
@@ -170,8 +183,9 @@ class ServerNode:
 
     def _catch_up_failed(self, failure: Any) -> None:
         log.warn("catch-up failed ({error}); trying again in 1 s", error=failure.getErrorMessage())
-        self.state = STARTING
-        self.clock.callLater(1.0, self._consider_catch_up)
+        if self.state == CATCHING_UP:
+            self.state = STARTING
+            self.clock.callLater(1.0, self._consider_catch_up)
 
     def _tree_root(self) -> str:
         return format_children(self.replica.tree_children(""))
@@ -238,34 +252,34 @@ class ServerNode:
             "fresh": self.replica.is_new,
         }
 
-    def _require_serving(self) -> None:
+    def require_serving(self) -> None:
         if not self.serving:
             raise wire.NotServing(f"server {self.server_id} is {self.state}")
 
     def create_game(
         self, game_id: str, kind: str, player: str, seat: int, token: str
     ) -> Deferred[str]:
-        self._require_serving()
+        self.require_serving()
         return self.replica.create(game_id, kind, player, seat, token)
 
     def change_game(self, game_id: str, command: Command) -> Deferred[str]:
         """Apply a state-changing command, catching the game up first if the
         command names a game or a version this server does not hold."""
-        self._require_serving()
+        self.require_serving()
         return self._with_catch_up(game_id, lambda: self.replica.apply(game_id, command))
 
     def get_game(self, game_id: str) -> Deferred[str]:
-        self._require_serving()
+        self.require_serving()
         return self._with_catch_up(game_id, lambda: self.replica.document(game_id))
 
     def sync_game(self, game_id: str) -> Deferred[str]:
-        self._require_serving()
+        self.require_serving()
         return self._caught_up(game_id).addCallback(lambda _: self.replica.document(game_id))
 
     def list_games(
         self, status: str, kind: str, player: str, limit: int, after: str
     ) -> dict[str, Any]:
-        self._require_serving()
+        self.require_serving()
         games, cursor = self.replica.list_games(status, kind, player, limit, after)
         return {"games": games, "next": cursor}
 
@@ -299,7 +313,7 @@ class ServerNode:
     # -- watches -------------------------------------------------------------
 
     def watch(self, game_id: str, watcher: Watcher) -> Deferred[str]:
-        self._require_serving()
+        self.require_serving()
 
         def register(document: str) -> str:
             self.watchers.setdefault(game_id, set()).add(watcher)

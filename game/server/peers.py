@@ -19,16 +19,13 @@ from collections.abc import Callable
 from typing import Any
 
 import attrs
-from twisted.application.internet import ClientService, backoffPolicy
-from twisted.internet.defer import Deferred, fail, inlineCallbacks
+from twisted.internet.defer import Deferred, inlineCallbacks
 from twisted.internet.interfaces import IReactorTime, IStreamClientEndpoint
-from twisted.internet.protocol import Factory
 from twisted.logger import Logger
-from twisted.protocols import amp
-from twisted.python.failure import Failure
 
 from game import errors as wire
 from game.config import ServerConfig
+from game.link import LinkProtocol, ReconnectingLink, backoff
 from game.protocol import PeerHello, PeerProve, PeerStatus
 
 log = Logger(namespace="replgame.peers")
@@ -55,10 +52,6 @@ def proofs_match(expected: str, given: str) -> bool:
     return hmac.compare_digest(expected.encode(), given.encode())
 
 
-class PeerUnavailable(Exception):
-    """The peer is not connected and authenticated right now."""
-
-
 @attrs.frozen
 class PeerState:
     """What a peer last said about itself (PeerStatus)."""
@@ -72,23 +65,7 @@ class PeerState:
     fresh: bool
 
 
-class LinkProtocol(amp.AMP):
-    """Our side of a link we dialled: counts what it receives."""
-
-    bytes_received = 0
-    on_lost: Callable[[LinkProtocol], None] | None = None
-
-    def dataReceived(self, data: bytes) -> None:
-        self.bytes_received += len(data)
-        super().dataReceived(data)
-
-    def connectionLost(self, reason: Failure) -> None:
-        super().connectionLost(reason)
-        if self.on_lost is not None:
-            self.on_lost(self)
-
-
-class PeerLink:
+class PeerLink(ReconnectingLink):
     """The authenticated outgoing link to one peer; reconnects on its own.
 
     :param on_ready: called with this link each time it (re)authenticates.
@@ -105,55 +82,21 @@ class PeerLink:
         timeout: float,
         on_ready: Callable[[PeerLink], None] = lambda link: None,
     ) -> None:
+        super().__init__(endpoint, clock, timeout, retry=backoff(initial=0.2, cap=2.0))
         self.my_id = my_id
         self.peer = peer
         self.peer_id = peer.id
         self._secret = secret
-        self._clock = clock
-        self.timeout = timeout
         self._on_ready = on_ready
-        self._protocol: LinkProtocol | None = None
         self.state: PeerState | None = None
-        self.bytes_received_closed = 0  # from connections already gone
-        self._refusals = 0
-        self._service = ClientService(
-            endpoint,
-            Factory.forProtocol(LinkProtocol),
-            retryPolicy=backoffPolicy(initialDelay=0.2, maxDelay=2.0),
-            clock=clock,
-            prepareConnection=self._authenticate,
-        )
-
-    # -- lifecycle -----------------------------------------------------------
-
-    def start(self) -> None:
-        self._service.startService()
-        self._service.whenConnected(failAfterFailures=None).addCallbacks(
-            self._connected, lambda _: None
-        )
-
-    def stop(self) -> Deferred[None]:
-        self._protocol = None
-        return self._service.stopService()  # type: ignore[no-any-return]
-
-    @property
-    def ready(self) -> bool:
-        return self._protocol is not None
-
-    @property
-    def bytes_received(self) -> int:
-        current = self._protocol.bytes_received if self._protocol is not None else 0
-        return self.bytes_received_closed + current
 
     @inlineCallbacks
-    def _authenticate(self, protocol: LinkProtocol) -> Any:
+    def prepare(self, protocol: LinkProtocol) -> Any:
+        """Both sides prove they know the cluster secret before any state moves."""
         nonce = new_nonce()
-        answer = yield protocol.callRemote(PeerHello, server_id=self.my_id, nonce=nonce).addTimeout(
-            self.timeout, self._clock
-        )
+        answer = yield self.call_on(protocol, PeerHello, server_id=self.my_id, nonce=nonce)
         expected = proof(self._secret, "callee", nonce, answer["nonce"], self.my_id, self.peer_id)
         if answer["server_id"] != self.peer_id or not proofs_match(expected, answer["proof"]):
-            self._refusals += 1
             log.warn(
                 "peer {peer_id} at {address} failed to prove the cluster secret "
                 "(claims id {claimed}); not using it",
@@ -161,40 +104,17 @@ class PeerLink:
                 address=f"{self.peer.peer_host}:{self.peer.peer_port}",
                 claimed=answer["server_id"],
             )
-            protocol.transport.loseConnection()
             raise wire.PeerRefused("peer failed to prove the cluster secret")
         mine = proof(self._secret, "caller", nonce, answer["nonce"], self.my_id, self.peer_id)
-        yield protocol.callRemote(PeerProve, proof=mine).addTimeout(self.timeout, self._clock)
+        yield self.call_on(protocol, PeerProve, proof=mine)
 
-    def _connected(self, protocol: LinkProtocol) -> None:
-        self._protocol = protocol
-        protocol.on_lost = self._lost
+    def became_ready(self) -> None:
         log.info("peer link to server {peer_id} authenticated", peer_id=self.peer_id)
         self._on_ready(self)
 
-    def _lost(self, protocol: LinkProtocol) -> None:
-        self.bytes_received_closed += protocol.bytes_received
-        if self._protocol is not protocol:
-            return
-        self._protocol = None
+    def became_down(self) -> None:
         self.state = None
         log.info("peer link to server {peer_id} lost; redialling", peer_id=self.peer_id)
-        if self._service.running:
-            self._service.whenConnected(failAfterFailures=None).addCallbacks(
-                self._connected, lambda _: None
-            )
-
-    # -- calls ---------------------------------------------------------------
-
-    def call(
-        self, command: type[amp.Command], timeout: float | None = None, **kwargs: Any
-    ) -> Deferred[Any]:
-        """Send a peer command; fails with PeerUnavailable if not linked."""
-        if self._protocol is None:
-            return fail(PeerUnavailable(f"no link to server {self.peer_id}"))
-        return self._protocol.callRemote(command, **kwargs).addTimeout(
-            self.timeout if timeout is None else timeout, self._clock
-        )
 
     def poll_status(self) -> Deferred[PeerState]:
         """Ask the peer for its status, remember and return it."""

@@ -11,7 +11,7 @@ import sys
 from typing import Any
 
 from twisted.application import service
-from twisted.internet.defer import Deferred, DeferredList, maybeDeferred
+from twisted.internet.defer import Deferred, DeferredList, succeed
 from twisted.internet.endpoints import serverFromString
 from twisted.internet.error import CannotListenError
 from twisted.logger import Logger
@@ -58,6 +58,7 @@ class ReplgameService(service.Service):
         self.node: ServerNode | None = None
         self.links: dict[int, PeerLink] = {}
         self.port: Any = None
+        self.factory: ServerFactory | None = None
 
     def startService(self) -> None:
         super().startService()
@@ -96,7 +97,7 @@ class ReplgameService(service.Service):
                 timeout=timeout,
                 on_ready=node.peer_ready,
             )
-        factory = ServerFactory(node, secret, self.reactor)
+        self.factory = factory = ServerFactory(node, secret, self.reactor)
         listening = serverFromString(self.reactor, me.listen).listen(factory)
         listening.addCallbacks(self._listening, self._cannot_listen, errbackArgs=(me.listen,))
         node.start()
@@ -148,19 +149,19 @@ class ReplgameService(service.Service):
         self.reactor.callLater(0, self.reactor.stop)
 
     def stopService(self) -> Deferred[None]:
+        """SIGTERM: stop taking work, finish the pending commit, write every
+        answer it releases, then close."""
         super().stopService()
         if self.node is not None:
             self.node.stop()
-        stopping: list[Deferred[Any]] = []
         if self.port is not None:
-            stopping.append(maybeDeferred(self.port.stopListening))
-        for link in self.links.values():
-            stopping.append(link.stop())
+            self.port.stopListening()
+        if self.committer is not None:
+            self.committer.close()  # commits what is pending and fires its answers
+        drained = self.factory.close_all(timeout=2.0) if self.factory is not None else succeed(None)
+        stopping = [drained, *(link.stop() for link in self.links.values())]
 
         def close(_: object) -> None:
-            # Finish the pending commit so that in-flight requests are answered.
-            if self.committer is not None:
-                self.committer.close()
             if self.storage is not None:
                 self.storage.close()
                 self.storage = None

@@ -25,16 +25,18 @@ from collections.abc import Iterable
 from typing import Any
 
 import attrs
+from twisted.internet import defer, error
 from twisted.internet.defer import Deferred, DeferredList, DeferredSemaphore, inlineCallbacks
 from twisted.internet.interfaces import IReactorTime
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 
 from game import errors as wire
+from game.link import LinkDown
 from game.protocol import PeerBucket, PeerDump, PeerEvents, PeerTree
 from game.server import forks
 from game.server.gamelog import EMPTY_HEAD, InvalidEvent, chain
-from game.server.peers import PeerLink, PeerUnavailable
+from game.server.peers import PeerLink
 from game.server.replica import TREE_DEPTH, Replica
 
 log = Logger(namespace="replgame.sync")
@@ -49,6 +51,18 @@ MAX_PAGES = 100
 
 class Unreachable(Exception):
     """A peer did not answer about a game in time."""
+
+
+#: Failures that only mean a peer cannot answer now: no warning for these.
+PEER_DOWN = (
+    Unreachable,
+    LinkDown,
+    wire.NotServing,
+    defer.TimeoutError,
+    defer.CancelledError,
+    error.ConnectionLost,
+    error.ConnectionDone,
+)
 
 
 @attrs.define
@@ -129,7 +143,7 @@ class Synchronizer:
             if succeeded:
                 peers.append(value)
             else:
-                if not value.check(Unreachable, PeerUnavailable, wire.NotServing):
+                if not value.check(*PEER_DOWN):
                     log.warn(
                         "could not read game {game_id} from server {peer_id}: {error}",
                         game_id=game_id,

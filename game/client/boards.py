@@ -1,0 +1,174 @@
+"""Drawing a game document as terminal text: a header and the board.
+
+Pure functions from a parsed game document (PROTOCOL.md, "The game
+document") to text; the board is read from the document's ``position`` with
+:func:`game.rules.from_text`.  Seat 0 is black and moves first in every
+kind.  Each board shows the coordinates a player types:
+
+- Connect Four: the column numbers 1-7 above and below the board.
+- Reversi: files a-h across, ranks 1-8 from the top; ``*`` marks a square
+  where the side to move may place a disc.
+- Checkers: black at the top; ``b``/``w`` a man, ``B``/``W`` a king; an
+  empty dark square shows its number, and each rank lists the numbers of
+  its dark squares on the right.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any, Final, cast
+
+from game.rules import from_text
+from game.rules.checkers import Checkers, square_cell
+from game.rules.connect4 import COLUMNS, ROWS, Connect4
+from game.rules.reversi import SIZE, Reversi
+
+#: Seat colours: seat 0 is black and moves first.
+COLOURS: Final = ("black", "white")
+
+KIND_NAMES: Final = {
+    "connect4": "Connect Four",
+    "reversi": "Reversi",
+    "checkers": "Checkers",
+}
+
+#: The disc letters of Connect Four and Reversi (the Reversi position text's).
+DISCS: Final = ("X", "O")
+#: Checkers pieces: (man, king) per seat.
+PIECES: Final = (("b", "B"), ("w", "W"))
+
+
+def seat_label(document: Mapping[str, Any], seat: int) -> str:
+    """``alice (black)``, or ``(open seat) (white)`` while the seat is free."""
+    players: Sequence[str | None] = document.get("players") or (None, None)
+    name = players[seat] if seat < len(players) else None
+    return f"{name if name is not None else '(open seat)'} ({COLOURS[seat]})"
+
+
+def _symbol(kind: str, seat: int) -> str:
+    return PIECES[seat][0] if kind == "checkers" else DISCS[seat]
+
+
+def describe_result(document: Mapping[str, Any]) -> str:
+    """``alice (black) wins: four in a row``, ``draw: board full``, or ``-``."""
+    result = document.get("result")
+    if not result:
+        return "-"
+    winner, reason = result.get("winner"), result.get("reason", "")
+    if reason == "cancelled":
+        return "cancelled"
+    if winner is None:
+        return f"draw: {reason}"
+    return f"{seat_label(document, winner)} wins: {reason}"
+
+
+def render_header(document: Mapping[str, Any]) -> str:
+    """The lines above the board: id, kind, players, status, turn, result, moves."""
+    kind = document["kind"]
+    status = document["status"]
+    moves: Sequence[str] = document.get("moves") or ()
+    lines = [
+        f"game {document['id']}  {KIND_NAMES.get(kind, kind)} ({kind})  "
+        f"version {document['version']}",
+        "players: "
+        + "  vs  ".join(
+            f"{_symbol(kind, seat)} {seat_label(document, seat)}, seat {seat}" for seat in (0, 1)
+        ),
+    ]
+    to_move = document.get("to_move")
+    if status == "active" and to_move is not None:
+        lines.append(f"status: active, {seat_label(document, to_move)} to move")
+    elif status == "open":
+        lines.append("status: open, waiting for a second player")
+    else:
+        lines.append(f"status: {status}")
+    draw_offer = document.get("draw_offer")
+    if draw_offer is not None:
+        lines.append(f"draw offered by {seat_label(document, draw_offer)}")
+    lines.append(f"last move: {moves[-1]} (move {len(moves)})" if moves else "last move: none yet")
+    if document.get("result"):
+        lines.append(f"result: {describe_result(document)}")
+    legal: Sequence[str] = document.get("legal") or ()
+    if legal:
+        lines.append(f"legal moves: {' '.join(legal)}")
+    return "\n".join(lines)
+
+
+def render_connect4(position: Connect4) -> str:
+    """Six rows, top row first, between column numbers 1-7."""
+    numbers = " " + " ".join(str(c + 1) for c in range(COLUMNS))
+    lines = [numbers]
+    for row in reversed(range(ROWS)):
+        cells = []
+        for column in range(COLUMNS):
+            seat = position.cell(column, row)
+            cells.append("." if seat is None else DISCS[seat])
+        lines.append("|" + " ".join(cells) + "|")
+    lines.append("+" + "-" * (2 * COLUMNS - 1) + "+")
+    lines.append(numbers)
+    return "\n".join(lines)
+
+
+def render_reversi(position: Reversi, legal: Sequence[str] = ()) -> str:
+    """Ranks 1-8 top to bottom, files a-h; ``*`` marks the legal squares."""
+    marks = set(legal)
+    files = "   " + " ".join("abcdefgh"[:SIZE])
+    lines = [files]
+    for rank in range(SIZE):
+        cells = []
+        for file in range(SIZE):
+            name = f"{'abcdefgh'[file]}{rank + 1}"
+            seat = position.disc_at(rank * SIZE + file)
+            if seat is not None:
+                cells.append(DISCS[seat])
+            else:
+                cells.append("*" if name in marks else ".")
+        lines.append(f"{rank + 1:>2} {' '.join(cells)} {rank + 1}")
+    lines.append(files)
+    black, white = position.counts()
+    lines.append(f"discs: {DISCS[0]} black {black}, {DISCS[1]} white {white}")
+    return "\n".join(lines)
+
+
+def render_checkers(position: Checkers) -> str:
+    """Black at the top; pieces as letters, empty dark squares as numbers."""
+    grid = [["   "] * 8 for _ in range(8)]
+    for square in range(1, 33):
+        column, row = square_cell(square)
+        piece = position.piece_at(square)
+        if piece is None:
+            grid[row][column] = f"{square:>2} "
+        else:
+            seat, king = piece
+            grid[row][column] = f" {PIECES[seat][int(king)]} "
+    files = "    " + "".join(f" {f} " for f in "abcdefgh")
+    lines = [files]
+    for row in range(8):
+        first = row * 4 + 1
+        lines.append(f"{8 - row:>2} |{''.join(grid[row])}| {8 - row}   {first}-{first + 3}")
+    lines.append(files)
+    lines.append(
+        f"{PIECES[0][0]}/{PIECES[0][1]} black man/king, {PIECES[1][0]}/{PIECES[1][1]} "
+        "white man/king; moves: 11-15, captures: 15x24x31"
+    )
+    return "\n".join(lines)
+
+
+def render_board(document: Mapping[str, Any]) -> str:
+    """The board of a game document.
+
+    :raises game.rules.RulesError: the kind or position is not readable.
+    """
+    kind = document["kind"]
+    position = from_text(kind, document["position"])
+    if kind == "connect4":
+        return render_connect4(cast(Connect4, position))
+    if kind == "reversi":
+        legal = (document.get("legal") or ()) if document.get("status") == "active" else ()
+        return render_reversi(cast(Reversi, position), legal)
+    return render_checkers(cast(Checkers, position))
+
+
+def render_game(document: Mapping[str, Any]) -> str:
+    """The header and the board, for ``replgame show`` and ``watch``."""
+    return f"{render_header(document)}\n\n{render_board(document)}"

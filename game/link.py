@@ -1,0 +1,185 @@
+"""A long-lived AMP connection to one server that redials on its own.
+
+Both a server's links to its peers and a client's links to the three servers
+are one of these: a :class:`~twisted.application.internet.ClientService`
+with capped, jittered exponential backoff, an optional preparation step
+(authentication, re-watching) before the link counts as ready, a timeout on
+every call, and a count of the bytes received.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable
+from typing import Any
+
+from twisted.application.internet import ClientService
+from twisted.internet.defer import Deferred, fail, succeed
+from twisted.internet.interfaces import IReactorTime, IStreamClientEndpoint
+from twisted.internet.protocol import Factory
+from twisted.protocols import amp
+from twisted.python.failure import Failure
+
+
+class LinkDown(Exception):
+    """The link is not connected (and ready) right now."""
+
+
+def backoff(
+    initial: float = 0.2,
+    cap: float = 5.0,
+    factor: float = 2.0,
+    rng: Callable[[], float] = random.random,
+) -> Callable[[int], float]:
+    """Retry delays growing by ``factor`` up to ``cap``, each scaled by a
+    random 50-100% so that many clients do not redial in lockstep."""
+
+    def delay(attempt: int) -> float:
+        return min(cap, initial * factor ** min(attempt, 32)) * (0.5 + 0.5 * rng())
+
+    return delay
+
+
+class LinkProtocol(amp.AMP):
+    """Our side of a link: counts what it receives, reports its loss."""
+
+    bytes_received = 0
+    on_lost: Callable[[LinkProtocol], None] | None = None
+
+    def dataReceived(self, data: bytes) -> None:
+        self.bytes_received += len(data)
+        super().dataReceived(data)
+
+    def connectionLost(self, reason: Failure) -> None:
+        super().connectionLost(reason)
+        if self.on_lost is not None:
+            self.on_lost(self)
+
+
+class ReconnectingLink:
+    """An AMP link to one server, redialled whenever it drops.
+
+    Subclasses may override :meth:`prepare` (run on every new connection
+    before it is ready), :meth:`became_ready` and :meth:`became_down`.
+
+    :param locator: answers commands the server sends us (e.g. GameChanged).
+    """
+
+    def __init__(
+        self,
+        endpoint: IStreamClientEndpoint,
+        clock: IReactorTime,
+        timeout: float,
+        *,
+        retry: Callable[[int], float] | None = None,
+        locator: amp.CommandLocator | None = None,
+    ) -> None:
+        self.clock = clock
+        self.timeout = timeout
+        self._protocol: LinkProtocol | None = None
+        self._closed_bytes = 0
+
+        def build() -> LinkProtocol:
+            return LinkProtocol(locator=locator) if locator is not None else LinkProtocol()
+
+        factory = Factory.forProtocol(build)
+        factory.noisy = False
+        self._service = ClientService(
+            endpoint,
+            factory,
+            retryPolicy=retry or backoff(),
+            clock=clock,
+            prepareConnection=self._prepare,
+        )
+
+    # -- lifecycle -----------------------------------------------------------
+
+    def start(self) -> None:
+        self._service.startService()
+        self._await_connection()
+
+    def stop(self) -> Deferred[None]:
+        protocol, self._protocol = self._protocol, None
+        if protocol is not None:
+            protocol.on_lost = None
+        return self._service.stopService()  # type: ignore[no-any-return]
+
+    @property
+    def ready(self) -> bool:
+        return self._protocol is not None
+
+    @property
+    def bytes_received(self) -> int:
+        current = self._protocol.bytes_received if self._protocol is not None else 0
+        return self._closed_bytes + current
+
+    def settled(self) -> Deferred[bool]:
+        """Fires with True once connected, or False once the first attempt failed."""
+        attempt: Deferred[Any] = self._service.whenConnected(failAfterFailures=1)
+        return attempt.addCallbacks(lambda _: True, lambda _: False)
+
+    def _await_connection(self) -> None:
+        if self._service.running:
+            self._service.whenConnected(failAfterFailures=None).addCallbacks(
+                self._connected, lambda _: None
+            )
+
+    def _prepare(self, protocol: LinkProtocol) -> Deferred[Any]:
+        def reject(failure: Failure) -> Failure:
+            # ClientService retries, but leaves a rejected connection open.
+            if protocol.transport is not None:
+                protocol.transport.abortConnection()
+            return failure
+
+        return self.prepare(protocol).addErrback(reject)
+
+    def _connected(self, protocol: LinkProtocol) -> None:
+        self._protocol = protocol
+        protocol.on_lost = self._lost
+        self.became_ready()
+
+    def _lost(self, protocol: LinkProtocol) -> None:
+        self._closed_bytes += protocol.bytes_received
+        if self._protocol is protocol:
+            self._protocol = None
+            self.became_down()
+            self._await_connection()
+
+    def drop(self) -> None:
+        """Close the current connection (it will be redialled)."""
+        if self._protocol is not None and self._protocol.transport is not None:
+            self._protocol.transport.loseConnection()
+
+    # -- what subclasses refine ----------------------------------------------
+
+    def prepare(self, protocol: LinkProtocol) -> Deferred[Any]:
+        """Make a new connection usable; a failure drops it (and it is redialled)."""
+        return succeed(None)
+
+    def became_ready(self) -> None:
+        """The link is connected and prepared."""
+
+    def became_down(self) -> None:
+        """The link was lost; it is being redialled."""
+
+    # -- calls ---------------------------------------------------------------
+
+    def call(
+        self, command: type[amp.Command], timeout: float | None = None, **kwargs: Any
+    ) -> Deferred[Any]:
+        """Send a command; fails with :class:`LinkDown` if not connected, and
+        with ``TimeoutError`` after ``timeout`` (default: the link's)."""
+        if self._protocol is None:
+            return fail(LinkDown("not connected"))
+        return self.call_on(self._protocol, command, timeout, **kwargs)
+
+    def call_on(
+        self,
+        protocol: amp.AMP,
+        command: type[amp.Command],
+        timeout: float | None = None,
+        **kwargs: Any,
+    ) -> Deferred[Any]:
+        """Send a command on a given connection (used while preparing it)."""
+        deferred: Deferred[Any] = protocol.callRemote(command, **kwargs)
+        return deferred.addTimeout(self.timeout if timeout is None else timeout, self.clock)
