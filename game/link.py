@@ -77,6 +77,8 @@ class ReconnectingLink:
         self.clock = clock
         self.timeout = timeout
         self._protocol: LinkProtocol | None = None
+        self._preparing: LinkProtocol | None = None
+        self._settle_waiters: list[Deferred[bool]] = []
         self._closed_bytes = 0
 
         def build() -> LinkProtocol:
@@ -89,19 +91,24 @@ class ReconnectingLink:
             factory,
             retryPolicy=retry or backoff(),
             clock=clock,
-            prepareConnection=self._prepare,
         )
 
     # -- lifecycle -----------------------------------------------------------
+    #
+    # ClientService keeps one TCP connection up.  We prepare each new one
+    # ourselves (rather than with ClientService's prepareConnection, which
+    # leaves a rejected connection open) and drop it if preparing fails.
 
     def start(self) -> None:
         self._service.startService()
         self._await_connection()
 
     def stop(self) -> Deferred[None]:
-        protocol, self._protocol = self._protocol, None
-        if protocol is not None:
-            protocol.on_lost = None
+        for protocol in (self._protocol, self._preparing):
+            if protocol is not None:
+                protocol.on_lost = None
+        self._protocol = self._preparing = None
+        self._settle(False)
         return self._service.stopService()  # type: ignore[no-any-return]
 
     @property
@@ -114,9 +121,20 @@ class ReconnectingLink:
         return self._closed_bytes + current
 
     def settled(self) -> Deferred[bool]:
-        """Fires with True once connected, or False once the first attempt failed."""
-        attempt: Deferred[Any] = self._service.whenConnected(failAfterFailures=1)
-        return attempt.addCallbacks(lambda _: True, lambda _: False)
+        """Fires with True once ready, or False once an attempt failed."""
+        if self.ready:
+            return succeed(True)
+        waiter: Deferred[bool] = Deferred()
+        self._settle_waiters.append(waiter)
+        if self._service.running:
+            attempt: Deferred[Any] = self._service.whenConnected(failAfterFailures=1)
+            attempt.addErrback(lambda _: self._settle(False))
+        return waiter
+
+    def _settle(self, ready: bool) -> None:
+        waiters, self._settle_waiters = self._settle_waiters, []
+        for waiter in waiters:
+            waiter.callback(ready)
 
     def _await_connection(self) -> None:
         if self._service.running:
@@ -124,31 +142,41 @@ class ReconnectingLink:
                 self._connected, lambda _: None
             )
 
-    def _prepare(self, protocol: LinkProtocol) -> Deferred[Any]:
-        def reject(failure: Failure) -> Failure:
-            # ClientService retries, but leaves a rejected connection open.
-            if protocol.transport is not None:
-                protocol.transport.abortConnection()
-            return failure
-
-        return self.prepare(protocol).addErrback(reject)
-
     def _connected(self, protocol: LinkProtocol) -> None:
-        self._protocol = protocol
+        self._preparing = protocol
         protocol.on_lost = self._lost
-        self.became_ready()
+
+        def prepared(_: object) -> None:
+            if self._preparing is protocol:
+                self._preparing = None
+                self._protocol = protocol
+                self._settle(True)
+                self.became_ready()
+
+        def rejected(failure: Failure) -> None:
+            if self._preparing is protocol and protocol.transport is not None:
+                self._settle(False)
+                protocol.transport.abortConnection()  # ClientService redials
+
+        self.prepare(protocol).addCallbacks(prepared, rejected)
 
     def _lost(self, protocol: LinkProtocol) -> None:
         self._closed_bytes += protocol.bytes_received
-        if self._protocol is protocol:
+        if self._preparing is protocol:
+            self._preparing = None
+        elif self._protocol is protocol:
             self._protocol = None
             self.became_down()
-            self._await_connection()
+        else:
+            return
+        # ClientService learns of the loss after us: ask for the next
+        # connection once it has.
+        self.clock.callLater(0, self._await_connection)
 
     def drop(self) -> None:
         """Close the current connection (it will be redialled)."""
         if self._protocol is not None and self._protocol.transport is not None:
-            self._protocol.transport.loseConnection()
+            self._protocol.transport.abortConnection()
 
     # -- what subclasses refine ----------------------------------------------
 

@@ -141,7 +141,7 @@ def render_checkers(position: Checkers) -> str:
         else:
             seat, king = piece
             grid[row][column] = f" {PIECES[seat][int(king)]} "
-    files = "    " + "".join(f" {f} " for f in "abcdefgh")
+    files = ("    " + "".join(f" {f} " for f in "abcdefgh")).rstrip()
     lines = [files]
     for row in range(8):
         first = row * 4 + 1

@@ -384,10 +384,13 @@ def draw_action(document: Mapping[str, Any], seat: int) -> str:
         return "offer"
     if offer != seat:
         return "accept"
-    raise CliError(
-        f"your draw offer in game {document['id']} already stands; it is up to "
-        f"{boards.seat_label(document, 1 - seat)} to accept it"
+    opponent = boards.seat_label(document, 1 - seat)
+    then = (
+        f"play your move, then {opponent} may accept it"
+        if document.get("to_move") == seat
+        else f"it is up to {opponent} to accept it"
     )
+    raise CliError(f"your draw offer in game {document['id']} already stands; {then}")
 
 
 def resolve_game(game: str, seats: Sequence[Seat]) -> str:
@@ -415,7 +418,7 @@ def status_summary(statuses: Sequence[ServerStatus]) -> tuple[bool, str, bool]:
     provisional = not any(len(ids) >= 2 for ids in by_digest.values())
     clocks = {s.clock for s in serving}
     if not down and not idle and len(by_digest) == 1 and len(clocks) == 1:
-        return True, f"all {len(serving)} serve the same games (clock {clocks.pop()})", provisional
+        return True, f"all {len(serving)} serve the same games at clock {clocks.pop()}", provisional
     reasons = []
     if down:
         reasons.append(f"{_servers(down)} unreachable")
@@ -455,7 +458,7 @@ def format_status(config: ClusterConfig, statuses: Sequence[ServerStatus]) -> st
         for row in rows
     ]
     agree, why, provisional = status_summary(statuses)
-    lines.append(f"agree: {'yes' if agree else 'no'} ({why})")
+    lines.append(f"agree: {'yes' if agree else 'no'}, {why}")
     if provisional:
         lines.append("PROVISIONAL: no two serving servers hold the same games; no majority")
     return "\n".join(lines)
@@ -539,13 +542,14 @@ class Session:
         config: ClusterConfig,
         out: IO[str] | None = None,
         store: TokenStore | None = None,
+        client: Any = None,
     ) -> None:
         self.reactor = reactor
         self.args = args
         self.config = config
         self.out = out or sys.stdout
         self.store = store or TokenStore()
-        self.client = ReplicatedClient(config, reactor)
+        self.client = client if client is not None else ReplicatedClient(config, reactor)
         self.json = bool(getattr(args, "json", False))
         #: Servers not linked when the last request was sent.
         self.unreachable: list[int] = []
@@ -628,10 +632,10 @@ class Session:
             unreachable = self.unreachable
         document = outcome.game()
         lines = [text] if text else []
-        lines.append(boards.render_game(document))
         note = provisional_note(outcome)
         if note:
             lines.append(note)
+        lines.append(boards.render_game(document))
         servers = servers_note(outcome, unreachable)
         if servers:
             lines.append(servers)

@@ -236,11 +236,10 @@ class GameWatch:
         self.shown: WatchUpdate | None = None
 
     def offer(self, server_id: int, document: str) -> None:
-        version = json.loads(document)["version"]
-        held = self.documents.get(server_id)
-        if held is None or version >= held[0]:
-            self.documents[server_id] = (version, document)
-            self.refresh()
+        # Answers on one connection arrive in order, so the latest is what the
+        # server holds, even when a fork resolution moved it back.
+        self.documents[server_id] = (json.loads(document)["version"], document)
+        self.refresh()
 
     def forget(self, server_id: int) -> None:
         if self.documents.pop(server_id, None) is not None:
