@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 INSTALLED := $(VENV)/.installed-stamp
 TIMED := tools/timed
 # Unit suites: SynchronousTestCase only, run by trial (no real reactor).
-UNIT := tests.rules tests.server tests.test_config
+UNIT := tests.rules tests.server tests.client tests.test_config
 
 .PHONY: test lint typecheck unit integration demo clean
 

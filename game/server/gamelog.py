@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from collections.abc import Callable
 from typing import Any, Final
 
@@ -72,19 +73,21 @@ class Event:
 
         :raises InvalidEvent: the text is not a well-formed event.
         """
+        if not isinstance(text, str):
+            raise InvalidEvent("an event is a JSON text")
         try:
             fields = json.loads(text)
         except (ValueError, RecursionError) as error:
             raise InvalidEvent(f"not JSON: {error}") from None
-        if not isinstance(fields, dict):
-            raise InvalidEvent("an event is a JSON object")
-        expected = {"type", "seat", "token", *_EXTRA_FIELDS.get(fields.get("type"), ())}
+        if not isinstance(fields, dict) or fields.get("type") not in EVENT_TYPES:
+            raise InvalidEvent("an event is a JSON object with a known type")
+        expected = {"type", "seat", "token", *_EXTRA_FIELDS.get(fields["type"], ())}
         if set(fields) != expected:
             raise InvalidEvent(f"event fields {sorted(fields)} are not {sorted(expected)}")
         event_type, seat, token = fields["type"], fields["seat"], fields["token"]
         if event_type not in EVENT_TYPES or seat not in (0, 1) or type(seat) is not int:
             raise InvalidEvent("bad event type or seat")
-        if not isinstance(token, str) or len(token) != 64:
+        if not isinstance(token, str) or not _HEX64.fullmatch(token):
             raise InvalidEvent("bad token hash")
         try:
             if "kind" in fields:
@@ -108,6 +111,9 @@ _EXTRA_FIELDS: Final[dict[object, tuple[str, ...]]] = {
     JOIN: ("player",),
     MOVE: ("move",),
 }
+
+
+_HEX64: Final = re.compile("[0-9a-f]{64}")
 
 
 def _text(value: object) -> str:
@@ -157,8 +163,11 @@ class GameLog:
 
         :raises InvalidEvent: an event is malformed or does not apply.
         """
-        check_game_id(game_id)
-        if not events:
+        try:
+            check_game_id(game_id)
+        except ValueError as error:
+            raise InvalidEvent(str(error)) from None
+        if not isinstance(events, (list, tuple)) or not events:
             raise InvalidEvent("a game has at least its create event")
         game = cls(game_id, Event.from_json(events[0]))
         for text in events[1:]:

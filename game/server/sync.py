@@ -333,19 +333,19 @@ class Synchronizer:
         while True:
             answer = yield link.call(PeerDump, timeout=self.catchup_timeout, after=after)
             for line in answer["games"]:
-                record = json.loads(line)
-                game_id = record["id"]
-                if record.get("more"):
-                    events = yield self._fetch_history(link, game_id, ())
-                else:
-                    events = tuple(record["events"])
                 try:
+                    record = json.loads(line)
+                    game_id = str(record["id"])
+                    if record.get("more"):
+                        events = yield self._fetch_history(link, game_id, ())
+                    else:
+                        events = tuple(record["events"])
                     pending.append(self.replica.adopt(game_id, events))
-                except InvalidEvent as error:
+                except (InvalidEvent, ValueError, KeyError, TypeError) as error:
                     log.error(
-                        "server {peer_id} sent game {game_id} that does not replay: {error}",
+                        "server {peer_id} sent a game that does not replay ({line:.80}): {error}",
                         peer_id=link.peer_id,
-                        game_id=game_id,
+                        line=line,
                         error=str(error),
                     )
                     continue
