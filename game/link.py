@@ -134,7 +134,9 @@ class ReconnectingLink:
     def _settle(self, ready: bool) -> None:
         waiters, self._settle_waiters = self._settle_waiters, []
         for waiter in waiters:
-            waiter.callback(ready)
+            # On a later turn: this may run inside ClientService's state
+            # machine, which a waiter calling stop() must not re-enter.
+            self.clock.callLater(0, waiter.callback, ready)
 
     def _await_connection(self) -> None:
         if self._service.running:

@@ -24,6 +24,19 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 DEFAULT_NAMES = ("127.0.0.1", "::1", "localhost")
 
 
+_CA_KEY_USAGE = x509.KeyUsage(
+    digital_signature=False,
+    content_commitment=False,
+    key_encipherment=False,
+    data_encipherment=False,
+    key_agreement=False,
+    key_cert_sign=True,
+    crl_sign=True,
+    encipher_only=False,
+    decipher_only=False,
+)
+
+
 def _name(common_name: str) -> x509.Name:
     return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
 
@@ -52,7 +65,7 @@ def make_certificates(
     """Write a CA and one certificate per server into ``directory``; return
     the CA's path."""
     directory.mkdir(parents=True, exist_ok=True)
-    now = datetime.datetime.now(datetime.timezone.utc)
+    now = datetime.datetime.now(datetime.UTC)
     start, end = now - datetime.timedelta(days=1), now + datetime.timedelta(days=825)
     ca_key = ec.generate_private_key(ec.SECP256R1())
     ca_name = _name("replgame test CA")
@@ -65,14 +78,7 @@ def make_certificates(
         .not_valid_before(start)
         .not_valid_after(end)
         .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
-        .add_extension(
-            x509.KeyUsage(
-                digital_signature=False, content_commitment=False, key_encipherment=False,
-                data_encipherment=False, key_agreement=False, key_cert_sign=True,
-                crl_sign=True, encipher_only=False, decipher_only=False,
-            ),
-            critical=True,
-        )  # fmt: skip
+        .add_extension(_CA_KEY_USAGE, critical=True)
         .sign(ca_key, hashes.SHA256())
     )
     ca_path = directory / "ca.pem"
@@ -90,9 +96,7 @@ def make_certificates(
             .not_valid_after(end)
             .add_extension(_alternative_names(names), critical=False)
             .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-            .add_extension(
-                x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False
-            )
+            .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
             .sign(ca_key, hashes.SHA256())
         )
         path = directory / f"server-{server}.pem"
@@ -105,9 +109,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m game.tlscerts", description=__doc__)
     parser.add_argument("directory", type=Path, help="where to write the CA and certificates")
     parser.add_argument(
-        "--name", action="append", help="a host name or IP the certificates are valid for "
-        "(repeatable; default 127.0.0.1, ::1, localhost)",
-    )  # fmt: skip
+        "--name",
+        action="append",
+        help="a host name or IP the certificates are valid for (repeatable; "
+        "default 127.0.0.1, ::1, localhost)",
+    )
     args = parser.parse_args(argv)
     ca = make_certificates(args.directory, names=args.name or DEFAULT_NAMES)
     print(f"wrote {ca} and server-1.pem .. server-3.pem in {args.directory}")

@@ -7,7 +7,6 @@ twistd has daemonised.
 
 from __future__ import annotations
 
-import sys
 from typing import Any
 
 from twisted.application import service
@@ -98,8 +97,14 @@ class ReplgameService(service.Service):
                 on_ready=node.peer_ready,
             )
         self.factory = factory = ServerFactory(node, secret, self.reactor)
-        listening = serverFromString(self.reactor, me.listen).listen(factory)
-        listening.addCallbacks(self._listening, self._cannot_listen, errbackArgs=(me.listen,))
+        # Endpoints from strings listen at once: a failure is known here, and
+        # exiting from startService (not from an errback) stops twistd.
+        failed: list[Failure] = []
+        serverFromString(self.reactor, me.listen).listen(factory).addCallbacks(
+            self._listening, failed.append
+        )
+        if failed:
+            self._cannot_listen(failed[0], me.listen)
         node.start()
         for link in self.links.values():
             link.start()
@@ -132,7 +137,6 @@ class ReplgameService(service.Service):
 
     def _exit(self, status: int, message: str) -> Any:
         log.critical("{message}", message=message)
-        print(f"replgame: {message}", file=sys.stderr)
         if self.storage is not None and status != 0:
             self.storage.close()
             self.storage = None
