@@ -329,9 +329,13 @@ class _GameBots:
                 if outcome.provisional:
                     await self.reread()
                 break
-            error = outcome.error if outcome is not None else None
-            if error is not None and error.tag == b"GAME_EXISTS" and not outcome.provisional:
-                return f"CreateGame: {error.description}"
+            if (
+                outcome is not None
+                and outcome.error is not None
+                and outcome.error.tag == b"GAME_EXISTS"
+                and not outcome.provisional
+            ):
+                return f"CreateGame: {outcome.error.description}"
             reason = await self.trouble()
             if reason is not None:
                 return reason
@@ -360,6 +364,9 @@ class _GameBots:
             return f"someone else took seat 1: {self.document['players'][1]!r}"
         return None
 
+    def _move_sender(self, version: int, move: str, seat: int) -> Callable[[], Deferred[Outcome]]:
+        return lambda: self.client.make_move(self.game_id, version, move, self.tokens[seat])
+
     async def _moves(self) -> str | None:
         while True:
             document = self.document
@@ -374,14 +381,8 @@ class _GameBots:
                 if reason is not None:
                     return reason
                 continue
-            move = self.run.rng.choice(legal)
-            version = self.version
-            outcome = await self.ask(
-                "MakeMove",
-                lambda move=move, version=version, seat=seat: self.client.make_move(
-                    self.game_id, version, move, self.tokens[seat]
-                ),
-            )
+            move: str = self.run.rng.choice(legal)
+            outcome = await self.ask("MakeMove", self._move_sender(self.version, move, seat))
             if outcome is not None and outcome.error is None:
                 self.run.report.moves += 1
                 if not outcome.provisional:

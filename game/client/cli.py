@@ -15,6 +15,7 @@ cluster, so ``move``, ``resign`` and ``draw`` find the user's seat.
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import random
 import sys
@@ -23,15 +24,16 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import IO, Any, NoReturn
 
 from twisted.internet.defer import Deferred
-from twisted.internet.task import react
+from twisted.internet.task import deferLater, react
 
 from game import errors as wire
 from game import protocol as p
 from game.client import boards
 from game.client.client import NoAnswer, NoServers, Outcome, ReplicatedClient, ServerStatus
-from game.client.majority import ServerAnswer, decide
+from game.client.majority import ListedGame, ServerAnswer, decide
 from game.client.tokens import Seat, TokenStore, new_token
 from game.config import (
+    DEFAULT_SOURCE,
     ClusterConfig,
     ConfigError,
     config_from_servers,
@@ -197,6 +199,12 @@ def build_parser() -> argparse.ArgumentParser:
     bot.add_argument("--kind", choices=KINDS, help="play only this kind")
     bot.add_argument("--seed", type=int, help="seed of the random moves")
     bot.add_argument(
+        "--open",
+        action="store_true",
+        help="create the games open and play seat 0 of each against whoever joins "
+        "(a person, with `join` or replgame-play); --stall-timeout bounds the wait",
+    )
+    bot.add_argument(
         "--concurrency",
         type=_positive,
         default=50,
@@ -267,9 +275,7 @@ def addresses(config: ClusterConfig) -> str:
 
 def unreachable_message(config: ClusterConfig) -> str:
     start = f"{PROG} cluster"
-    if config.source not in ("built-in local cluster",) and not config.source.startswith(
-        "--servers"
-    ):
+    if config.source != DEFAULT_SOURCE and not config.source.startswith("--servers"):
         start += f" --config {config.source}"
     return f"no server reachable at {addresses(config)}; start them with `{start}`"
 
@@ -553,6 +559,8 @@ class Session:
         self.json = bool(getattr(args, "json", False))
         #: Servers not linked when the last request was sent.
         self.unreachable: list[int] = []
+        #: Set once the command is done: links going down now are no news.
+        self.closing = False
 
     @property
     def cluster(self) -> str:
@@ -631,10 +639,12 @@ class Session:
         if unreachable is None:
             unreachable = self.unreachable
         document = outcome.game()
-        lines = [text] if text else []
+        lines = text.rstrip("\n").splitlines()
         note = provisional_note(outcome)
         if note:
             lines.append(note)
+        if lines:
+            lines.append("")
         lines.append(boards.render_game(document))
         servers = servers_note(outcome, unreachable)
         if servers:
@@ -663,7 +673,7 @@ async def cmd_games(session: Session) -> None:
                 mine.setdefault(seat.game_id, []).append(seat.seat)
         except OSError as error:
             raise CliError(str(error)) from None
-    listed = []
+    listed: list[ListedGame] = []
     cursor = ""
     for _ in range(MAX_PAGES):
         try:
@@ -797,7 +807,7 @@ async def cmd_join(session: Session) -> None:
 async def _act(
     session: Session,
     action: str,
-    send: Callable[[dict[str, Any], Seat], Deferred[Outcome] | None],
+    send: Callable[[dict[str, Any], Seat], Deferred[Outcome]],
 ) -> tuple[Outcome, Seat, dict[str, Any]]:
     """Read the game, pick the user's seat, send; once more after a re-read
     if the servers say the version was stale or they are behind."""
@@ -808,9 +818,7 @@ async def _act(
     for attempt in range(2):
         seat = choose_seat(seats, document, action, session.args.seat)
         try:
-            outcome = await session.request(
-                action, lambda document=document, seat=seat: send(document, seat)
-            )
+            outcome = await session.request(action, functools.partial(send, document, seat))
         except CliError as error:
             tag = error.data.get("error", {}).get("tag")
             if attempt == 0 and tag in ("STALE_VERSION", "BEHIND"):
@@ -867,16 +875,30 @@ async def cmd_draw(session: Session) -> None:
     session.show_outcome(outcome, text, {"seat": seat.seat, "action": chosen["action"]})
 
 
+#: How long ``watch`` waits for every linked server's first answer before drawing.
+WATCH_SETTLE = 1.0
+
+
 async def cmd_watch(session: Session) -> None:
+    """Draw the game on every change of what the servers hold, until it ends."""
     await session.connect()
     game_id = session.game_id()
     await session.read_game(game_id)  # an unknown game fails here, not silently later
     done: Deferred[None] = Deferred()
     clear = not session.json and session.out.isatty()
     keep = session.args.keep
+    drawn: list[Any] = []  # the key of the last frame drawn
+    settled = [False]
 
-    def show(update: Any) -> None:
+    def closing() -> None:
+        session.closing = True
+
+    # Links dropping at Ctrl-C must not draw a last, misleading frame.
+    session.reactor.addSystemEventTrigger("before", "shutdown", closing)
+
+    def draw(update: Any) -> None:
         document = update.game()
+        down = session.client.inactive
         if session.json:
             session.emit(
                 "",
@@ -885,7 +907,7 @@ async def cmd_watch(session: Session) -> None:
                     "provisional": update.provisional,
                     "agreed": sorted(update.agreed),
                     "versions": {str(k): v for k, v in sorted(update.versions.items())},
-                    "unreachable": session.client.inactive,
+                    "unreachable": down,
                 },
             )
         else:
@@ -898,18 +920,43 @@ async def cmd_watch(session: Session) -> None:
                     f"PROVISIONAL: only {_servers(list(update.agreed))} holds this version; "
                     "no majority"
                 )
-            down = session.client.inactive
             lines.append(
                 f"watching on servers {held or 'none'}"
                 + (f"; {_servers(down)} unreachable" if down else "")
             )
             session.emit("\n".join(lines), {})
-        finished = document["status"] == "finished" and not update.provisional
+
+    def show(update: Any) -> None:
+        if session.closing:
+            return
+        if not settled[0]:
+            # The first answers arrive one by one: wait for every linked server.
+            if len(update.versions) < len(session.client.active):
+                return
+            settled[0] = True
+        key = (update.document, update.provisional, tuple(session.client.inactive))
+        if drawn and drawn[-1] == key:
+            return  # only a version behind the shown one changed
+        drawn.append(key)
+        draw(update)
+        finished = update.game()["status"] == "finished" and not update.provisional
         if finished and not keep and not done.called:
             done.callback(None)
 
-    session.client.watch(game_id, show)
-    await done
+    def settle() -> None:
+        if not settled[0]:
+            settled[0] = True
+            current = watch.current()
+            if current is not None:
+                show(current)
+
+    watch = session.client.watch(game_id, show)
+    timer = session.reactor.callLater(WATCH_SETTLE, settle)
+    try:
+        await done
+    finally:
+        if timer.active():
+            timer.cancel()
 
 
 async def cmd_bot(session: Session) -> None:
@@ -918,14 +965,26 @@ async def cmd_bot(session: Session) -> None:
     args = session.args
     await session.connect()
     rng = random.Random(args.seed)
-    report = await run_bots(
-        session.client,
-        args.games,
-        args.kind,
-        rng,
-        concurrency=args.concurrency,
-        stall_timeout=args.stall_timeout,
-    )
+    if getattr(args, "open", False):
+        from game.client.opponent import run_open_bots
+
+        report = await run_open_bots(
+            session.client,
+            args.games,
+            args.kind,
+            rng,
+            stall_timeout=args.stall_timeout,
+            announce=lambda line: print(line, file=sys.stderr, flush=True),
+        )
+    else:
+        report = await run_bots(
+            session.client,
+            args.games,
+            args.kind,
+            rng,
+            concurrency=args.concurrency,
+            stall_timeout=args.stall_timeout,
+        )
     data = report.to_json()
     data["provisional"] = any(d.provisional for d in report.disagreements)
     session.emit(report.describe(), data)
@@ -979,6 +1038,10 @@ async def run(reactor: Any, args: argparse.Namespace) -> None:
     except (NoServers, NoAnswer) as error:
         fail(str(error), as_json=as_json)
     finally:
+        # Not from inside a link's callback: ClientService refuses a stop
+        # while it is still firing the connection attempt's result.
+        session.closing = True
+        await deferLater(reactor, 0)
         await session.client.stop()
 
 

@@ -147,7 +147,7 @@ class ServerProcess(ProcessProtocol):
     def signal(self, name: str) -> None:
         if self.running and self.transport is not None:
             with contextlib.suppress(ProcessExitedAlready, OSError):
-                self.transport.signalProcess(name)
+                self.transport.signalProcess(name)  # type: ignore[call-arg]
 
     def processEnded(self, reason: Failure) -> None:
         self.ended = describe_exit(reason)
@@ -280,7 +280,9 @@ class ClusterRunner:
 
     def child_ended(self, child: ServerProcess) -> None:
         if self.stopping:
-            self.say(f"server {child.server_id} stopped ({child.ended})")
+            # twistd ends itself with the signal it got once it has shut down.
+            how = "" if child.ended in ("exit code 0", "killed by SIGTERM") else f" ({child.ended})"
+            self.say(f"server {child.server_id} stopped{how}")
         else:
             self.unexpected.append(child.server_id)
             log = self.run_dir / f"{child.server_id}.log"
