@@ -118,6 +118,9 @@ class ServerProtocol(amp.AMP, TimeoutMixin):
         except Exception as error:
             self._close(f"not an AMP request ({type(error).__name__})")
 
+    def lengthLimitExceeded(self, length: int) -> None:
+        self._close(f"a key of {length} bytes: not AMP framing")
+
     def unhandledError(self, failure: Failure) -> None:
         if failure.check(amp.RemoteAmpError):
             return  # an error answer to a request that asked for no answer

@@ -21,7 +21,9 @@ from typing import Any
 import attrs
 from twisted.internet.defer import Deferred, inlineCallbacks
 from twisted.internet.interfaces import IReactorTime, IStreamClientEndpoint
+from twisted.internet.task import LoopingCall
 from twisted.logger import Logger
+from twisted.python.failure import Failure
 
 from game import errors as wire
 from game.config import ServerConfig
@@ -80,6 +82,7 @@ class PeerLink(ReconnectingLink):
         endpoint: IStreamClientEndpoint,
         clock: IReactorTime,
         timeout: float,
+        heartbeat: float,
         on_ready: Callable[[PeerLink], None] = lambda link: None,
     ) -> None:
         super().__init__(endpoint, clock, timeout, retry=backoff(initial=0.2, cap=2.0))
@@ -89,6 +92,12 @@ class PeerLink(ReconnectingLink):
         self._secret = secret
         self._on_ready = on_ready
         self.state: PeerState | None = None
+        self._refusals = 0
+        # Keep the link alive (the peer closes connections silent for three
+        # heartbeats) and its status fresh between anti-entropy rounds.
+        self._heartbeat = LoopingCall(self._beat)
+        self._heartbeat.clock = clock
+        self._heartbeat_interval = heartbeat / 2
 
     @inlineCallbacks
     def prepare(self, protocol: LinkProtocol) -> Any:
@@ -97,24 +106,49 @@ class PeerLink(ReconnectingLink):
         answer = yield self.call_on(protocol, PeerHello, server_id=self.my_id, nonce=nonce)
         expected = proof(self._secret, "callee", nonce, answer["nonce"], self.my_id, self.peer_id)
         if answer["server_id"] != self.peer_id or not proofs_match(expected, answer["proof"]):
-            log.warn(
-                "peer {peer_id} at {address} failed to prove the cluster secret "
-                "(claims id {claimed}); not using it",
-                peer_id=self.peer_id,
-                address=f"{self.peer.peer_host}:{self.peer.peer_port}",
-                claimed=answer["server_id"],
-            )
+            self._refusals += 1
+            if self._refusals in (1, 10) or self._refusals % 100 == 0:  # not every redial
+                log.warn(
+                    "peer {peer_id} at {address} failed to prove the cluster secret "
+                    "(claims id {claimed}; {count} time(s) so far); not using it. Check "
+                    "that all three servers share the [cluster] secret.",
+                    peer_id=self.peer_id,
+                    address=f"{self.peer.peer_host}:{self.peer.peer_port}",
+                    claimed=answer["server_id"],
+                    count=self._refusals,
+                )
             raise wire.PeerRefused("peer failed to prove the cluster secret")
         mine = proof(self._secret, "caller", nonce, answer["nonce"], self.my_id, self.peer_id)
         yield self.call_on(protocol, PeerProve, proof=mine)
 
     def became_ready(self) -> None:
+        self._refusals = 0
         log.info("peer link to server {peer_id} authenticated", peer_id=self.peer_id)
+        if not self._heartbeat.running:
+            self._heartbeat.start(self._heartbeat_interval, now=False)
         self._on_ready(self)
 
     def became_down(self) -> None:
         self.state = None
+        if self._heartbeat.running:
+            self._heartbeat.stop()
         log.info("peer link to server {peer_id} lost; redialling", peer_id=self.peer_id)
+
+    def stop(self) -> Deferred[None]:
+        if self._heartbeat.running:
+            self._heartbeat.stop()
+        return super().stop()
+
+    def _beat(self) -> None:
+        def silent(failure: Failure) -> None:
+            log.info(
+                "server {peer_id} missed a heartbeat ({error}); redialling",
+                peer_id=self.peer_id,
+                error=failure.getErrorMessage(),
+            )
+            self.drop()
+
+        self.poll_status().addErrback(silent)
 
     def poll_status(self) -> Deferred[PeerState]:
         """Ask the peer for its status, remember and return it."""

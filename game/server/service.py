@@ -94,6 +94,7 @@ class ReplgameService(service.Service):
                 endpoint=endpoint,
                 clock=self.reactor,
                 timeout=timeout,
+                heartbeat=self.config.tuning.heartbeat,
                 on_ready=node.peer_ready,
             )
         self.factory = factory = ServerFactory(node, secret, self.reactor)

@@ -1,0 +1,179 @@
+"""Bots that play against people: ``replgame bot --open``.
+
+Each bot creates a game as seat 0 (black, moves first) and leaves it open;
+once someone joins (``replgame join`` or the desktop game), it plays random
+legal moves for its seat until the game ends.  It follows the game by
+reading it (``GetGame``) a few times a second, and on any refusal reads it
+again and goes on from what the servers hold.  A game in which nothing
+happens for ``stall_timeout`` seconds (nobody joins, the person does not
+move) is abandoned.
+"""
+
+from __future__ import annotations
+
+import random
+import uuid
+from collections.abc import Callable
+from typing import Any, Final
+
+from twisted.internet.defer import Deferred, gatherResults
+from twisted.internet.task import deferLater
+
+from game.client.bots import Abandoned, BotReport, GameResult
+from game.client.client import NoAnswer, NoServers, Outcome, ReplicatedClient
+from game.client.tokens import new_token
+from game.rules import KINDS
+
+#: Seconds between two reads of a game while the bot waits for the other side.
+POLL: Final = 0.25
+SEAT: Final = 0
+
+
+class OpenGameBot:
+    """One open game and the bot in its seat 0."""
+
+    def __init__(
+        self,
+        client: ReplicatedClient,
+        kind: str,
+        rng: random.Random,
+        clock: Any,
+        stall_timeout: float,
+        name: str,
+    ) -> None:
+        self.client = client
+        self.kind = kind
+        self.rng = rng
+        self.clock = clock
+        self.stall_timeout = stall_timeout
+        self.name = name
+        self.game_id = uuid.uuid4().hex
+        self.token = new_token()
+        self.document: dict[str, Any] | None = None
+        self.moves = 0
+        self.last_progress = clock.seconds()
+        self.problem = "no answer yet"
+
+    @property
+    def version(self) -> int:
+        return int(self.document["version"]) if self.document is not None else 0
+
+    def adopt(self, outcome: Outcome | None) -> bool:
+        """Take a successful answer's document; True if it is newer."""
+        if outcome is None or outcome.decision.chosen is None:
+            return False
+        if outcome.error is not None:
+            self.problem = f"{outcome.error.tag.decode()} ({outcome.error.description})"
+            return False
+        document = outcome.game()
+        newer = self.document is None or document["version"] > self.version
+        if newer:
+            self.last_progress = self.clock.seconds()
+        self.document = document
+        return newer
+
+    async def ask(self, send: Callable[[], Deferred[Outcome]]) -> Outcome | None:
+        try:
+            return await send()
+        except (NoServers, NoAnswer) as error:
+            self.problem = str(error)
+            return None
+
+    def _move_sender(self, version: int, move: str) -> Callable[[], Deferred[Outcome]]:
+        return lambda: self.client.make_move(self.game_id, version, move, self.token)
+
+    def stalled(self) -> str | None:
+        idle = self.clock.seconds() - self.last_progress
+        if idle > self.stall_timeout:
+            return f"nothing happened for {idle:.0f} s; last problem: {self.problem}"
+        return None
+
+    async def play(self, announce: Callable[[str], None]) -> GameResult | Abandoned:
+        while self.document is None:
+            outcome = await self.ask(
+                lambda: self.client.create_game(
+                    self.game_id, self.kind, self.name, self.token, SEAT
+                )
+            )
+            if not self.adopt(outcome):
+                reason = self.stalled()
+                if reason is not None:
+                    return Abandoned(self.game_id, self.kind, self.version, reason)
+                await deferLater(self.clock, POLL)
+        announce(
+            f"{self.name} created {self.kind} game {self.game_id}; waiting for an opponent "
+            f"(replgame join {self.game_id} --as NAME, or Join in replgame-play)"
+        )
+        while True:
+            document = self.document
+            assert document is not None
+            if document["status"] == "finished":
+                result = document.get("result") or {}
+                return GameResult(
+                    self.game_id,
+                    self.kind,
+                    len(document["moves"]),
+                    result.get("winner"),
+                    result.get("reason", ""),
+                )
+            legal = document.get("legal") or []
+            if document["status"] == "active" and document.get("to_move") == SEAT and legal:
+                move = self.rng.choice(legal)
+                version = self.version
+                outcome = await self.ask(self._move_sender(version, move))
+                if self.adopt(outcome):
+                    self.moves += 1
+                    continue
+            else:
+                await deferLater(self.clock, POLL)
+            self.adopt(await self.ask(lambda: self.client.get_game(self.game_id)))
+            reason = self.stalled()
+            if reason is not None:
+                return Abandoned(self.game_id, self.kind, self.version, reason)
+
+
+def run_open_bots(
+    client: ReplicatedClient,
+    games: int,
+    kind: str | None = None,
+    rng: random.Random | None = None,
+    *,
+    clock: Any = None,
+    stall_timeout: float = 300.0,
+    announce: Callable[[str], None] = lambda line: None,
+) -> Deferred[BotReport]:
+    """Create ``games`` open games and play seat 0 of each against whoever joins.
+
+    :param kind: one of :data:`game.rules.KINDS`; by default each kind in turn.
+    :param announce: told a line per game once it is created and waiting.
+    :return: fires with the :class:`~game.client.bots.BotReport` once every
+        game finished or was abandoned.
+    """
+    if games < 1:
+        raise ValueError("games must be at least 1")
+    if kind is not None and kind not in KINDS:
+        raise ValueError(f"unknown kind {kind!r}; expected one of {', '.join(KINDS)}")
+    kinds = (kind,) if kind is not None else KINDS
+    clock = clock if clock is not None else client.clock
+    rng = rng or random.Random()
+    report = BotReport(games)
+    started = clock.seconds()
+    bots = [
+        OpenGameBot(client, kinds[index % len(kinds)], rng, clock, stall_timeout, f"bot{index}")
+        for index in range(games)
+    ]
+
+    def record(outcome: GameResult | Abandoned, bot: OpenGameBot) -> None:
+        report.moves += bot.moves
+        if isinstance(outcome, GameResult):
+            report.finished.append(outcome)
+        else:
+            report.abandoned.append(outcome)
+
+    plays = [Deferred.fromCoroutine(bot.play(announce)).addCallback(record, bot) for bot in bots]
+
+    def finish(_: object) -> BotReport:
+        report.elapsed = clock.seconds() - started
+        return report
+
+    return gatherResults(plays, consumeErrors=True).addCallback(finish)

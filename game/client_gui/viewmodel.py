@@ -1,0 +1,735 @@
+"""The view-model of the desktop game: what to draw, and what a click means.
+
+Pure functions from frozen state values to a :class:`~game.client_gui.scene.Scene`;
+no pyglet, no network.  The controller (:mod:`game.client_gui.controller`)
+keeps the state and talks to the servers; the window
+(:mod:`game.client_gui.window`) only draws scenes and forwards input.
+
+Two screens: the lobby (:class:`LobbyState`, :func:`lobby_scene`) and a game
+(:class:`GameState`, :func:`game_scene`).  Both show the replica bar
+(:class:`Replicas`): one light per server and how many servers hold what is
+shown.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any, Final
+
+import attrs
+
+from game.client_gui import palette as colour
+from game.client_gui.boards import KIND_NAMES, SEAT_NAMES, board, my_turn
+from game.client_gui.palette import RGB
+from game.client_gui.scene import Action, Box, Button, Hotspot, Label, Layer, Light, Rect, Scene
+
+TITLE: Final = "replgame"
+BAR_HEIGHT: Final = 34
+NOTICE_HEIGHT: Final = 26
+TOP_HEIGHT: Final = 72
+LOBBY_TOP: Final = 124
+ROW_HEIGHT: Final = 40
+KINDS_ORDER: Final = ("connect4", "reversi", "checkers")
+
+
+def window_title(text: str) -> str:
+    return f"{TITLE} \u2014 {text}"
+
+
+# -- what is shown, and the replicas behind it ----------------------------------------------
+
+
+@attrs.frozen
+class Shown:
+    """A game document on screen, and who holds it.
+
+    ``provisional``: no two servers hold it; ``agreed``: the servers that do
+    (for a provisional document, the one it comes from).
+    """
+
+    text: str
+    provisional: bool
+    agreed: tuple[int, ...]
+    document: Mapping[str, Any] = attrs.field(eq=False)
+
+    @classmethod
+    def of(cls, text: str, provisional: bool, agreed: Iterable[int]) -> Shown:
+        return cls(text, provisional, tuple(agreed), json.loads(text))
+
+    @property
+    def version(self) -> int:
+        return int(self.document["version"])
+
+
+def choose_shown(current: Shown | None, incoming: Shown) -> Shown:
+    """Which document to show when a new view of the game arrives.
+
+    A majority view replaces anything but a majority view of a higher
+    version (a watch lagging behind an acknowledged answer).  A provisional
+    view replaces a provisional one, or a majority one of a lower version.
+    """
+    if current is None:
+        return incoming
+    if not incoming.provisional:
+        if current.provisional or incoming.version >= current.version:
+            return incoming
+        return current
+    if current.provisional or incoming.version > current.version:
+        return incoming
+    return current
+
+
+@attrs.frozen
+class ServerView:
+    """One server as the client sees it."""
+
+    server_id: int
+    reachable: bool
+    serving: bool
+    #: Holds what is shown (the game document, or in the lobby the majority digest).
+    holds_shown: bool
+
+
+def light_state(server: ServerView) -> str:
+    """``agree`` (green), ``differ`` (amber) or ``down`` (red)."""
+    if not server.reachable:
+        return "down"
+    if server.serving and server.holds_shown:
+        return "agree"
+    return "differ"
+
+
+@attrs.frozen
+class Replicas:
+    servers: tuple[ServerView, ...]
+    agreement: str
+    provisional: bool = False
+
+
+def game_replicas(
+    links: Mapping[int, tuple[bool, bool]],
+    holdings: Mapping[int, str | None],
+    shown: Shown | None,
+) -> Replicas:
+    """The replica bar of a game screen.
+
+    :param links: per server, (reachable, serving).
+    :param holdings: per server, the document its watch last delivered.
+    """
+    servers = tuple(
+        ServerView(
+            server_id,
+            reachable,
+            serving,
+            shown is not None and reachable and holdings.get(server_id) == shown.text,
+        )
+        for server_id, (reachable, serving) in sorted(links.items())
+    )
+    total = len(links)
+    if not any(reachable for reachable, _ in links.values()):
+        return Replicas(servers, "no server reachable", True)
+    if shown is None:
+        return Replicas(servers, "waiting for the servers", False)
+    if shown.provisional:
+        source = shown.agreed[0] if shown.agreed else "?"
+        return Replicas(servers, f"no majority: provisional, showing server {source}", True)
+    # Servers that hold it by their watch, or that answered it and are still linked.
+    holders = {server.server_id for server in servers if server.holds_shown}
+    holders |= {sid for sid in shown.agreed if links.get(sid, (False, False))[0]}
+    return Replicas(servers, f"{len(holders)} of {total}", False)
+
+
+def lobby_replicas(statuses: Mapping[int, tuple[bool, bool, str]]) -> Replicas:
+    """The replica bar of the lobby, from each server's (reachable, serving, digest).
+
+    The games listed are those of the largest group of serving servers with
+    the same digest.
+    """
+    groups: dict[str, list[int]] = {}
+    for server_id, (reachable, serving, digest) in sorted(statuses.items()):
+        if reachable and serving:
+            groups.setdefault(digest, []).append(server_id)
+    best = max(groups.values(), key=len, default=[])
+    servers = tuple(
+        ServerView(server_id, reachable, serving, server_id in best)
+        for server_id, (reachable, serving, _) in sorted(statuses.items())
+    )
+    total = len(statuses)
+    if not any(reachable for reachable, _, _ in statuses.values()):
+        return Replicas(servers, "no server reachable", True)
+    if len(best) >= 2:
+        return Replicas(servers, f"{len(best)} of {total}", False)
+    if best:
+        return Replicas(servers, f"no majority: provisional, showing server {best[0]}", True)
+    return Replicas(servers, "no server serving yet", True)
+
+
+def replica_bar(replicas: Replicas, width: int) -> Layer:
+    """The bar at the bottom: a light per server, then the agreement."""
+    boxes = [Box(Rect(0, 0, width, BAR_HEIGHT), colour.PANEL)]
+    lights = []
+    labels = [Label("servers", 10, BAR_HEIGHT / 2, 10, colour.DIM_TEXT, "left", "center")]
+    x = 70
+    for server in replicas.servers:
+        state = light_state(server)
+        lights.append(
+            Light(
+                server.server_id,
+                Rect(x, 8, 18, 18),
+                colour.LIGHT_COLOURS[state],
+                state,
+            )
+        )
+        labels.append(
+            Label(str(server.server_id), x + 23, BAR_HEIGHT / 2, 10, colour.TEXT, "left", "center")
+        )
+        x += 44
+    agreement_colour = colour.NOTICE_TEXT if replicas.provisional else colour.TEXT
+    labels.append(
+        Label(
+            f"agreement: {replicas.agreement}",
+            x + 10,
+            BAR_HEIGHT / 2,
+            11,
+            agreement_colour,
+            "left",
+            "center",
+        )
+    )
+    return Layer(boxes=tuple(boxes), lights=tuple(lights), labels=tuple(labels))
+
+
+# -- the game screen ------------------------------------------------------------------
+
+
+@attrs.frozen
+class GameState:
+    """One game on screen.  ``seat`` is None for a watcher."""
+
+    game_id: str
+    seat: int | None = None
+    token: str | None = None
+    player: str = ""
+    shown: Shown | None = None
+    selection: tuple[int, ...] = ()
+    notice: str = ""
+    notice_error: bool = False
+    #: "resign" while the resignation waits for confirmation.
+    confirming: str | None = None
+    #: What is being sent, e.g. "move 4"; clicks on the board wait for it.
+    pending: str | None = None
+
+    @property
+    def document(self) -> Mapping[str, Any] | None:
+        return self.shown.document if self.shown is not None else None
+
+    @property
+    def my_turn(self) -> bool:
+        document = self.document
+        return document is not None and my_turn(document, self.seat)
+
+
+def seat_label(document: Mapping[str, Any], seat: int) -> str:
+    players: Sequence[str | None] = document.get("players") or (None, None)
+    name = players[seat] if seat < len(players) else None
+    return f"{name if name is not None else '(open seat)'} ({SEAT_NAMES[seat]})"
+
+
+def result_text(document: Mapping[str, Any], seat: int | None) -> str:
+    """``You win: four in a row``, ``bob (white) wins: resigned``, ``Draw: board full``."""
+    result = document.get("result") or {}
+    winner, reason = result.get("winner"), result.get("reason", "")
+    if reason == "cancelled":
+        return "Game cancelled"
+    if winner is None:
+        return f"Draw: {reason}"
+    if winner == seat:
+        return f"You win: {reason}"
+    return f"{seat_label(document, winner)} wins: {reason}"
+
+
+def result_colour(document: Mapping[str, Any], seat: int | None) -> RGB:
+    result = document.get("result") or {}
+    winner = result.get("winner")
+    if seat is None or winner is None or result.get("reason") == "cancelled":
+        return colour.BANNER_NEUTRAL
+    return colour.BANNER_WIN if winner == seat else colour.BANNER_LOSS
+
+
+def turn_text(state: GameState) -> str:
+    document = state.document
+    if document is None:
+        return "Loading the game\u2026"
+    status = document.get("status")
+    if status == "finished":
+        return result_text(document, state.seat)
+    if status == "open":
+        if state.seat is None:
+            return "Waiting for a second player"
+        return "Waiting for an opponent to join"
+    to_move = document.get("to_move")
+    if to_move is None:
+        return ""
+    if state.my_turn:
+        offer = document.get("draw_offer")
+        if offer is not None and offer != state.seat:
+            return f"Your move \u2014 {seat_label(document, offer)} offers a draw"
+        return "Your move"
+    return f"{seat_label(document, to_move)} to move"
+
+
+def game_title(state: GameState) -> str:
+    document = state.document
+    if document is None:
+        return window_title("loading")
+    if state.my_turn:
+        return window_title("Your move")
+    kind = KIND_NAMES.get(document["kind"], document["kind"])
+    return window_title(f"{kind} \u2014 {turn_text(state)}")
+
+
+def move_lines(moves: Sequence[str]) -> list[str]:
+    """``1. 4  3``: one line per pair of moves, black's first."""
+    lines = []
+    for index in range(0, len(moves), 2):
+        pair = "  ".join(moves[index : index + 2])
+        lines.append(f"{index // 2 + 1}. {pair}")
+    return lines
+
+
+def game_layout(width: int, height: int) -> tuple[Rect, Rect, Rect, Rect]:
+    """(board area, side panel, top bar, notice line) of a game screen."""
+    panel_width = max(170, min(260, int(width * 0.26)))
+    content_bottom = BAR_HEIGHT + NOTICE_HEIGHT
+    content_height = max(40, height - TOP_HEIGHT - content_bottom)
+    board_area = Rect(0, content_bottom, max(40, width - panel_width), content_height)
+    panel = Rect(width - panel_width, content_bottom, panel_width, content_height)
+    top = Rect(0, height - TOP_HEIGHT, width, TOP_HEIGHT)
+    notice = Rect(0, BAR_HEIGHT, width, NOTICE_HEIGHT)
+    return board_area, panel, top, notice
+
+
+def _button(
+    action: Action, rect: Rect, text: str, enabled: bool = True, danger: bool = False
+) -> Button:
+    if not enabled:
+        disabled = colour.BUTTON_TEXT_DISABLED
+        return Button(action, rect, text, colour.BUTTON_DISABLED, disabled, False)
+    return Button(
+        action, rect, text, colour.BUTTON_DANGER if danger else colour.BUTTON, colour.BUTTON_TEXT
+    )
+
+
+def _notice_layer(text: str, error: bool, rect: Rect) -> tuple[Label, ...]:
+    if not text:
+        return ()
+    return (
+        Label(
+            text,
+            10,
+            rect.y + rect.height / 2,
+            11,
+            colour.ERROR_TEXT if error else colour.NOTICE_TEXT,
+            "left",
+            "center",
+        ),
+    )
+
+
+def game_scene(
+    state: GameState, replicas: Replicas, width: int, height: int, drop: float | None = None
+) -> Scene:
+    """Everything a game screen shows."""
+    board_area, panel, top, notice = game_layout(width, height)
+    boxes: list[Box] = [Box(top, colour.PANEL), Box(panel, colour.PANEL)]
+    labels: list[Label] = []
+    buttons: list[Button] = []
+    document = state.document
+    cells: tuple[Any, ...] = ()
+    discs: tuple[Any, ...] = ()
+    hotspots: tuple[Hotspot, ...] = ()
+
+    kind_name = KIND_NAMES.get(document["kind"], document["kind"]) if document else "Game"
+    who = "Watching" if state.seat is None else f"You: {SEAT_NAMES[state.seat]}"
+    labels.append(
+        Label(f"{kind_name}  \u00b7  {who}", 12, top.top - 24, 15, colour.TEXT, bold=True)
+    )
+    if document is not None:
+        players = f"{seat_label(document, 0)}  vs  {seat_label(document, 1)}"
+        labels.append(Label(players, width - 12, top.top - 24, 11, colour.DIM_TEXT, "right"))
+
+    # Line two: a banner (your move, the result) or whose turn it is.
+    line = turn_text(state)
+    if state.pending:
+        line = f"{line}  \u2014  sending {state.pending}\u2026"
+    banner_rect = Rect(8, top.y + 6, width - 16, 28)
+    if document is not None and document.get("status") == "finished":
+        boxes.append(Box(banner_rect, result_colour(document, state.seat)))
+        labels.append(
+            Label(line, width / 2, banner_rect.y + 14, 14, colour.TEXT, "center", "center", True)
+        )
+    elif state.my_turn:
+        boxes.append(Box(banner_rect, colour.BANNER_TURN))
+        labels.append(
+            Label(line, width / 2, banner_rect.y + 14, 13, colour.TEXT, "center", "center", True)
+        )
+    else:
+        labels.append(Label(line, 12, banner_rect.y + 14, 12, colour.DIM_TEXT, "left", "center"))
+
+    if document is not None:
+        drawn = board(document, state.seat, board_area, state.selection, drop)
+        if drawn.frame is not None:
+            boxes.append(drawn.frame)
+        cells = drawn.cells
+        discs = drawn.discs
+        labels.extend(drawn.labels)
+        hotspots = drawn.hotspots
+
+    # The side panel: actions, then the moves.
+    x = panel.x + 10
+    button_width = panel.width - 20
+    y = panel.top - 10
+    status = document.get("status") if document else None
+    seated = state.seat is not None
+    idle = state.pending is None
+    y -= 30
+    buttons.append(_button(Action("lobby"), Rect(x, y, button_width, 30), "Lobby (Esc)"))
+    if seated:
+        y -= 38
+        cancel = status == "open"
+        buttons.append(
+            _button(
+                Action("resign"),
+                Rect(x, y, button_width, 30),
+                "Cancel game" if cancel else "Resign",
+                enabled=idle and status in ("open", "active"),
+                danger=True,
+            )
+        )
+        offer = document.get("draw_offer") if document else None
+        y -= 38
+        buttons.append(
+            _button(
+                Action("offer-draw"),
+                Rect(x, y, button_width, 30),
+                "Draw offered" if offer == state.seat and offer is not None else "Offer draw",
+                enabled=idle and state.my_turn and offer is None,
+            )
+        )
+        y -= 38
+        buttons.append(
+            _button(
+                Action("accept-draw"),
+                Rect(x, y, button_width, 30),
+                "Accept draw",
+                enabled=idle and state.my_turn and offer is not None and offer != state.seat,
+            )
+        )
+    y -= 12
+    if document is not None:
+        if document["kind"] == "reversi":
+            from game.rules import from_text
+
+            position = from_text("reversi", document["position"])
+            black, white = position.counts()  # type: ignore[attr-defined]
+            y -= 18
+            labels.append(Label(f"Discs: black {black}, white {white}", x, y, 11, colour.TEXT))
+        offer = document.get("draw_offer")
+        if offer is not None and status == "active":
+            y -= 18
+            labels.append(
+                Label(f"{seat_label(document, offer)} offers a draw", x, y, 10, colour.NOTICE_TEXT)
+            )
+        y -= 22
+        moves: Sequence[str] = document.get("moves") or ()
+        labels.append(Label(f"Moves ({len(moves)})", x, y, 11, colour.TEXT, bold=True))
+        lines = move_lines(moves)
+        room = max(0, int((y - panel.y - 8) // 16))
+        shown_lines = lines[-room:] if room else []
+        if len(lines) > len(shown_lines) and shown_lines:
+            shown_lines = ["\u2026", *shown_lines[1:]]
+        for text in shown_lines:
+            y -= 16
+            labels.append(Label(text, x + 4, y, 10, colour.DIM_TEXT))
+
+    labels.extend(_notice_layer(state.notice, state.notice_error, notice))
+    bar = replica_bar(replicas, width)
+    base = Layer(
+        boxes=(*boxes, *bar.boxes),
+        cells=cells,
+        discs=discs,
+        buttons=tuple(buttons),
+        lights=bar.lights,
+        labels=(*labels, *bar.labels),
+    )
+    overlay = _confirm_overlay(state, width, height) if state.confirming else None
+    return Scene(
+        width,
+        height,
+        game_title(state),
+        colour.BACKGROUND,
+        base,
+        overlay,
+        hotspots,
+        animating=bool(discs),
+    )
+
+
+def _confirm_overlay(state: GameState, width: int, height: int) -> Layer:
+    document = state.document or {}
+    cancel = document.get("status") == "open"
+    question = "Cancel this game?" if cancel else "Resign this game?"
+    detail = "Nobody has joined it yet." if cancel else ""
+    if not cancel and state.seat is not None and document.get("players"):
+        detail = f"{seat_label(document, 1 - state.seat)} wins."
+    box = Rect(width / 2 - 170, height / 2 - 75, 340, 150)
+    verb = "Cancel game" if cancel else "Resign"
+    return Layer(
+        boxes=(Box(box.inset(-3), colour.SHADE), Box(box, colour.DIALOG)),
+        buttons=(
+            _button(
+                Action("confirm-resign"), Rect(box.x + 20, box.y + 18, 140, 34), verb, danger=True
+            ),
+            _button(Action("cancel"), Rect(box.right - 160, box.y + 18, 140, 34), "Keep playing"),
+        ),
+        labels=(
+            Label(question, width / 2, box.top - 36, 15, colour.TEXT, "center", "center", True),
+            Label(detail, width / 2, box.top - 64, 11, colour.DIM_TEXT, "center", "center"),
+        ),
+    )
+
+
+# -- the lobby ---------------------------------------------------------------------------
+
+
+@attrs.frozen
+class ListedEntry:
+    """A game in the lobby's lists.  ``mine``: the seat this player holds, if any."""
+
+    game_id: str
+    kind: str
+    status: str
+    players: tuple[str | None, str | None]
+    mine: int | None = None
+    provisional: bool = False
+
+
+@attrs.frozen
+class OwnSeat:
+    """A seat from the saved tokens."""
+
+    game_id: str
+    kind: str
+    seat: int
+    player: str
+    status: str = ""
+
+
+@attrs.frozen
+class LobbyState:
+    player: str
+    open_games: tuple[ListedEntry, ...] = ()
+    active_games: tuple[ListedEntry, ...] = ()
+    own: tuple[OwnSeat, ...] = ()
+    loaded: bool = False
+    notice: str = ""
+    notice_error: bool = False
+    #: The name being typed, while the name field is edited.
+    editing: str | None = None
+    #: Rows scrolled off the top of each list: open, active, own.
+    scroll: tuple[int, int, int] = (0, 0, 0)
+    busy: str = ""
+
+
+LISTS: Final = ("open", "active", "own")
+
+
+def _short(game_id: str) -> str:
+    return game_id[:8]
+
+
+def _fit(text: str, width: float, size: float) -> str:
+    """Cut ``text`` to about ``width`` pixels at font ``size`` (points)."""
+    room = max(4, int(width / (size * 0.62)))
+    return text if len(text) <= room else text[: room - 1] + "\u2026"
+
+
+@attrs.frozen
+class LobbyRow:
+    """One game in a lobby list: ``Connect Four · 3f9c2a1b`` over its players."""
+
+    title: str
+    detail: str
+    action: Action
+    verb: str
+
+
+def lobby_rows(state: LobbyState) -> tuple[list[LobbyRow], list[LobbyRow], list[LobbyRow]]:
+    """The rows of the three lists: open games, active games, the player's seats."""
+    open_rows = []
+    for entry in state.open_games:
+        creator = next((name for name in entry.players if name is not None), "?")
+        title = f"{KIND_NAMES.get(entry.kind, entry.kind)} \u00b7 {_short(entry.game_id)}"
+        if entry.mine is not None:
+            action = Action("resume", f"{entry.game_id}:{entry.mine}")
+            open_rows.append(LobbyRow(title, f"by {creator} (you)", action, "Resume"))
+        else:
+            open_rows.append(
+                LobbyRow(title, f"by {creator}", Action("join", entry.game_id), "Join")
+            )
+    active_rows = []
+    for entry in state.active_games:
+        title = f"{KIND_NAMES.get(entry.kind, entry.kind)} \u00b7 {_short(entry.game_id)}"
+        detail = f"{entry.players[0]} vs {entry.players[1]}"
+        if entry.mine is not None:
+            action = Action("resume", f"{entry.game_id}:{entry.mine}")
+            active_rows.append(LobbyRow(title, detail, action, "Resume"))
+        else:
+            active_rows.append(LobbyRow(title, detail, Action("watch", entry.game_id), "Watch"))
+    own_rows = []
+    for seat in state.own:
+        title = f"{KIND_NAMES.get(seat.kind, seat.kind or 'Game')} \u00b7 {_short(seat.game_id)}"
+        status = f", {seat.status}" if seat.status else ""
+        detail = f"{seat.player} ({SEAT_NAMES[seat.seat]}){status}"
+        action = Action("resume", f"{seat.game_id}:{seat.seat}")
+        own_rows.append(LobbyRow(title, detail, action, "Resume"))
+    return open_rows, active_rows, own_rows
+
+
+def lobby_layout(width: int, height: int) -> tuple[Rect, list[Rect]]:
+    """(the name field, the three list areas)."""
+    name_field = Rect(230, height - 48, min(260, max(120, width - 400)), 32)
+    bottom = BAR_HEIGHT + NOTICE_HEIGHT + 6
+    top = height - LOBBY_TOP
+    gap = 12
+    column_width = (width - 2 * gap - 20) / 3
+    areas = [
+        Rect(10 + index * (column_width + gap), bottom, column_width, max(40, top - bottom))
+        for index in range(3)
+    ]
+    return name_field, areas
+
+
+def lobby_scene(state: LobbyState, replicas: Replicas, width: int, height: int) -> Scene:
+    """Everything the lobby shows."""
+    boxes: list[Box] = [Box(Rect(0, height - 60, width, 60), colour.PANEL)]
+    labels: list[Label] = [
+        Label("replgame", 14, height - 40, 20, colour.TEXT, bold=True),
+        Label("You:", 222, height - 32, 12, colour.DIM_TEXT, "right", "center"),
+    ]
+    buttons: list[Button] = []
+    hotspots: list[Hotspot] = []
+    name_field, areas = lobby_layout(width, height)
+    editing = state.editing is not None
+    boxes.append(Box(name_field, colour.FIELD_EDITING if editing else colour.FIELD))
+    name_text = f"{state.editing}|" if editing else state.player
+    labels.append(
+        Label(name_text, name_field.x + 8, name_field.y + 16, 12, colour.TEXT, "left", "center")
+    )
+    hint = "Enter to keep, Esc to cancel" if editing else "click to change"
+    labels.append(
+        Label(hint, name_field.right + 10, name_field.y + 16, 10, colour.DIM_TEXT, "left", "center")
+    )
+    hotspots.append(Hotspot(name_field, Action("edit-name")))
+
+    # New games.
+    y = height - 104
+    x = 10.0
+    button_width = min(190.0, (width - 40) / 3)
+    for kind in KINDS_ORDER:
+        buttons.append(
+            _button(
+                Action("create", kind),
+                Rect(x, y, button_width, 34),
+                f"New {KIND_NAMES[kind]}",
+                enabled=not state.busy,
+            )
+        )
+        x += button_width + 10
+
+    headers = ("Open games", "Active games", "Your games")
+    for index, (area, rows, header) in enumerate(
+        zip(areas, lobby_rows(state), headers, strict=True)
+    ):
+        boxes.append(Box(area, colour.PANEL))
+        labels.append(
+            Label(f"{header} ({len(rows)})", area.x + 8, area.top - 20, 12, colour.TEXT, bold=True)
+        )
+        room = max(0, int((area.height - 34) // (ROW_HEIGHT + 4)))
+        offset = max(0, min(state.scroll[index], max(0, len(rows) - room)))
+        visible = rows[offset : offset + room]
+        row_y = area.top - 34
+        for entry in visible:
+            row_y -= ROW_HEIGHT + 4
+            row = Rect(area.x + 4, row_y, area.width - 8, ROW_HEIGHT)
+            boxes.append(Box(row, colour.ROW))
+            room_text = row.width - 96
+            labels.append(
+                Label(_fit(entry.title, room_text, 10), row.x + 6, row.y + 23, 10, colour.TEXT)
+            )
+            labels.append(
+                Label(_fit(entry.detail, room_text, 9), row.x + 6, row.y + 8, 9, colour.DIM_TEXT)
+            )
+            buttons.append(
+                _button(
+                    entry.action,
+                    Rect(row.right - 80, row.y + 6, 76, ROW_HEIGHT - 12),
+                    entry.verb,
+                )
+            )
+        if not rows:
+            empty = "loading\u2026" if not state.loaded else "none"
+            labels.append(Label(empty, area.x + 10, area.top - 52, 10, colour.DIM_TEXT))
+        elif offset + room < len(rows) or offset:
+            labels.append(
+                Label(
+                    f"rows {offset + 1}-{offset + len(visible)} of {len(rows)} (scroll)",
+                    area.right - 8,
+                    area.top - 20,
+                    9,
+                    colour.DIM_TEXT,
+                    "right",
+                )
+            )
+        hotspots.append(Hotspot(area, Action("area", LISTS[index])))
+
+    notice_rect = Rect(0, BAR_HEIGHT, width, NOTICE_HEIGHT)
+    notice = state.busy or state.notice
+    labels.extend(_notice_layer(notice, state.notice_error and not state.busy, notice_rect))
+    bar = replica_bar(replicas, width)
+    base = Layer(
+        boxes=(*boxes, *bar.boxes),
+        buttons=tuple(buttons),
+        lights=bar.lights,
+        labels=(*labels, *bar.labels),
+    )
+    return Scene(
+        width,
+        height,
+        window_title(f"Lobby ({state.player})"),
+        colour.BACKGROUND,
+        base,
+        None,
+        tuple(hotspots),
+    )
+
+
+def clicks_for_move(scene: Scene, kind: str, move: str) -> list[tuple[int, int]]:
+    """Where to click, in order, to play ``move`` on this scene's board
+    (the inverse of the click mapping; used by tests and the screenshot script).
+
+    :raises KeyError: the scene has no such column or square.
+    """
+    if kind == "connect4":
+        for hotspot in scene.hotspots:
+            if hotspot.action == Action("column", move):
+                x, _ = hotspot.rect.centre
+                return [(int(x), int(hotspot.rect.y + hotspot.rect.width / 2))]
+        raise KeyError(move)
+    squares = move.replace("x", "-").split("-") if kind == "checkers" else [move]
+    points = []
+    for square in squares:
+        x, y = scene.cell(square).rect.centre
+        points.append((int(x), int(y)))
+    return points

@@ -1,0 +1,198 @@
+"""Scenarios 3 and 4: catch-up after missed moves, and a rebuild from scratch."""
+
+from __future__ import annotations
+
+import random
+import shutil
+import time
+
+from twisted.internet import defer
+
+from game import protocol as p
+from game.rules import new_game
+from tests.integration.cluster import ALL, Match, catch_up_bytes, new_token, sleep, timed_test
+
+STORED_GAMES = 10_000
+MISSED_MOVES = 10
+BATCH = 500
+#: Issue 3: a catch-up of 10 missed moves among 10,000 games moves under 200 KB.
+CATCH_UP_BUDGET = 200_000
+#: Plies of a game whose history (with draw offers) passes a quarter of a PeerDump page.
+LONG_GAME_PLIES = 110
+
+
+async def create_many(clients, count: int, prefix: str) -> float:
+    """Create ``count`` open games on every server, ``BATCH`` requests in flight per server."""
+    token = new_token()
+    started = time.monotonic()
+    connections = {i: await clients.connection(i) for i in ALL}
+    for first in range(0, count, BATCH):
+        calls = [
+            connections[i].callRemote(
+                p.CreateGame,
+                game_id=f"{prefix}-{n:05d}",
+                kind="connect4",
+                player=f"p{n % 97}",
+                token=token,
+            )
+            for n in range(first, min(first + BATCH, count))
+            for i in ALL
+        ]
+        results = await defer.DeferredList(calls, consumeErrors=True)
+        failed = [value for ok, value in results if not ok]
+        assert not failed, f"{len(failed)} CreateGame failed, e.g. {failed[0]}"
+    return time.monotonic() - started
+
+
+@timed_test(150)
+async def test_catch_up_of_ten_moves_among_ten_thousand_games(make_cluster, clients_for):
+    cluster = make_cluster()
+    await cluster.start_all()
+    clients = clients_for(cluster, timeout=60)
+
+    seconds = await create_many(clients, STORED_GAMES, "bulk")
+    print(
+        f"created {STORED_GAMES} games on 3 servers in {seconds:.1f} s "
+        f"({3 * STORED_GAMES / seconds:.0f} CreateGame/s)"
+    )
+    matches = [Match(clients, "connect4") for _ in range(MISSED_MOVES)]
+    for match in matches:
+        await match.start()
+    status = await clients.assert_converged()
+    assert status["games"] == STORED_GAMES + MISSED_MOVES
+
+    await cluster[3].stop()
+    for match in matches:  # one move in each of ten games, on servers 1 and 2 only
+        await match.move("4", servers=(1, 2))
+    await cluster[3].start()
+
+    log = cluster[3].log()
+    before_serving = log[: log.index("serving clients")]
+    received = catch_up_bytes(before_serving)
+    print(f"server 3 catch-up: {received}")
+    assert received, "no 'caught up with server N: ... bytes received' line before serving"
+    total = sum(size for _, size in received)
+    assert total < CATCH_UP_BUDGET, f"catch-up received {total} bytes: {received}"
+    status = await clients.assert_converged()
+    assert status["games"] == STORED_GAMES + MISSED_MOVES
+    for match in matches:
+        assert await clients.game(p.GetGame, game_id=match.id) == match.doc
+
+    # Every server pages through the listing alike.
+    pages = {"": 100, "bulk-04999": 100, "bulk-09990": 9 + MISSED_MOVES}
+    for after, size in pages.items():
+        page = await clients.same(p.ListGames, limit=100, after=after)
+        assert len(page["games"]) == size, (after, page["next"])
+
+    # The same 10,010 games rebuilt from scratch (PeerDump pages through them
+    # all); the first rebuild is killed half-way, the second one completes.
+    await cluster[2].stop()
+    shutil.rmtree(cluster[2].data)
+    cluster[2].spawn()
+    killed_mid_rebuild = await kill_during_rebuild(cluster[2])
+    started = time.monotonic()
+    await cluster[2].start(timeout=60)
+    seconds = time.monotonic() - started
+    print(
+        f"server 2 rebuilt {STORED_GAMES + MISSED_MOVES} games in {seconds:.1f} s "
+        f"(the first attempt killed after {killed_mid_rebuild} bytes of database)"
+    )
+    log = cluster[2].log()
+    assert "a new database" in log, "a half-rebuilt database was taken for a complete one"
+    assert f"rebuilt {STORED_GAMES + MISSED_MOVES} game(s)" in log
+    assert (await clients.assert_converged())["clock"] == status["clock"]
+
+
+async def kill_during_rebuild(server) -> int:
+    """SIGKILL ``server`` once its rebuild has written some games, not all.
+
+    :return: the size of its database files at that moment.
+    """
+    files = [server.data / name for name in ("games.sqlite", "games.sqlite-wal")]
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        size = sum(f.stat().st_size for f in files if f.exists())
+        if size > 500_000:
+            server.kill()
+            assert "rebuilt" not in server.log(), "the rebuild ended before it could be killed"
+            return size
+        assert server.running, server.tail()
+        await sleep(0.01)
+    raise AssertionError(f"server {server.id} wrote no rebuild in 30 s\n{server.tail()}")
+
+
+def long_random_checkers(min_plies: int) -> list[str]:
+    """The moves of a random checkers game of at least ``min_plies`` plies."""
+    for seed in range(1000):
+        rng, position, moves = random.Random(seed), new_game("checkers"), []
+        while position.outcome() is None:
+            moves.append(rng.choice(position.legal_moves()))
+            position = position.play(moves[-1])
+        if len(moves) >= min_plies:
+            return moves
+    raise AssertionError(f"no random checkers game of {min_plies} plies")
+
+
+async def long_checkers_game(clients) -> Match:
+    """A finished checkers game with a draw offer every other ply: a history too
+    big for one PeerDump line, so a rebuild fetches it with PeerEvents."""
+    match = Match(clients, "checkers")
+    await match.start()
+    for ply, move in enumerate(long_random_checkers(LONG_GAME_PLIES)):
+        if ply % 2 == 0:
+            match.doc = await clients.game(
+                p.OfferDraw, game_id=match.id, version=match.version, token=match.mover().token
+            )
+        await match.move(move)
+    assert match.doc["status"] == "finished", match.doc
+    # Every event takes over 100 bytes in a dump line.
+    assert match.version * 100 > p.LIST_BUDGET // 4, match.version
+    return match
+
+
+@timed_test(60)
+async def test_empty_data_directory_is_rebuilt_from_peers(make_cluster, clients_for):
+    cluster = make_cluster()
+    await cluster.start_all()
+    clients = clients_for(cluster)
+
+    matches = []
+    for kind, moves in [
+        ("connect4", ["4", "4", "5"]),
+        ("reversi", ["d3", "c3", "c4"]),
+        ("checkers", ["11-15", "23-19"]),
+        ("connect4", []),
+    ]:
+        match = Match(clients, kind)
+        await match.start()
+        await match.moves(moves)
+        matches.append(match)
+    won = Match(clients, "connect4")
+    await won.start()
+    await won.moves(["1", "2", "1", "2", "1", "2", "1"])
+    assert won.doc["status"] == "finished"
+    resigned = Match(clients, "reversi")
+    await resigned.start()
+    resigned.doc = await clients.game(
+        p.Resign, game_id=resigned.id, version=resigned.version, token=resigned.players[0].token
+    )
+    open_game = Match(clients, "checkers")
+    await open_game.create()
+    matches += [won, resigned, open_game, await long_checkers_game(clients)]
+    before = await clients.assert_converged()
+
+    await cluster[3].stop()
+    shutil.rmtree(cluster[3].data)
+    await cluster[3].start()
+
+    log = cluster[3].log()
+    assert "a new database" in log
+    assert f"rebuilt {len(matches)} game(s)" in log, log[-3000:]
+    after = await clients.assert_converged()
+    assert (after["clock"], after["digest"]) == (before["clock"], before["digest"])
+    for match in matches:
+        assert await clients.game(p.GetGame, game_id=match.id) == match.doc
+    listing = await clients.same(p.ListGames)
+    assert len(listing["games"]) == len(matches)
+    # The rebuilt server plays on like the others.
+    await matches[0].move("5")
