@@ -6,9 +6,9 @@ PY := $(VENV)/bin/python
 INSTALLED := $(VENV)/.installed-stamp
 TIMED := tools/timed
 # Unit suites: SynchronousTestCase only, run by trial (no real reactor).
-UNIT := tests.rules tests.server tests.client tests.test_config
+UNIT := tests.rules tests.server tests.client tests.test_config tests.client_gui
 
-.PHONY: test lint typecheck unit integration demo clean
+.PHONY: test lint demo certs clean chaos
 
 # Reinstall only when the project's metadata changes: the editable (compat)
 # install keeps code changes live, and keeps twisted/plugins visible to twistd.
@@ -24,13 +24,23 @@ test: $(INSTALLED)
 	$(TIMED) "ruff format" $(VENV)/bin/ruff format --check -q game tests bench; \
 	$(TIMED) "mypy --strict rules" $(VENV)/bin/mypy --strict game/rules; \
 	$(TIMED) "unit (trial)" $(PY) -m twisted.trial -j2 $(UNIT); \
+	$(TIMED) "integration (pytest)" $(PY) -m pytest tests/integration -p no:cacheprovider -q; \
+	$(TIMED) "gui headless (pytest)" $(PY) -m pytest tests/gui_render -p no:cacheprovider -q; \
+	$(TIMED) "gui xvfb (pytest)" $(PY) -m pytest tests/gui_xvfb -p no:cacheprovider -q; \
 	echo "all suites passed"
 
 lint: $(INSTALLED)
 	$(VENV)/bin/ruff check game tests bench
 
-demo:
-	@echo "make demo arrives with the desktop game (issue 5); nothing to run yet."
+# make demo [PLAYERS=2]: a local three-server cluster and PLAYERS game windows;
+# closing the windows stops the cluster.
+PLAYERS ?= 1
+demo: $(INSTALLED)
+	@$(PY) -m game.client_gui.demo --players $(PLAYERS) $(DEMO_ARGS)
+
+# A local CA and certificates for servers 1-3 (TLS testing): see game/tlscerts.py.
+certs: $(INSTALLED)
+	$(PY) -m game.tlscerts replgame-certs
 
 clean:
 	rm -rf $(VENV) _trial_temp* .hypothesis .mypy_cache .ruff_cache
