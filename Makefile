@@ -8,7 +8,7 @@ TIMED := tools/timed
 # Unit suites: SynchronousTestCase only, run by trial (no real reactor).
 UNIT := tests.rules tests.server tests.client tests.test_config tests.client_gui
 
-.PHONY: test lint demo certs clean chaos
+.PHONY: test lint demo certs clean
 
 # Reinstall only when the project's metadata changes: the editable (compat)
 # install keeps code changes live, and keeps twisted/plugins visible to twistd.
@@ -27,6 +27,9 @@ test: $(INSTALLED)
 	$(TIMED) "integration (pytest)" $(PY) -m pytest tests/integration -p no:cacheprovider -q; \
 	$(TIMED) "gui headless (pytest)" $(PY) -m pytest tests/gui_render -p no:cacheprovider -q; \
 	$(TIMED) "gui xvfb (pytest)" $(PY) -m pytest tests/gui_xvfb -p no:cacheprovider -q; \
+	$(TIMED) "hostile (pytest)" $(PY) -m pytest tests/hostile -p no:cacheprovider -q; \
+	$(TIMED) "security (pytest)" $(PY) -m pytest tests/security -p no:cacheprovider -q; \
+	$(TIMED) "storage faults (pytest)" $(PY) -m pytest tests/storage_faults -p no:cacheprovider -q; \
 	echo "all suites passed"
 
 lint: $(INSTALLED)

@@ -28,13 +28,19 @@ from game.server.gamelog import ACCEPT_DRAW, JOIN, MOVE, OFFER_DRAW, RESIGN, Com
 from game.server.node import ServerNode
 from game.server.peers import new_nonce, proofs_match
 from game.server.peers import proof as peer_proof
-from game.server.replica import TREE_DEPTH
+from game.server.replica import TREE_DEPTH, DamagedGame
 from game.server.sync import format_children
 
 log = Logger(namespace="replgame.connection")
 
 #: Close a connection whose unsent output passes this (PROTOCOL.md).
 MAX_UNSENT = 1 << 20
+#: No command has more than six arguments; a box of many tiny keys is an attack.
+MAX_BOX_KEYS = 32
+#: The only commands this server answers (not AMP's own StartTLS and the like).
+_COMMAND_NAMES = frozenset(
+    command.commandName for command in (*p.CLIENT_COMMANDS, *p.PEER_COMMANDS)
+)
 _TREE_PREFIX = re.compile(f"[0-9a-f]{{0,{TREE_DEPTH - 1}}}")
 _BUCKET = re.compile(f"[0-9a-f]{{{TREE_DEPTH}}}")
 
@@ -59,6 +65,7 @@ class ServerProtocol(amp.AMP, TimeoutMixin):
         self.watching: set[str] = set()
         self._hello: tuple[int, str, str] | None = None
         self._box_bytes = 0
+        self._box_keys = 0
         self._closing = False
         self._live = False
         self._paused = False
@@ -106,9 +113,14 @@ class ServerProtocol(amp.AMP, TimeoutMixin):
             self._close(f"a box over max_box_bytes={self.max_box_bytes}")
             return
         box_ends = not string and self.state in ("init", "key")
+        if string and self.state in ("init", "key"):
+            self._box_keys += 1
+            if self._box_keys > MAX_BOX_KEYS:
+                self._close(f"a box of more than {MAX_BOX_KEYS} keys")
+                return
         super().stringReceived(string)
         if box_ends:
-            self._box_bytes = 0
+            self._box_bytes = self._box_keys = 0
 
     def ampBoxReceived(self, box: amp.AmpBox) -> None:
         if self._closing:
@@ -148,7 +160,10 @@ class ServerProtocol(amp.AMP, TimeoutMixin):
         self._paused = True
 
     def locateResponder(self, name: bytes) -> Callable[[amp.AmpBox], Any] | None:
-        """Answer INTERNAL, not a dropped connection, for unexpected errors."""
+        """Answer INTERNAL, not a dropped connection, for unexpected errors;
+        answer only replgame's own commands (UNHANDLED for anything else)."""
+        if name not in _COMMAND_NAMES:
+            return None
         responder = super().locateResponder(name)
         if responder is None:
             return None
@@ -194,23 +209,42 @@ class ServerProtocol(amp.AMP, TimeoutMixin):
 
     @p.JoinGame.responder
     def join_game(self, game_id: str, version: int, player: str, token: str) -> Any:
-        return _game(self.node.change_game(game_id, Command(JOIN, version, token, player=player)))
+        return self._change(game_id, Command(JOIN, version, token, player=player))
 
     @p.MakeMove.responder
     def make_move(self, game_id: str, version: int, move: str, token: str) -> Any:
-        return _game(self.node.change_game(game_id, Command(MOVE, version, token, move=move)))
+        return self._change(game_id, Command(MOVE, version, token, move=move))
 
     @p.Resign.responder
     def resign(self, game_id: str, version: int, token: str) -> Any:
-        return _game(self.node.change_game(game_id, Command(RESIGN, version, token)))
+        return self._change(game_id, Command(RESIGN, version, token))
 
     @p.OfferDraw.responder
     def offer_draw(self, game_id: str, version: int, token: str) -> Any:
-        return _game(self.node.change_game(game_id, Command(OFFER_DRAW, version, token)))
+        return self._change(game_id, Command(OFFER_DRAW, version, token))
 
     @p.AcceptDraw.responder
     def accept_draw(self, game_id: str, version: int, token: str) -> Any:
-        return _game(self.node.change_game(game_id, Command(ACCEPT_DRAW, version, token)))
+        return self._change(game_id, Command(ACCEPT_DRAW, version, token))
+
+    def _change(self, game_id: str, command: Command) -> Deferred[dict[str, str]]:
+        """A state-changing command; refusals are logged, one line each."""
+
+        def refused(failure: Failure) -> Failure:
+            error = failure.value
+            if isinstance(error, wire.WireError) and not isinstance(error, wire.NotServing):
+                log.info(
+                    "refused {command} on game {game_id} from {remote}: {tag} ({description})",
+                    command=command.type,
+                    game_id=game_id,
+                    remote=self.remote,
+                    tag=error.tag.decode(),
+                    description=error.description,
+                )
+            return failure
+
+        answer = maybeDeferred(self.node.change_game, game_id, command).addErrback(refused)
+        return _game(answer)
 
     @p.GetGame.responder
     def get_game(self, game_id: str) -> Any:
@@ -277,6 +311,8 @@ class ServerProtocol(amp.AMP, TimeoutMixin):
         return self.peer_id
 
     def _require_seeded(self) -> None:
+        if self.node.failed:
+            raise wire.NotServing(f"server {self.node.server_id} failed to write its database")
         if self.node.replica.is_new:
             raise wire.NotServing(f"server {self.node.server_id} is rebuilding its database")
 
@@ -321,6 +357,8 @@ class ServerProtocol(amp.AMP, TimeoutMixin):
     @p.PeerStatus.responder
     def peer_status(self) -> dict[str, Any]:
         self._require_peer("PeerStatus")
+        if self.node.failed:  # its counts include a change that is not on disk
+            raise wire.NotServing(f"server {self.node.server_id} failed to write its database")
         return self.node.peer_status()
 
     @p.PeerTree.responder
@@ -354,7 +392,10 @@ class ServerProtocol(amp.AMP, TimeoutMixin):
     def peer_events(self, game_id: str, since: int, head: str) -> dict[str, Any]:
         self._require_peer("PeerEvents")
         self._require_seeded()
-        game = self.node.replica.game(game_id)
+        try:
+            game = self.node.replica.game(game_id)
+        except DamagedGame as error:
+            raise wire.NotServing(str(error)) from None  # never spread a damaged copy
         if game is None:
             raise wire.UnknownGame()
         version = game.version
@@ -390,7 +431,11 @@ class ServerProtocol(amp.AMP, TimeoutMixin):
         size = 0
         last_id = ""
         for game_id in replica.ids_after(after or ""):
-            game = replica.game(game_id)
+            try:
+                game = replica.game(game_id)
+            except DamagedGame as error:
+                log.error("PeerDump: leaving out {error}", error=str(error))
+                continue
             assert game is not None
             line = canonical_json({"events": game.event_json, "id": game_id})
             if len(line.encode()) > p.LIST_BUDGET // 4:

@@ -25,7 +25,7 @@ from game.config import ClusterConfig
 from game.protocol import PROTOCOL_VERSION
 from game.server.gamelog import Command
 from game.server.peers import PeerLink, PeerState
-from game.server.replica import Replica
+from game.server.replica import DamagedGame, Replica
 from game.server.sync import Synchronizer, format_children
 
 log = Logger(namespace="replgame.node")
@@ -34,6 +34,7 @@ STARTING = "starting"
 CATCHING_UP = "catching up"
 SERVING = "serving"
 STOPPING = "stopping"
+FAILED = "failed"
 
 
 class Watcher(Protocol):
@@ -71,6 +72,16 @@ class ServerNode:
     @property
     def serving(self) -> bool:
         return self.state == SERVING
+
+    @property
+    def failed(self) -> bool:
+        return self.state == FAILED or self.replica.failed
+
+    def fail(self) -> None:
+        """A commit failed: memory no longer matches the disk.  Serve nothing
+        more, to clients or peers, until restarted."""
+        self.stop()
+        self.state = FAILED
 
     # -- start-up ------------------------------------------------------------
 
@@ -253,7 +264,7 @@ class ServerNode:
         }
 
     def require_serving(self) -> None:
-        if not self.serving:
+        if not self.serving or self.replica.failed:
             raise wire.NotServing(f"server {self.server_id} is {self.state}")
 
     def create_game(
@@ -283,11 +294,24 @@ class ServerNode:
         games, cursor = self.replica.list_games(status, kind, player, limit, after)
         return {"games": games, "next": cursor}
 
-    def _with_catch_up(self, game_id: str, answer: Callable[[], Deferred[str]]) -> Deferred[str]:
+    def _with_catch_up(
+        self, game_id: str, answer: Callable[[], Deferred[str]], repair_only: bool = False
+    ) -> Deferred[str]:
+        """Answer; if this server lacks the game or the version (or its copy
+        is damaged), reconcile the game with the peers and answer again."""
+        lacking = (DamagedGame,) if repair_only else (DamagedGame, wire.UnknownGame, wire.Behind)
         try:
             return answer()
-        except (wire.UnknownGame, wire.Behind):
-            return self._caught_up(game_id).addCallback(lambda _: answer())
+        except lacking:
+            return self._caught_up(game_id).addCallback(lambda _: self._still_damaged(answer))
+
+    def _still_damaged(self, answer: Callable[[], Deferred[str]]) -> Deferred[str]:
+        try:
+            return answer()
+        except DamagedGame as error:
+            raise wire.NotServing(
+                f"{error} on server {self.server_id}, and no peer could repair it yet"
+            ) from None
 
     def _caught_up(self, game_id: str) -> Deferred[None]:
         """Reconcile one game with the peers, giving up after catchup_timeout

@@ -19,12 +19,13 @@ from typing import Any, Final
 
 from twisted.internet.defer import Deferred
 from twisted.logger import Logger
+from twisted.python.failure import Failure
 
 from game import errors as wire
 from game.protocol import LIST_BUDGET
 from game.server import gamelog
 from game.server.gamelog import Command, Event, GameLog, InvalidEvent
-from game.server.storage import GroupCommitter, Storage
+from game.server.storage import GroupCommitter, Storage, StorageError
 
 RECORD_FORMAT: Final = 1
 #: Depth (hex digits of SHA-256 of the game id) of the anti-entropy tree's leaves.
@@ -95,6 +96,14 @@ class IndexEntry:
         return cls(kind, status, tuple(players), version, doc_sha, head, summary)  # type: ignore[arg-type]
 
 
+class DamagedGame(Exception):
+    """A stored game that does not read back as the index describes it."""
+
+    def __init__(self, game_id: str, reason: str) -> None:
+        super().__init__(f"stored game {game_id!r} is damaged: {reason}")
+        self.game_id = game_id
+
+
 class Replica:
     """The games of one server.
 
@@ -117,6 +126,8 @@ class Replica:
         self.tree: dict[str, int] = {}
         self.clock = 0
         self.digest = 0
+        #: A write failed to commit: this replica must serve nothing more.
+        self.failed = False
         self._cache: OrderedDict[str, GameLog] = OrderedDict()
         self._load()
 
@@ -190,14 +201,39 @@ class Replica:
         if game is not None:
             self._cache.move_to_end(game_id)
             return game
-        if game_id not in self.index:
+        entry = self.index.get(game_id)
+        if entry is None:
             return None
-        record = self.storage.get(_GAME_KEY + game_id)
-        if not (isinstance(record, dict) and record.get("format") == RECORD_FORMAT):
-            raise ValueError(f"game record {game_id!r} is missing or of an unknown format")
-        game = GameLog.from_events(game_id, record["events"])
+        game = self._read_game(game_id, entry)
         self._remember(game)
         return game
+
+    def _read_game(self, game_id: str, entry: IndexEntry) -> GameLog:
+        """Read a game from the database, checked against its index entry.
+
+        :raises DamagedGame: the record does not read back, does not replay,
+            or is not the history the index (and so the digests peers see)
+            describes: it is neither served nor sent to peers.
+        """
+        record = self.storage.get(_GAME_KEY + game_id)
+        try:
+            if not (isinstance(record, dict) and record.get("format") == RECORD_FORMAT):
+                raise InvalidEvent("the record is missing or of an unknown format")
+            game = GameLog.from_events(game_id, record["events"])
+        except InvalidEvent as error:
+            raise DamagedGame(game_id, str(error)) from None
+        document_sha = hashlib.sha256(game.document().encode()).digest()
+        if (game.head, document_sha) != (entry.head, entry.doc_sha):
+            raise DamagedGame(game_id, "its events do not match its index entry")
+        return game
+
+    def is_damaged(self, game_id: str) -> bool:
+        """Whether the stored copy of a known game fails its check."""
+        try:
+            self.game(game_id)
+        except DamagedGame:
+            return True
+        return False
 
     def _remember(self, game: GameLog) -> None:
         self._cache[game.game_id] = game
@@ -299,7 +335,21 @@ class Replica:
             self.on_change(game_id, document)
             return document
 
-        return self.committer.write(changes).addCallback(durable)
+        def not_durable(failure: Failure) -> Failure:
+            failure.trap(StorageError)
+            self.failed = True  # memory now holds what the disk does not
+            # Not an opinion on the game: the client should count no vote here.
+            raise wire.NotServing("this server failed to write its database and is stopping")
+
+        return self.committer.write(changes).addCallbacks(durable, not_durable)
 
 
-__all__ = ["Event", "IndexEntry", "InvalidEvent", "Replica", "bucket_of", "leaf_value"]
+__all__ = [
+    "DamagedGame",
+    "Event",
+    "IndexEntry",
+    "InvalidEvent",
+    "Replica",
+    "bucket_of",
+    "leaf_value",
+]

@@ -7,6 +7,8 @@ twistd has daemonised.
 
 from __future__ import annotations
 
+import atexit
+import os
 from typing import Any
 
 from twisted.application import service
@@ -34,6 +36,8 @@ log = Logger(namespace="replgame.service")
 
 #: Exit status for a database that cannot be read (PROTOCOL.md).
 EXIT_UNREADABLE_DATABASE = 2
+#: Exit status after a commit failed (disk full, I/O error).
+EXIT_COMMIT_FAILED = 3
 
 
 class ReplgameService(service.Service):
@@ -144,13 +148,18 @@ class ReplgameService(service.Service):
         raise SystemExit(status)
 
     def _commit_failed(self, reason: Failure) -> None:
+        if self.node is not None:
+            self.node.fail()
         log.critical(
-            "a commit to {path} failed ({error}); stopping so that no state that is not on "
-            "disk is ever served. Fix the disk, then restart (with --rebuild if the database "
-            "is damaged).",
+            "a commit to {path} failed ({error}); stopping with exit status {status} so that "
+            "no state that is not on disk is ever served. Free disk space or fix the disk, "
+            "then restart (with --rebuild if the database is damaged).",
             path=str(self.storage.path if self.storage else "?"),
             error=reason.getErrorMessage(),
+            status=EXIT_COMMIT_FAILED,
         )
+        # twistd exits 0 after a clean stop: report the failure once it is done.
+        atexit.register(os._exit, EXIT_COMMIT_FAILED)
         self.reactor.callLater(0, self.reactor.stop)
 
     def stopService(self) -> Deferred[None]:

@@ -37,7 +37,7 @@ from game.protocol import PeerBucket, PeerDump, PeerEvents, PeerTree
 from game.server import forks
 from game.server.gamelog import EMPTY_HEAD, InvalidEvent, chain
 from game.server.peers import PeerLink
-from game.server.replica import TREE_DEPTH, Replica
+from game.server.replica import TREE_DEPTH, DamagedGame, Replica
 
 log = Logger(namespace="replgame.sync")
 
@@ -164,7 +164,7 @@ class Synchronizer:
                 version=(decision.fork_at or 0) + 1,
             )
             return stats
-        if decision.history == own:
+        if decision.history == own and not self.replica.is_damaged(game_id):
             return stats
         common = _common_prefix(own, decision.history)
         try:
@@ -192,7 +192,13 @@ class Synchronizer:
         return stats
 
     def _own_history(self, game_id: str) -> tuple[str, ...]:
-        game = self.replica.game(game_id)
+        try:
+            game = self.replica.game(game_id)
+        except DamagedGame as error:
+            # Count our copy as missing: the peers' copies decide, and the
+            # winner replaces it.
+            log.error("{error}; repairing it from the peers", error=str(error))
+            return ()
         return tuple(game.event_json) if game is not None else ()
 
     @inlineCallbacks
