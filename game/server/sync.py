@@ -26,7 +26,7 @@ from typing import Any
 
 import attrs
 from twisted.internet import defer, error
-from twisted.internet.defer import Deferred, DeferredList, DeferredSemaphore, inlineCallbacks
+from twisted.internet.defer import Deferred, DeferredList, inlineCallbacks
 from twisted.internet.interfaces import IReactorTime
 from twisted.logger import Logger
 from twisted.python.failure import Failure
@@ -107,7 +107,6 @@ class Synchronizer:
         self.clock = clock
         self.catchup_timeout = catchup_timeout
         self._reconciling: dict[str, list[Deferred[SyncStats]]] = {}
-        self._limit = DeferredSemaphore(RECONCILE_PARALLEL)
 
     # -- one game ------------------------------------------------------------
 
@@ -130,7 +129,7 @@ class Synchronizer:
                 else:
                     waiter.callback(outcome)
 
-        self._limit.run(self._reconcile, game_id).addBoth(finish)
+        self._reconcile(game_id).addBoth(finish)
         return result
 
     @inlineCallbacks
@@ -314,16 +313,28 @@ class Synchronizer:
 
     @inlineCallbacks
     def reconcile_all(self, game_ids: Iterable[str]) -> Any:
+        """Reconcile many games, :data:`RECONCILE_PARALLEL` at a time.
+
+        A few workers each await one game after another: reconciles that
+        finish at once (a peer down) then loop instead of nesting callbacks.
+        """
         total = SyncStats()
-        results = yield DeferredList(
-            [self.reconcile(game_id) for game_id in sorted(game_ids)], consumeErrors=True
-        )
-        for succeeded, value in results:
-            if succeeded:
-                total.add(value)
-            else:
-                total.waiting += 1
-                log.warn("reconciling a game failed: {error}", error=value.getErrorMessage())
+        pending = iter(sorted(game_ids))
+
+        @inlineCallbacks
+        def worker() -> Any:
+            for game_id in pending:
+                try:
+                    stats = yield self.reconcile(game_id)
+                except Exception as error:
+                    total.waiting += 1
+                    log.warn(
+                        "reconciling game {game_id} failed: {error}", game_id=game_id, error=error
+                    )
+                else:
+                    total.add(stats)
+
+        yield DeferredList([worker() for _ in range(RECONCILE_PARALLEL)])
         return total
 
     # -- a whole database ----------------------------------------------------
