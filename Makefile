@@ -8,7 +8,7 @@ TIMED := tools/timed
 # Unit suites: SynchronousTestCase only, run by trial (no real reactor).
 UNIT := tests.rules tests.server tests.client tests.test_config tests.client_gui
 
-.PHONY: test lint demo certs clean
+.PHONY: test lint demo certs clean chaos
 
 # Reinstall only when the project's metadata changes: the editable (compat)
 # install keeps code changes live, and keeps twisted/plugins visible to twistd.
@@ -27,10 +27,19 @@ test: $(INSTALLED)
 	$(TIMED) "integration (pytest)" $(PY) -m pytest tests/integration -p no:cacheprovider -q; \
 	$(TIMED) "gui headless (pytest)" $(PY) -m pytest tests/gui_render -p no:cacheprovider -q; \
 	$(TIMED) "gui xvfb (pytest)" $(PY) -m pytest tests/gui_xvfb -p no:cacheprovider -q; \
+	$(TIMED) "chaos (pytest)" $(PY) -m pytest tests/chaos -p no:cacheprovider -q; \
 	$(TIMED) "hostile (pytest)" $(PY) -m pytest tests/hostile -p no:cacheprovider -q; \
 	$(TIMED) "security (pytest)" $(PY) -m pytest tests/security -p no:cacheprovider -q; \
 	$(TIMED) "storage faults (pytest)" $(PY) -m pytest tests/storage_faults -p no:cacheprovider -q; \
 	echo "all suites passed"
+
+# make chaos [CHAOS_DURATION=600] [CHAOS_GAMES=50] [CHAOS_SEED=...]: the long chaos
+# run (three servers behind fault proxies, bots, random faults; see tests/chaos).
+chaos: $(INSTALLED)
+	$(PY) -m tests.chaos.run --duration $${CHAOS_DURATION:-600} --games $${CHAOS_GAMES:-50} \
+		$${CHAOS_SEED:+--seed $$CHAOS_SEED} $(CHAOS_ARGS)
+	REPLGAME_KILL_RUNS=$${REPLGAME_KILL_RUNS:-500} $(PY) -m pytest \
+		tests/storage_faults/test_kill_during_commit.py -p no:cacheprovider -q -s
 
 lint: $(INSTALLED)
 	$(VENV)/bin/ruff check game tests bench

@@ -1,0 +1,61 @@
+"""A short seeded chaos run (about a minute): every fault kind at least once,
+zero violations.
+
+It runs ``python -m tests.chaos.run`` as a child process, exactly as
+``make chaos`` does (only shorter), and reads the report it writes.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from tests.chaos.schedule import KINDS
+
+SEED = 20240611
+DURATION = 45
+GAMES = 12
+FAULTS_PER_MINUTE = 36
+
+
+def test_short_chaos_run(tmp_path: Path) -> None:
+    report_path = tmp_path / "report.json"
+    command = [
+        sys.executable,
+        "-m",
+        "tests.chaos.run",
+        "--seed",
+        str(SEED),
+        "--duration",
+        str(DURATION),
+        "--games",
+        str(GAMES),
+        "--faults-per-minute",
+        str(FAULTS_PER_MINUTE),
+        "--dir",
+        str(tmp_path / "run"),
+        "--report-json",
+        str(report_path),
+    ]
+    root = Path(__file__).resolve().parents[2]
+    run = subprocess.run(
+        command,
+        cwd=root,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        timeout=DURATION + 240,
+    )
+    print(run.stdout)
+    assert run.stdout.startswith(f"chaos seed: {SEED}\n")
+    assert report_path.exists(), "the run wrote no report"
+    report = json.loads(report_path.read_text())
+    assert report["violations"] == [], f"violations; run directory {report['directory']}"
+    assert run.returncode == 0
+    missing = [kind for kind in KINDS if report["faults"].get(kind, 0) < 1]
+    assert not missing, f"fault kinds never injected: {missing}"
+    counts = report["counts"]
+    assert counts["acknowledged"] > 100
+    assert counts["time_to_converge"] is not None
