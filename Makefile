@@ -8,7 +8,7 @@ TIMED := tools/timed
 # Unit suites: SynchronousTestCase only, run by trial (no real reactor).
 UNIT := tests.rules tests.server tests.client tests.test_config tests.client_gui
 
-.PHONY: test lint demo certs clean chaos
+.PHONY: test lint demo certs clean chaos bench
 
 # Reinstall only when the project's metadata changes: the editable (compat)
 # install keeps code changes live, and keeps twisted/plugins visible to twistd.
@@ -31,6 +31,7 @@ test: $(INSTALLED)
 	$(TIMED) "hostile (pytest)" $(PY) -m pytest tests/hostile -p no:cacheprovider -q; \
 	$(TIMED) "security (pytest)" $(PY) -m pytest tests/security -p no:cacheprovider -q; \
 	$(TIMED) "storage faults (pytest)" $(PY) -m pytest tests/storage_faults -p no:cacheprovider -q; \
+	$(TIMED) "bench smoke (pytest)" $(PY) -m pytest tests/bench -p no:cacheprovider -q; \
 	echo "all suites passed"
 
 # make chaos [CHAOS_DURATION=600] [CHAOS_GAMES=50] [CHAOS_SEED=...]: the long chaos
@@ -40,6 +41,30 @@ chaos: $(INSTALLED)
 		$${CHAOS_SEED:+--seed $$CHAOS_SEED} $(CHAOS_ARGS)
 	REPLGAME_KILL_RUNS=$${REPLGAME_KILL_RUNS:-500} $(PY) -m pytest \
 		tests/storage_faults/test_kill_during_commit.py -p no:cacheprovider -q -s
+
+# make bench [BENCH_SEED=S] [BENCH_ARGS=...]: the cluster benchmarks against a
+# three-member etcd on loopback (tables printed, JSON in bench/results/, then
+# docs/performance.md written from them); about 15 minutes here. Installs etcd
+# (Debian's etcd-server, as root) and the bench extra (matplotlib) when missing.
+bench: $(INSTALLED)
+	@$(PY) -c "import matplotlib" 2>/dev/null || \
+		$(PY) -m pip install -q -e '.[test,bench]' --config-settings editable_mode=compat
+	@command -v etcd >/dev/null || { \
+		if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+			echo "installing etcd-server (Debian) for the baseline"; \
+			export DEBIAN_FRONTEND=noninteractive; \
+			apt-get install -y -qq etcd-server >/dev/null 2>&1 || \
+				{ apt-get update -qq && apt-get install -y -qq etcd-server >/dev/null; }; \
+			if command -v systemctl >/dev/null; then systemctl disable --now etcd >/dev/null 2>&1 || true; fi; \
+		else \
+			echo "etcd is not installed, and installing it needs root and apt-get: run"; \
+			echo "  sudo apt-get install -y etcd-server   (or put an etcd 3.4 binary on PATH)"; \
+			echo "then make bench again; meanwhile the etcd halves are skipped"; \
+		fi; }
+	@mkdir -p bench/results
+	@set -o pipefail; $(PY) -m bench $(if $(BENCH_SEED),--seed $(BENCH_SEED)) $(BENCH_ARGS) 2>&1 \
+		| tee bench/results/output.txt
+	$(PY) -m bench.report
 
 lint: $(INSTALLED)
 	$(VENV)/bin/ruff check game tests bench
