@@ -35,8 +35,6 @@ log = Logger(namespace="replgame.connection")
 
 #: Close a connection whose unsent output passes this (PROTOCOL.md).
 MAX_UNSENT = 1 << 20
-#: No command has more than six arguments; a box of many tiny keys is an attack.
-MAX_BOX_KEYS = 32
 #: The only commands this server answers (not AMP's own StartTLS and the like).
 _COMMAND_NAMES = frozenset(
     command.commandName for command in (*p.CLIENT_COMMANDS, *p.PEER_COMMANDS)
@@ -65,7 +63,6 @@ class ServerProtocol(amp.AMP, TimeoutMixin):
         self.watching: set[str] = set()
         self._hello: tuple[int, str, str] | None = None
         self._box_bytes = 0
-        self._box_keys = 0
         self._closing = False
         self._live = False
         self._paused = False
@@ -113,14 +110,9 @@ class ServerProtocol(amp.AMP, TimeoutMixin):
             self._close(f"a box over max_box_bytes={self.max_box_bytes}")
             return
         box_ends = not string and self.state in ("init", "key")
-        if string and self.state in ("init", "key"):
-            self._box_keys += 1
-            if self._box_keys > MAX_BOX_KEYS:
-                self._close(f"a box of more than {MAX_BOX_KEYS} keys")
-                return
         super().stringReceived(string)
         if box_ends:
-            self._box_bytes = self._box_keys = 0
+            self._box_bytes = 0
 
     def ampBoxReceived(self, box: amp.AmpBox) -> None:
         if self._closing:
