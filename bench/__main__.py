@@ -55,7 +55,8 @@ async def run_all(args: argparse.Namespace) -> dict[str, Any]:
         step_started[0] = now
         return text
 
-    say(f"replgame cluster benchmarks: seed {seed}, commit {git_commit()}")
+    commit = git_commit()
+    say(f"replgame cluster benchmarks: seed {seed}, commit {commit}")
     info = machine()
     say("machine: " + ", ".join(f"{k} {v}" for k, v in info.items()))
     say(f"command: {args.command}")
@@ -115,8 +116,14 @@ async def run_all(args: argparse.Namespace) -> dict[str, Any]:
     say("Targets (ratios are medians of per-round ratios, ours and the baseline alternating):")
     say(text)
     say(f"\nseed {seed}; {minutes:.1f} minutes; load average now {load_average()}")
+    commit_end = git_commit()
+    if commit_end != commit:
+        # Servers started after the change ran the new code.
+        say(f"NOTE: the checkout changed during the run: {commit} -> {commit_end}")
     return {
         "seed": seed,
+        "commit_start": commit,
+        "commit_end": commit_end,
         "command": args.command,
         "minutes": minutes,
         "rounds": rounds,

@@ -28,6 +28,8 @@ from twisted.internet.task import deferLater
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results"
 MIN_ROUNDS = 5
+#: The paths whose uncommitted changes a run's commit line mentions.
+MEASURED = ("game", "twisted", "bench", "pyproject.toml")
 
 
 # -- statistics ------------------------------------------------------------------
@@ -122,16 +124,20 @@ def git_commit() -> str:
         commit = subprocess.run(
             ["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True, timeout=10
         ).stdout.strip()
+        # Only what runs in a benchmark: not the page a previous run wrote.
         dirty = subprocess.run(
-            ["git", "status", "--porcelain", "--untracked-files=no"],
+            ["git", "status", "--porcelain", "--", *MEASURED],
             cwd=ROOT,
             capture_output=True,
             text=True,
             timeout=10,
-        ).stdout.strip()
+        ).stdout.splitlines()
     except (OSError, subprocess.TimeoutExpired):
         return "unknown"
-    return f"{commit}{' (with uncommitted changes)' if dirty else ''}" if commit else "unknown"
+    if not commit:
+        return "unknown"
+    changed = sorted({line[3:] for line in dirty if len(line) > 3})
+    return f"{commit} (with uncommitted changes to {', '.join(changed)})" if changed else commit
 
 
 def machine() -> dict[str, str]:

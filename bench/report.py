@@ -197,7 +197,9 @@ def render(directory: Path = RESULTS) -> str:
     }
     any_result = next((r for r in results.values() if r), None)
     info = run.get("machine_start") or (any_result or {}).get("machine", {})
-    commit = run.get("commit") or (any_result or {}).get("commit", "unknown")
+    commit = run.get("commit_start") or (any_result or {}).get("commit", "unknown")
+    if run.get("commit_end", commit) != commit:
+        commit += f"` at the start, `{run['commit_end']}` at the end (others committed meanwhile)"
     seed = run.get("seed", (any_result or {}).get("seed", "unknown"))
     output_path = directory / OUTPUT
     output = output_path.read_text(errors="replace") if output_path.exists() else ""
@@ -245,7 +247,8 @@ def render(directory: Path = RESULTS) -> str:
         "ports are chosen), each with its own sqlite database (WAL, `synchronous=FULL`); "
         "moves through `ReplicatedClient`, counted when acknowledged: two identical answers, "
         "each sent only after that server's commit is on disk. **single**: the same moves to "
-        "one of the three servers over a raw AMP connection.",
+        "one of the three servers (server 1 of the same cluster; its peers catch those games "
+        "up by anti-entropy) over a raw AMP connection.",
         "- **etcd**: Debian's `etcd-server` 3.4, three members with default settings (fsync "
         "on every commit), each `PUT` through the v3 HTTP/JSON gateway (`/v3/kv/put`) to the "
         "leader over one persistent HTTP/1.1 connection per writer (Twisted `Agent`, "
