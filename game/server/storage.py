@@ -58,9 +58,28 @@ _SCHEMA: Final = "CREATE TABLE kv (key BLOB PRIMARY KEY, value BLOB NOT NULL) WI
 # sqlite's own verdicts on a file that is not (or no longer) a sound database;
 # any other error (permissions, I/O, busy) is not cured by moving the file aside.
 _UNREADABLE_ERRORS: Final = frozenset({"SQLITE_NOTADB", "SQLITE_CORRUPT"})
+# Errors that are about the machine (disk, permissions, locks), not the file's
+# contents: moving the file aside would not help.
+_ENVIRONMENT_ERRORS: Final = (
+    "SQLITE_IOERR",
+    "SQLITE_FULL",
+    "SQLITE_CANTOPEN",
+    "SQLITE_PERM",
+    "SQLITE_READONLY",
+    "SQLITE_BUSY",
+    "SQLITE_LOCKED",
+    "SQLITE_NOMEM",
+)
 # Rows fetched per query while iterating, so that no statement stays open
 # across the caller's writes and commits.
 _PAGE: Final = 256
+
+
+def _damaged_contents(error: sqlite3.Error) -> bool:
+    """Whether sqlite refused the file for what it holds (e.g. a damaged
+    header: "unsupported file format"), not for the state of the machine."""
+    name = str(getattr(error, "sqlite_errorname", ""))
+    return isinstance(error, sqlite3.DatabaseError) and not name.startswith(_ENVIRONMENT_ERRORS)
 
 
 class _WrongShape(sqlite3.DatabaseError):
@@ -381,8 +400,10 @@ class Storage:
         except sqlite3.Error as e:
             if mapping is not None:
                 mapping.close()
-            if isinstance(e, _WrongShape) or (
-                getattr(e, "sqlite_errorname", None) in _UNREADABLE_ERRORS
+            if (
+                isinstance(e, _WrongShape)
+                or (getattr(e, "sqlite_errorname", None) in _UNREADABLE_ERRORS)
+                or _damaged_contents(e)
             ):
                 raise _unreadable(database, str(e)) from e
             raise StorageError(f"cannot open database {database}: {e}") from e

@@ -201,7 +201,10 @@ async def test_random_damage_is_refused_or_never_served(make_cluster, clients_fo
     """Random bytes over random parts of the file (shifting what follows), a few
     times: each time the server refuses the file, or serves exactly what its
     peers serve."""
-    seed = random.randrange(2**32)
+    # Deterministic by default (this seed once gave "unsupported file format");
+    # REPLGAME_DAMAGE_SEED=random explores.
+    chosen = os.environ.get("REPLGAME_DAMAGE_SEED", "3421894581")
+    seed = random.randrange(2**32) if chosen == "random" else int(chosen)
     print(f"\ndamage seed {seed}")
     rng = random.Random(seed)
     cluster = make_cluster()
