@@ -12,7 +12,6 @@ game (``GetGame``, then ``SyncGame`` when the servers differ).
 
 from __future__ import annotations
 
-import json
 import random
 import traceback
 from typing import Any, Final
@@ -240,8 +239,3 @@ class _Game:
 
     def _args(self, version: int, seat: int) -> dict[str, Any]:
         return {"game_id": self.id, "version": version, "token": self.tokens[seat]}
-
-
-def describe_doc(text: str) -> str:
-    doc = json.loads(text)
-    return f"v{doc['version']} {doc['status']} moves={len(doc['moves'])}"
