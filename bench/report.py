@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +20,21 @@ from bench.common import RESULTS, ROOT, fmt
 
 DOC = ROOT / "docs" / "performance.md"
 OUTPUT = "output.txt"
+SERVER_CODE = ("game", "twisted")
+
+
+def _server_code_changed(start: str, end: str) -> bool:
+    """Whether the server's code differs between two commits (True when unknown)."""
+    try:
+        found = subprocess.run(
+            ["git", "diff", "--quiet", start, end, "--", *SERVER_CODE],
+            cwd=ROOT,
+            capture_output=True,
+            timeout=30,
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return True
+    return found.returncode != 0
 
 
 def _load(directory: Path, name: str) -> dict[str, Any] | None:
@@ -198,8 +214,17 @@ def render(directory: Path = RESULTS) -> str:
     any_result = next((r for r in results.values() if r), None)
     info = run.get("machine_start") or (any_result or {}).get("machine", {})
     commit = run.get("commit_start") or (any_result or {}).get("commit", "unknown")
+    commit_line = f"- commit: `{commit}`"
     if run.get("commit_end", commit) != commit:
-        commit += f"` at the start, `{run['commit_end']}` at the end (others committed meanwhile)"
+        moved = _server_code_changed(commit.split()[0], run["commit_end"].split()[0])
+        commit_line += (
+            f" at the start, `{run['commit_end']}` at the end (others committed meanwhile; "
+            + (
+                "servers started after that ran the newer code)"
+                if moved
+                else "nothing under game/ or twisted/ changed between the two)"
+            )
+        )
     seed = run.get("seed", (any_result or {}).get("seed", "unknown"))
     output_path = directory / OUTPUT
     output = output_path.read_text(errors="replace") if output_path.exists() else ""
@@ -217,7 +242,7 @@ def render(directory: Path = RESULTS) -> str:
         "",
         "## The run",
         "",
-        f"- commit: `{commit}`",
+        commit_line,
         f"- seed: `{seed}`",
         f"- finished: {run.get('finished', (any_result or {}).get('finished', 'unknown'))}; "
         f"took {fmt(run.get('minutes', float('nan')), 1)} minutes",

@@ -137,22 +137,30 @@ async def test_profiling_smoke(etcd: str, tmp_path: Path) -> None:
     write_result("profiling", result, tmp_path)
 
 
-def test_plot_and_report(tmp_path: Path) -> None:
-    """The page and the plot from results shaped like a run's (made up, small)."""
+def _fake_latency(directory: Path) -> None:
+    """Results shaped like a run's (made up, small), and its captured output."""
     samples = {"ours": [2.0, 2.5, 3.0], "single": [1.0, 1.2, 1.4], "etcd": [1.5, 1.6, 2.0]}
-    fake_latency = latency.summarize(
+    fake = latency.summarize(
         {side: [[v / 1000 for v in values]] for side, values in samples.items()}, 1, 3, SEED
     )
-    write_result("latency", fake_latency, tmp_path)
-    (tmp_path / "output.txt").write_text("== 1. commit latency ...\n")
+    write_result("latency", fake, directory)
+    (directory / "output.txt").write_text("== 1. commit latency ...\n")
+
+
+def test_report(tmp_path: Path) -> None:
+    _fake_latency(tmp_path)
     page = report.render(tmp_path)
     assert "## 1. Commit latency" in page and "Not run" in page
     assert "| latency | p50 <= 0.8x etcd | **no** |" in page
     assert "== 1. commit latency ..." in page
     assert json.loads((tmp_path / "latency.json").read_text())["seed"] == SEED
+
+
+def test_plot(tmp_path: Path) -> None:
     pytest.importorskip(
         "matplotlib", reason="the plot needs the bench extra: pip install -e '.[bench]'"
     )
+    _fake_latency(tmp_path)
     out = plot.plot(plot.load("latency", tmp_path), None, tmp_path / "plot.png")
     assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
