@@ -169,43 +169,20 @@ class GameWindow(pyglet.window.Window):  # type: ignore[misc]
         batch = self.batch
         if isinstance(primitive, Box):
             r = primitive.rect
-            return [
-                shapes.Rectangle(
-                    r.x,
-                    r.y,
-                    r.width,
-                    r.height,
-                    color=_rgba(primitive.colour),
-                    batch=batch,
-                    group=self._group(base, _BOXES),
-                )
-            ]
+            return [self._rectangle(base, r, primitive.colour, _BOXES)]
         if isinstance(primitive, Cell):
             return self._make_cell(base, primitive)
         if isinstance(primitive, Disc):
             return [
-                shapes.Circle(
-                    primitive.x,
-                    primitive.y,
-                    primitive.radius,
-                    color=_rgba(primitive.colour),
-                    batch=batch,
-                    group=self._group(base, _DISCS),
+                self._circle(
+                    base, primitive.x, primitive.y, primitive.radius, primitive.colour, _DISCS
                 )
             ]
         if isinstance(primitive, Button):
             r = primitive.rect
             cx, cy = r.centre
             return [
-                shapes.Rectangle(
-                    r.x,
-                    r.y,
-                    r.width,
-                    r.height,
-                    color=_rgba(primitive.colour),
-                    batch=batch,
-                    group=self._group(base, _BUTTONS),
-                ),
+                self._rectangle(base, r, primitive.colour, _BUTTONS),
                 pyglet.text.Label(
                     primitive.text,
                     x=cx,
@@ -220,16 +197,7 @@ class GameWindow(pyglet.window.Window):  # type: ignore[misc]
             ]
         if isinstance(primitive, Light):
             cx, cy = primitive.rect.centre
-            return [
-                shapes.Circle(
-                    cx,
-                    cy,
-                    primitive.rect.width / 2,
-                    color=_rgba(primitive.colour),
-                    batch=batch,
-                    group=self._group(base, _LIGHTS),
-                )
-            ]
+            return [self._circle(base, cx, cy, primitive.rect.width / 2, primitive.colour, _LIGHTS)]
         if isinstance(primitive, Label):
             return [
                 pyglet.text.Label(
@@ -247,43 +215,28 @@ class GameWindow(pyglet.window.Window):  # type: ignore[misc]
             ]
         raise TypeError(f"cannot draw {primitive!r}")
 
+    def _rectangle(self, base: int, r: Any, colour: Any, layer: int) -> shapes.Rectangle:
+        return shapes.Rectangle(
+            r.x, r.y, r.width, r.height, color=_rgba(colour), batch=self.batch,
+            group=self._group(base, layer),
+        )  # fmt: skip
+
+    def _circle(
+        self, base: int, x: float, y: float, radius: float, colour: Any, layer: int
+    ) -> shapes.Circle:
+        return shapes.Circle(
+            x, y, radius, color=_rgba(colour), batch=self.batch, group=self._group(base, layer)
+        )
+
     def _make_cell(self, base: int, cell: Cell) -> list[Any]:
         batch = self.batch
         r = cell.rect.inset(cell.inset) if cell.inset else cell.rect
-        made: list[Any] = [
-            shapes.Rectangle(
-                r.x,
-                r.y,
-                r.width,
-                r.height,
-                color=_rgba(cell.background),
-                batch=batch,
-                group=self._group(base, _CELLS),
-            )
-        ]
+        made: list[Any] = [self._rectangle(base, r, cell.background, _CELLS)]
         cx, cy = cell.rect.centre
         if cell.piece is not None:
-            made.append(
-                shapes.Circle(
-                    cx,
-                    cy,
-                    cell.piece_radius,
-                    color=_rgba(cell.piece),
-                    batch=batch,
-                    group=self._group(base, _PIECES),
-                )
-            )
+            made.append(self._circle(base, cx, cy, cell.piece_radius, cell.piece, _PIECES))
         if cell.mark is not None:
-            made.append(
-                shapes.Circle(
-                    cx,
-                    cy,
-                    cell.mark_radius,
-                    color=_rgba(cell.mark),
-                    batch=batch,
-                    group=self._group(base, _MARKS),
-                )
-            )
+            made.append(self._circle(base, cx, cy, cell.mark_radius, cell.mark, _MARKS))
         if cell.label:
             made.append(
                 pyglet.text.Label(
