@@ -14,7 +14,8 @@ from collections.abc import Callable
 from typing import Any
 
 from twisted.application.internet import ClientService
-from twisted.internet.defer import Deferred, fail, succeed
+from twisted.internet import defer
+from twisted.internet.defer import CancelledError, Deferred, fail, succeed
 from twisted.internet.interfaces import IReactorTime, IStreamClientEndpoint
 from twisted.internet.protocol import Factory
 from twisted.protocols import amp
@@ -212,4 +213,12 @@ class ReconnectingLink:
     ) -> Deferred[Any]:
         """Send a command on a given connection (used while preparing it)."""
         deferred: Deferred[Any] = protocol.callRemote(command, **kwargs)
-        return deferred.addTimeout(self.timeout if timeout is None else timeout, self.clock)
+        name = command.commandName.decode("ascii")
+
+        def timed_out(result: Any, seconds: float) -> Any:
+            if isinstance(result, Failure) and result.check(CancelledError):
+                raise defer.TimeoutError(f"no answer to {name} within {seconds:g} s")
+            return result
+
+        limit = self.timeout if timeout is None else timeout
+        return deferred.addTimeout(limit, self.clock, onTimeoutCancel=timed_out)

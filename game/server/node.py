@@ -128,12 +128,20 @@ class ServerNode:
         if self.state != STARTING:
             return
         answered = self._answered()
-        if self.replica.is_new:
-            seeded = [link for link in answered if not _fresh(link.state)]
-            everyone = len(answered) == len(self.links)
-            if not seeded and not (answered and (everyone or self._startup_wait_over)):
-                return  # a new database waits for a peer to copy from
-        elif len(answered) < len(self.links) and not self._startup_wait_over:
+        if not may_catch_up(
+            new_database=self.replica.is_new,
+            holds_games=bool(self.replica.index),
+            answered=[link.state for link in answered if link.state is not None],
+            peers=len(self.links),
+            wait_over=self._startup_wait_over,
+        ):
+            if self._startup_wait_over and self.replica.is_new:
+                log.warn(
+                    "a new database waits for a peer that holds data to copy from "
+                    "(servers {peers} answered: {states}); start a seeded peer",
+                    peers=sorted(link.peer_id for link in answered),
+                    states=", ".join(_describe(link.state) for link in answered) or "none",
+                )
             return
         self.state = CATCHING_UP
         self._catch_up(answered).addErrback(self._catch_up_failed)
@@ -359,3 +367,37 @@ class ServerNode:
 
 def _fresh(state: PeerState | None) -> bool:
     return state is None or state.fresh
+
+
+def _describe(state: PeerState | None) -> str:
+    if state is None:
+        return "no status"
+    kind = "new" if state.fresh else "seeded"
+    return f"server {state.server_id} {kind} with {state.games} game(s)"
+
+
+def may_catch_up(
+    *,
+    new_database: bool,
+    holds_games: bool,
+    answered: list[PeerState],
+    peers: int,
+    wait_over: bool,
+) -> bool:
+    """Whether a starting server has heard enough to catch up and serve.
+
+    An initialised database waits for every peer, or for ``startup_wait``.
+    A new one (empty, or part-way through a rebuild) copies from any seeded
+    peer at once.  With only new peers it may start empty only when the
+    whole cluster is new: some peer answered (all of them, or the wait is
+    over) and nobody, itself included, holds a game; games on a new
+    database are a rebuild in progress from a seeded server that is
+    down, and serving without them would serve less than was acknowledged.
+    """
+    if not new_database:
+        return len(answered) == peers or wait_over
+    if any(not state.fresh for state in answered):
+        return True
+    if holds_games or any(state.games for state in answered):
+        return False
+    return bool(answered) and (len(answered) == peers or wait_over)

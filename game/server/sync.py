@@ -341,11 +341,23 @@ class Synchronizer:
 
     @inlineCallbacks
     def rebuild_from(self, link: PeerLink) -> Any:
-        """Copy every game a peer holds (for an empty database)."""
+        """Copy every game a peer holds into a new database.
+
+        A rebuild cut short (the server killed) resumes after the last game
+        it copied; games that changed meanwhile are the catch-up's to fix.
+        """
         started = time.monotonic()
         received = link.bytes_received
         stats = SyncStats()
-        after = ""
+        after = self.replica.sorted_ids[-1] if self.replica.sorted_ids else ""
+        if after:
+            log.info(
+                "resuming the rebuild from server {peer_id} after game {after} "
+                "({games} game(s) copied before)",
+                peer_id=link.peer_id,
+                after=after,
+                games=len(self.replica.sorted_ids),
+            )
         pending: list[Deferred[str]] = []
         while True:
             answer = yield link.call(PeerDump, timeout=self.catchup_timeout, after=after)

@@ -690,6 +690,11 @@ class RequestTests(ClusterCase):
         self.assertEqual(outcome.document, document(3))
         self.assertEqual(outcome.agreed, (1,))
         self.assertEqual(outcome.failed, (2, 3))
+        # What a person reads: the command and the limit, not an exception's args.
+        self.assertEqual(
+            [answer.value for answer in outcome.decision.answers if answer.server_id != 1],
+            [f"TimeoutError: no answer to GetGame within {TIMEOUT:g} s"] * 2,
+        )
 
     def test_every_server_times_out(self) -> None:
         cluster = self.cluster()
