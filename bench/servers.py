@@ -14,7 +14,6 @@ import ctypes
 import re
 import secrets
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -33,6 +32,7 @@ from twisted.python.failure import Failure
 from bench.common import sleep
 from game import protocol as p
 from game.config import ClusterConfig, load_config
+from game.localcluster import free_ports
 
 TWISTD = Path(sys.executable).with_name("twistd")
 HOST = "127.0.0.1"
@@ -74,19 +74,6 @@ def spawn(argv: list[str], cwd: Path, output: Path) -> subprocess.Popen[bytes]:
         )
     _PROCESSES.append(process)
     return process
-
-
-def free_ports(count: int) -> list[int]:
-    sockets = []
-    try:
-        for _ in range(count):
-            s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-            s.bind((HOST, 0))
-            sockets.append(s)
-        return [s.getsockname()[1] for s in sockets]
-    finally:
-        for s in sockets:
-            s.close()
 
 
 def rss_mib(pid: int) -> tuple[float, float]:

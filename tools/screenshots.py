@@ -32,10 +32,10 @@ from game.client.tokens import TokenStore  # noqa: E402
 from game.client_gui.controller import Controller  # noqa: E402
 from game.client_gui.driver import WindowDriver  # noqa: E402
 from game.client_gui.headless import press, save, until  # noqa: E402
-from game.client_gui.localcluster import ClusterProcess, write_local_config  # noqa: E402
 from game.client_gui.viewmodel import clicks_for_move  # noqa: E402
 from game.client_gui.window import GameWindow  # noqa: E402
 from game.config import load_config  # noqa: E402
+from game.localcluster import ClusterProcess, write_local_config  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 

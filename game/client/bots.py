@@ -399,6 +399,18 @@ class _GameBots:
                 return reason
 
 
+def kinds_to_play(games: int, kind: str | None) -> tuple[str, ...]:
+    """The kinds that games take in turn: ``kind``, or each kind.
+
+    :raises ValueError: fewer than one game, or an unknown kind.
+    """
+    if games < 1:
+        raise ValueError("games must be at least 1")
+    if kind is not None and kind not in KINDS:
+        raise ValueError(f"unknown kind {kind!r}; expected one of {', '.join(KINDS)}")
+    return (kind,) if kind is not None else KINDS
+
+
 class _BotRun:
     def __init__(
         self,
@@ -440,11 +452,7 @@ def run_bots(
     :param max_failures: abandon a game after this many failed requests in a row.
     :return: fires with the :class:`BotReport` once every game finished or was abandoned.
     """
-    if games < 1:
-        raise ValueError("games must be at least 1")
-    if kind is not None and kind not in KINDS:
-        raise ValueError(f"unknown kind {kind!r}; expected one of {', '.join(KINDS)}")
-    kinds = (kind,) if kind is not None else KINDS
+    kinds = kinds_to_play(games, kind)
     clock = clock if clock is not None else client.clock
     run = _BotRun(client, rng or random.Random(), clock, stall_timeout, max_failures, games)
     semaphore = DeferredSemaphore(max(1, concurrency))

@@ -19,10 +19,9 @@ from typing import Any, Final
 from twisted.internet.defer import Deferred, gatherResults
 from twisted.internet.task import deferLater
 
-from game.client.bots import Abandoned, BotReport, GameResult
+from game.client.bots import Abandoned, BotReport, GameResult, kinds_to_play
 from game.client.client import NoAnswer, NoServers, Outcome, ReplicatedClient
 from game.client.tokens import new_token
-from game.rules import KINDS
 
 #: Seconds between two reads of a game while the bot waits for the other side.
 POLL: Final = 0.25
@@ -149,11 +148,7 @@ def run_open_bots(
     :return: fires with the :class:`~game.client.bots.BotReport` once every
         game finished or was abandoned.
     """
-    if games < 1:
-        raise ValueError("games must be at least 1")
-    if kind is not None and kind not in KINDS:
-        raise ValueError(f"unknown kind {kind!r}; expected one of {', '.join(KINDS)}")
-    kinds = (kind,) if kind is not None else KINDS
+    kinds = kinds_to_play(games, kind)
     clock = clock if clock is not None else client.clock
     rng = rng or random.Random()
     report = BotReport(games)

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Final
 
 from game.client_gui.app import has_display
-from game.client_gui.localcluster import ClusterProcess, write_local_config
+from game.localcluster import ClusterProcess, write_local_config
 
 NAMES: Final = ("alice", "bob", "carol", "dave")
 

@@ -12,7 +12,7 @@ import sys
 import time
 from pathlib import Path
 
-from game.client_gui.localcluster import write_local_config
+from game.localcluster import write_local_config
 
 BIN = Path(sys.executable).parent
 

@@ -45,6 +45,7 @@ from twisted.protocols import amp
 from twisted.python.failure import Failure
 
 from game import protocol as p
+from game.localcluster import free_ports
 
 TWISTD = Path(sys.executable).with_name("twistd")
 HOST = "127.0.0.1"
@@ -75,20 +76,6 @@ class AddressInUse(ServerFailed):
 def sleep(seconds: float) -> defer.Deferred[None]:
     """A Deferred that fires after ``seconds`` on the real reactor."""
     return deferLater(reactor, seconds, lambda: None)
-
-
-def free_ports(count: int) -> list[int]:
-    """``count`` distinct ports that were free a moment ago (bound to port 0, released)."""
-    sockets = []
-    try:
-        for _ in range(count):
-            s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-            s.bind((HOST, 0))
-            sockets.append(s)
-        return [s.getsockname()[1] for s in sockets]
-    finally:
-        for s in sockets:
-            s.close()
 
 
 def port_is_free(port: int) -> bool:

@@ -1,7 +1,7 @@
 """A throwaway local cluster's configuration: free ports, a random secret.
 
-Used by ``make demo`` (:mod:`game.client_gui.demo`), the screenshot script
-and the tests, which then run the servers with ``replgame cluster --config``
+Used by ``make demo`` (:mod:`game.client_gui.demo`), the screenshot script,
+the benchmarks and the tests, which then run the servers with ``replgame cluster --config``
 or ``twistd replgame --config``.
 """
 
