@@ -12,10 +12,11 @@ UNIT := tests.rules tests.server tests.client tests.test_config tests.client_gui
 
 # Reinstall only when the project's metadata changes: the editable (compat)
 # install keeps code changes live, and keeps twisted/plugins visible to twistd.
+# The bench extra (matplotlib) too, so the plot's smoke test runs in make test.
 $(INSTALLED): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e '.[test]' --config-settings editable_mode=compat
+	$(PY) -m pip install -q -e '.[test,bench]' --config-settings editable_mode=compat
 	@touch $@
 
 test: $(INSTALLED)
@@ -45,10 +46,8 @@ chaos: $(INSTALLED)
 # make bench [BENCH_SEED=S] [BENCH_ARGS=...]: the cluster benchmarks against a
 # three-member etcd on loopback (tables printed, JSON in bench/results/, then
 # docs/performance.md written from them); about 15 minutes here. Installs etcd
-# (Debian's etcd-server, as root) and the bench extra (matplotlib) when missing.
+# (Debian's etcd-server, as root) when missing.
 bench: $(INSTALLED)
-	@$(PY) -c "import matplotlib" 2>/dev/null || \
-		$(PY) -m pip install -q -e '.[test,bench]' --config-settings editable_mode=compat
 	@command -v etcd >/dev/null || { \
 		if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
 			echo "installing etcd-server (Debian) for the baseline"; \

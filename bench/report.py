@@ -257,7 +257,7 @@ def render(directory: Path = RESULTS) -> str:
         "Commands:",
         "",
         "```",
-        "make bench                       # installs etcd (root on Debian) and matplotlib, runs:",
+        "make bench                       # installs etcd (root on Debian) when missing, runs:",
         f"{run.get('command', 'python -m bench')}",
         "python -m bench.report           # writes this page from bench/results/",
         f"make bench BENCH_SEED={seed}     # the same seed again",

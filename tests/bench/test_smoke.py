@@ -157,9 +157,6 @@ def test_report(tmp_path: Path) -> None:
 
 
 def test_plot(tmp_path: Path) -> None:
-    pytest.importorskip(
-        "matplotlib", reason="the plot needs the bench extra: pip install -e '.[bench]'"
-    )
     _fake_latency(tmp_path)
     out = plot.plot(plot.load("latency", tmp_path), None, tmp_path / "plot.png")
     assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
