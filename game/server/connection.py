@@ -5,6 +5,11 @@ The protocol also enforces the limits of PROTOCOL.md: the size of a box,
 silence for three heartbeats, unsent output, watches per connection, and
 (in the factory) the number of connections.  Whatever one connection sends,
 it can at worst close that connection.
+
+Boxes are parsed by :class:`game.ampframe.BoxParser` (in bulk, keeping only
+the keys of our commands), not by stock AMP's per-string state machine, and
+each connection's input gets a fair share of the reactor
+(:class:`game.server.fairness.FairInput`).
 """
 
 from __future__ import annotations
@@ -24,6 +29,8 @@ from zope.interface import implementer
 
 from game import errors as wire
 from game import protocol as p
+from game.ampframe import BoxParser, FramingError, keys_of
+from game.server.fairness import FairInput
 from game.server.gamelog import ACCEPT_DRAW, JOIN, MOVE, OFFER_DRAW, RESIGN, Command, canonical_json
 from game.server.node import ServerNode
 from game.server.peers import new_nonce, proofs_match
@@ -39,6 +46,8 @@ MAX_UNSENT = 1 << 20
 _COMMAND_NAMES = frozenset(
     command.commandName for command in (*p.CLIENT_COMMANDS, *p.PEER_COMMANDS)
 )
+#: The keys a request to this server can use; the parser drops any other.
+_REQUEST_KEYS = keys_of((*p.CLIENT_COMMANDS, *p.PEER_COMMANDS))
 _TREE_PREFIX = re.compile(f"[0-9a-f]{{0,{TREE_DEPTH - 1}}}")
 _BUCKET = re.compile(f"[0-9a-f]{{{TREE_DEPTH}}}")
 
@@ -62,7 +71,8 @@ class ServerProtocol(amp.AMP, TimeoutMixin):
         self.peer_id: int | None = None
         self.watching: set[str] = set()
         self._hello: tuple[int, str, str] | None = None
-        self._box_bytes = 0
+        self._parser = BoxParser(self.ampBoxReceived, _REQUEST_KEYS, self.max_box_bytes, amp.AmpBox)
+        self._reading_paused = False
         self._closing = False
         self._live = False
         self._paused = False
@@ -84,12 +94,16 @@ class ServerProtocol(amp.AMP, TimeoutMixin):
         for game_id in self.watching:
             self.node.unwatch(game_id, self)
         self.watching.clear()
+        self._parser.halt()
+        self.factory.input.forget(self)
         self.factory.forget(self)
         super().connectionLost(reason)
 
     def _close(self, why: str) -> None:
         if not self._closing:
             self._closing = True
+            self._parser.halt()
+            self.factory.input.forget(self)
             log.info("closing connection from {remote}: {why}", remote=self.remote, why=why)
             self.transport.abortConnection()
 
@@ -97,22 +111,31 @@ class ServerProtocol(amp.AMP, TimeoutMixin):
         self._close(f"silent for {3 * self.node.tuning.heartbeat:g} s (three heartbeats)")
 
     def dataReceived(self, data: bytes) -> None:
+        # Instead of Int16StringReceiver's parsing (we never switch protocols
+        # or start TLS inside AMP: no inner protocol to hand bytes to).
         if self._closing:
             return
         self.resetTimeout()
-        super().dataReceived(data)
+        self._parser.feed(data)
+        self.factory.input.input_arrived(self)
 
-    def stringReceived(self, string: bytes) -> None:
-        if self._closing:
-            return
-        self._box_bytes += 2 + len(string)
-        if self._box_bytes > self.max_box_bytes:
-            self._close(f"a box over max_box_bytes={self.max_box_bytes}")
-            return
-        box_ends = not string and self.state in ("init", "key")
-        super().stringReceived(string)
-        if box_ends:
-            self._box_bytes = 0
+    # fairness.Reader: our input, a slice at a time.
+    def read_slice(self, max_bytes: int, max_boxes: int) -> bool:
+        try:
+            return self._parser.parse(max_bytes, max_boxes)
+        except FramingError as error:  # a key over 255 bytes, a box over the limit
+            self._close(str(error))
+            return False
+
+    def pause_reading(self) -> None:
+        self._reading_paused = True
+        self.transport.pauseProducing()
+
+    def resume_reading(self) -> None:
+        if self._reading_paused:
+            self._reading_paused = False
+            if self._live and not self._closing:
+                self.transport.resumeProducing()
 
     def ampBoxReceived(self, box: amp.AmpBox) -> None:
         if self._closing:
@@ -121,9 +144,6 @@ class ServerProtocol(amp.AMP, TimeoutMixin):
             super().ampBoxReceived(box)
         except Exception as error:
             self._close(f"not an AMP request ({type(error).__name__})")
-
-    def lengthLimitExceeded(self, length: int) -> None:
-        self._close(f"a key of {length} bytes: not AMP framing")
 
     def unhandledError(self, failure: Failure) -> None:
         if failure.check(amp.RemoteAmpError):
@@ -140,7 +160,7 @@ class ServerProtocol(amp.AMP, TimeoutMixin):
                 return
         super().sendBox(box)
 
-    # IPushProducer: the transport tells us when its buffer is full.
+    # IPushProducer (our output): the transport tells us when its buffer is full.
     def pauseProducing(self) -> None:
         self._paused = True
 
@@ -452,6 +472,8 @@ class ServerFactory(Factory):
         self.node = node
         self.secret = secret
         self.clock = clock
+        #: Every connection's input, shared fairly.
+        self.input = FairInput(clock)
         self.connections: set[ServerProtocol] = set()
         self._drained: list[Deferred[None]] = []
 

@@ -15,7 +15,7 @@ import pytest
 import pytest_twisted  # type: ignore[import-untyped]
 from twisted.internet.task import Clock
 
-from bench import catchup, latency, plot, profiling, report, scale, throughput
+from bench import ampparse, catchup, latency, plot, profiling, report, scale, throughput
 from bench.common import percentile, write_result
 from bench.workload import PlanSource, StoredGame, write_dataset
 from game.server.replica import Replica
@@ -175,3 +175,10 @@ def test_missing_etcd_says_how_to_install(monkeypatch: pytest.MonkeyPatch) -> No
     monkeypatch.setattr(bench.etcd.Path, "exists", lambda self: False)
     with pytest.raises(bench.etcd.EtcdMissing, match="apt-get install -y etcd-server"):
         bench.etcd.find_etcd()
+
+
+def test_ampparse_smoke(capsys: pytest.CaptureFixture[str]) -> None:
+    assert ampparse.main(["--repeat", "1"]) == 0
+    rows = capsys.readouterr().out.splitlines()
+    assert "speed-up" in rows[0]
+    assert len(rows) == 5 and all(row.endswith("x") for row in rows[1:])

@@ -543,10 +543,13 @@ class Fuzzer:
     def oversized(self) -> Job:
         """A box over ``max_box_bytes``, as a command or not, in one of several shapes."""
         rng = self.rng
-        # Not "many tiny keys": that shape grows the server's memory by
-        # megabytes per box (a bug, reproduced by test_memory.py).
-        shape = rng.choice(("few huge values", "one command"))
+        shape = rng.choice(("few huge values", "one command", "many tiny keys"))
         target = self.max_box_bytes + rng.randint(1, 200_000)
+        if shape == "many tiny keys":
+            data = self.tiny_pairs(target + 1) + command_box(b"Status", b"1")
+            return Job(
+                "oversized boxes", "closed", 1, data=data, description=f"{shape}, {len(data)} B"
+            )
         pairs: list[tuple[bytes, bytes]] = []
         if shape == "one command":
             pairs = [(b"_command", b"GetGame"), (b"_ask", b"1"), (b"game_id", b"x" * 65_535)]
@@ -559,6 +562,36 @@ class Fuzzer:
             size += 4 + len(key) + len(value)
         data = encode_box(pairs)
         return Job("oversized boxes", "closed", 1, data=data, description=f"{shape}, {size} B")
+
+    def tiny_pairs(self, size: int) -> bytes:
+        """Framed pairs of unknown keys of 1-3 bytes and values of 0-2 bytes,
+        ``size`` bytes in all (at least 7)."""
+        rng = self.rng
+        out = bytearray()
+        while len(out) < size:
+            left = size - len(out)
+            key_length = rng.choice((1, 2, 2, 2, 3)) if left >= 14 else max(1, min(3, left - 4))
+            value_length = rng.choice((0, 0, 0, 1, 2)) if left >= 14 else left - 4 - key_length
+            key = rng.randbytes(key_length)
+            out += struct.pack("!H", key_length) + key + struct.pack("!H", value_length)
+            out += rng.randbytes(value_length)
+        return bytes(out)
+
+    def tiny_keys(self) -> Job:
+        """Issue 6's shape: a request padded with thousands of tiny unknown keys,
+        under ``max_box_bytes``.  Legal (unknown keys are ignored): answered as
+        without them, and the connection stays open for the next request."""
+        rng = self.rng
+        try:
+            request = self.command_request(b"1")
+        except _TooBig:
+            request = Request("Status", command_box(b"Status", b"1"), b"1", frozenset({"OK"}), "")
+        room = self.max_box_bytes - len(request.data)
+        padding = self.tiny_pairs(rng.randint(min(room, 10_000), room))
+        request.data = padding + request.data  # the box's own pairs last
+        request.description = f"{request.description} after {len(padding)} B of tiny keys"
+        status = Request("Status", command_box(b"Status", b"2"), b"2", frozenset({"OK"}), "Status")
+        return Job("many tiny keys", "pipeline", 2, requests=[request, status])
 
     def truncated(self) -> Job:
         rng = self.rng
@@ -608,6 +641,7 @@ class Fuzzer:
             "random framing": self.random_framing,
             "bad framing": self.bad_framing,
             "oversized boxes": self.oversized,
+            "many tiny keys": self.tiny_keys,
             "truncated boxes": self.truncated,
             "slow senders": self.slow,
         }

@@ -4,7 +4,9 @@ Inputs (seeded; the seed is printed, ``REPLGAME_FUZZ_SEED=N`` replays a run,
 ``REPLGAME_FUZZ_INPUTS=N`` changes the count): random bytes; valid AMP framing
 with random keys and values; known commands with every argument valid, at
 its limit, past it, of the wrong type, empty, invalid UTF-8 or huge; boxes
-over ``max_box_bytes``; keys over 255 bytes; truncated boxes then a close;
+over ``max_box_bytes`` (few huge values, or many tiny keys); requests padded
+with thousands of tiny unknown keys up to ``max_box_bytes`` (answered);
+keys over 255 bytes; truncated boxes then a close;
 unknown commands; slow senders (a byte at a time); then hundreds of
 connections at once.
 
@@ -27,7 +29,7 @@ from typing import Any
 from twisted.internet import defer
 
 from tests.hostile import support
-from tests.hostile.ampwire import RawConnection, answer_tag, connect_raw, sleep
+from tests.hostile.ampwire import BoxDecoder, RawConnection, answer_tag, connect_raw, sleep
 from tests.hostile.fuzz import Fuzzer, Job, describe_expectation
 from tests.integration.cluster import ALL, Match, eventually, timed_test
 
@@ -41,6 +43,7 @@ MIX = {
     "random framing": 0.08,
     "bad framing": 0.02,
     "oversized boxes": 0.01,
+    "many tiny keys": 0.01,
     "truncated boxes": 0.20,
     "slow senders": 0.03,
 }
@@ -292,3 +295,22 @@ async def test_ten_thousand_hostile_inputs(make_cluster, clients_for):
     assert total >= INPUTS
     # The games the fuzzer created reach every server, and they converge.
     await eventually(clients.assert_converged, timeout=20, what="the servers converge")
+
+
+def test_the_tiny_key_shapes():
+    """The fuzzer's issue-6 boxes: legal ones under the limit, whose own keys
+    come through; oversized ones over it (pure, no cluster)."""
+    fuzzer = Fuzzer(7, ["g1"], ["t" * 20], target_id=1, max_box_bytes=262_144)
+    for _ in range(20):
+        job = fuzzer.tiny_keys()
+        request = job.requests[0]
+        assert len(request.data) <= 262_144
+        [box] = BoxDecoder().feed(request.data)
+        assert box[b"_command"].decode() == request.command and box[b"_ask"] == b"1"
+        assert sum(len(key) <= 3 for key in box) > 100
+    shapes = collections.Counter()
+    for _ in range(60):
+        job = fuzzer.oversized()
+        shapes[job.description.split(",")[0]] += 1
+        assert len(job.data) > 262_144 and job.mode == "closed"
+    assert shapes["many tiny keys"] > 5
