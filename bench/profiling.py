@@ -181,12 +181,12 @@ async def cpu_per_move(seconds: float, seed: int, games: int = 16) -> dict[str, 
 
 
 def storage_commits(commits: int = 600) -> dict[str, Any]:
-    """Our storage's commit (a move's three records, as the replica stages them), alone in
+    """Our storage's commit (a move's records, as the replica stages them), alone in
     a fresh directory, with sqlite's default WAL checkpoints and with none, and a bare
     ``fdatasync`` of 4 KB: taken in turn, one of each at a time, so that all three meet
     the same disk (which other tenants share)."""
     root = Path(tempfile.mkdtemp(prefix="replgame-bench-commit-"))
-    record = {"format": 1, "events": ["e" * 120] * 20}
+    event = "e" * 120  # one move's event row (g/<id>/<n>)
     entry = (1, "connect4", "active", ("alice", "bob"), 22, b"d" * 32, b"h" * 32, "s" * 90)
     storages = {
         "default checkpoints": Storage.open(root / "default"),
@@ -200,7 +200,7 @@ def storage_commits(commits: int = 600) -> dict[str, Any]:
         for n in range(commits):
             game = f"game-{n % 300:04d}"
             for label, storage in storages.items():
-                storage.stage("g/" + game, record)
+                storage.stage(f"g/{game}/{n // 300:08d}", event)
                 storage.stage("i/" + game, entry)
                 storage.stage_meta({"initialized": True, "clock": n, "digest": "0" * 64})
                 started = time.perf_counter()
