@@ -25,6 +25,29 @@ class LinkDown(Exception):
     """The link is not connected (and ready) right now."""
 
 
+def encode_arguments(command: type[amp.Command], arguments: dict[str, Any]) -> dict[str, bytes]:
+    """A command's arguments as AMP puts them on the wire, for :meth:`ReconnectingLink.send`:
+    encoding them once serves a request sent to several servers."""
+    box = command.makeArguments(arguments, None)
+    return {key.decode("ascii"): value for key, value in box.items()}
+
+
+def _parse_response(box: amp.AmpBox, command: type[amp.Command], protocol: amp.AMP) -> Any:
+    response = command.response
+    if len(response) == 1 and response[0][0] == b"game" and type(response[0][1]) is amp.Unicode:
+        # A game answer, the most common by far: what amp.Unicode parses, directly.
+        return {"game": box[b"game"].decode("utf-8")}
+    return command.parseResponse(box, protocol)
+
+
+def _remote_error(failure: Failure, command: type[amp.Command]) -> Failure:
+    """What ``callRemote`` makes of an error answer (amp's ``_massageError``)."""
+    failure.trap(amp.RemoteAmpError)
+    error = failure.value
+    error_type = command.reverseErrors.get(error.errorCode, amp.UnknownRemoteError)
+    return Failure(error_type(error.description))  # type: ignore[no-untyped-call]
+
+
 def backoff(
     initial: float = 0.2,
     cap: float = 5.0,
@@ -202,6 +225,20 @@ class ReconnectingLink:
         if self._protocol is None:
             return fail(LinkDown("not connected"))
         return self.call_on(self._protocol, command, timeout, **kwargs)
+
+    def send(self, command: type[amp.Command], arguments: dict[str, bytes]) -> Deferred[Any]:
+        """Send a command whose arguments :func:`encode_arguments` encoded,
+        with no timeout (the caller keeps one); answers as :meth:`call`."""
+        protocol = self._protocol
+        if protocol is None:
+            return fail(LinkDown("not connected"))
+        answer: Deferred[Any] = protocol.callRemoteString(command.commandName, **arguments)
+        return answer.addCallbacks(
+            _parse_response,
+            _remote_error,
+            callbackArgs=(command, protocol),
+            errbackArgs=(command,),
+        )
 
     def call_on(
         self,
