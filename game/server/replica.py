@@ -85,7 +85,7 @@ class IndexEntry:
             game.version,
             hashlib.sha256(game.document().encode()).digest(),
             game.head,
-            gamelog.canonical_json(game.summary()),
+            game.summary_json(),
         )
 
     def to_record(self) -> tuple[Any, ...]:
