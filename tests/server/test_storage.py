@@ -11,6 +11,7 @@ import subprocess
 import sys
 import tempfile
 import textwrap
+from collections.abc import Callable
 from pathlib import Path
 
 from twisted.internet.defer import Deferred
@@ -561,3 +562,129 @@ class GroupCommitterRecordsTests(SynchronousTestCase):
         self.assertIsInstance(self.failureResultOf(d, CommitFailed).value.cause, ValueError)
         self.assertEqual(len(self.failures), 1)
         self.assertIsNone(self.storage.get("a"))
+
+
+class FakeRunner:
+    """A commit runner whose 'thread' runs only when the test says so."""
+
+    def __init__(self) -> None:
+        self.jobs: list[tuple[Callable[[], None], Deferred[None]]] = []
+
+    def __call__(self, job: Callable[[], None]) -> Deferred[None]:
+        done: Deferred[None] = Deferred()
+        self.jobs.append((job, done))
+        return done
+
+    def run(self) -> None:
+        """Run the oldest job, as the worker thread would, and report back."""
+        job, done = self.jobs.pop(0)
+        try:
+            job()
+        except Exception:
+            done.errback(Failure())
+        else:
+            done.callback(None)
+
+
+class ThreadedGroupCommitterTests(SynchronousTestCase):
+    """GroupCommitter with a commit runner: batches of several writes commit
+    in the runner, one at a time, in order; writes made meanwhile wait in
+    memory, are visible to reads, and form the next batch."""
+
+    def setUp(self) -> None:
+        self.storage = Storage.open(temp_dir(self))
+        self.addCleanup(self.storage.close)
+        self.clock = Clock()
+        self.failures: list[Failure] = []
+        self.runner = FakeRunner()
+        self.committer = GroupCommitter(
+            self.storage, self.clock, on_failure=self.failures.append, runner=self.runner
+        )
+
+    def test_a_lone_write_commits_inline(self) -> None:
+        d = self.committer.write([("a", 1)])
+        self.clock.advance(0)
+        self.successResultOf(d)
+        self.assertEqual(self.runner.jobs, [])
+        self.assertEqual(set(committed_rows(self.storage.path)), {b"a"})
+
+    def test_batches_in_order_one_in_flight(self) -> None:
+        order: list[str] = []
+        first = [self.committer.write([(f"a{i}", i)]) for i in range(3)]
+        for i, d in enumerate(first):
+            d.addCallback(lambda _, i=i: order.append(f"a{i}"))
+        self.clock.advance(0)
+        self.assertEqual(len(self.runner.jobs), 1)  # the commit is in flight
+        for d in first:
+            self.assertNoResult(d)
+        # Writes during the commit: not in the transaction being committed,
+        # but visible to reads through the committer.
+        second = [self.committer.write([(f"b{i}", i), ("a0", "new")]) for i in range(2)]
+        for i, d in enumerate(second):
+            d.addCallback(lambda _, i=i: order.append(f"b{i}"))
+        pending = self.committer.after_pending()
+        pending.addCallback(lambda _: order.append("pending"))
+        self.clock.advance(0)
+        self.assertEqual(len(self.runner.jobs), 1)  # still one in flight
+        self.assertEqual(self.committer.get("a0"), "new")
+        self.assertEqual(self.committer.get("b1"), 1)
+        self.assertIsNone(self.storage.get("b1"))
+        self.assertEqual([key for key, _ in self.committer.scan("b")], ["b0", "b1"])
+        self.runner.run()
+        self.assertEqual(order, ["a0", "a1", "a2"])
+        self.assertEqual(set(committed_rows(self.storage.path)), {b"a0", b"a1", b"a2"})
+        # The next batch started at once, with what waited.
+        self.assertEqual(len(self.runner.jobs), 1)
+        self.assertEqual(self.storage.get("a0"), "new")
+        self.runner.run()
+        self.assertEqual(order, ["a0", "a1", "a2", "b0", "b1", "pending"])
+        self.assertEqual(committed_rows(self.storage.path)[b"a0"], pickle.dumps("new", 5))
+        self.assertEqual((self.committer.batches, self.committer.last_batch_size), (2, 2))
+
+    def test_deletes_during_a_commit(self) -> None:
+        self.committer.write([("x", 1)])
+        self.clock.advance(0)
+        self.committer.write([("a", 1)])
+        self.committer.write([("b", 2)])
+        self.clock.advance(0)
+        d = self.committer.write([("x", DELETE)])
+        self.assertIsNone(self.committer.get("x"))
+        self.assertEqual(self.committer.scan("x"), [])
+        self.runner.run()
+        self.clock.advance(0)
+        self.successResultOf(d)
+        self.assertEqual(set(committed_rows(self.storage.path)), {b"a", b"b"})
+
+    def test_failed_commit_in_the_thread(self) -> None:
+        def broken() -> None:
+            raise sqlite3.OperationalError("disk I/O error")
+
+        first = [self.committer.write([(f"a{i}", i)]) for i in range(2)]
+        self.clock.advance(0)
+        _, done = self.runner.jobs[0]
+        self.runner.jobs[0] = (broken, done)  # the worker's COMMIT fails
+        later = self.committer.write([("b", 1)])
+        pending = self.committer.after_pending()
+        self.runner.run()
+        for d in [*first, later, pending]:
+            error = self.failureResultOf(d, CommitFailed).value
+            self.assertIsInstance(error.cause, sqlite3.OperationalError)
+        self.assertEqual(len(self.failures), 1)
+        self.assertIsNone(self.committer.get("b"))
+        self.assertIsNone(self.storage.get("a0"))
+        self.failureResultOf(self.committer.write([("c", 1)]), CommitFailed)
+        self.assertEqual(self.runner.jobs, [])
+
+    def test_close_waits_for_the_commit_in_flight(self) -> None:
+        writes = [self.committer.write([(f"a{i}", i)]) for i in range(2)]
+        self.clock.advance(0)
+        later = self.committer.write([("b", 1)])
+        closed = self.committer.close()
+        self.assertNoResult(closed)
+        self.runner.run()
+        # What waited is committed at once, on this thread, since closing.
+        for d in [*writes, later, closed]:
+            self.successResultOf(d)
+        self.assertEqual(self.runner.jobs, [])
+        self.assertEqual(set(committed_rows(self.storage.path)), {b"a0", b"a1", b"b"})
+        self.failureResultOf(self.committer.write([("c", 1)]), StorageError)
