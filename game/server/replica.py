@@ -242,13 +242,13 @@ class Replica:
         """
         prefix = f"{_GAME_KEY}{game_id}/"
         events: list[str] = []
-        for key, text in self.committer.scan(prefix):
+        for key, text in self.storage.scan(prefix):
             if key != event_key(game_id, len(events)) or not isinstance(text, str):
                 raise InvalidEvent(f"unexpected event row {key!r}")
             events.append(text)
         if events:
             return events
-        record = self.committer.get(_GAME_KEY + game_id)
+        record = self.storage.get(_GAME_KEY + game_id)
         if not (isinstance(record, dict) and record.get("format") == RECORD_FORMAT):
             raise InvalidEvent("the record is missing or of an unknown format")
         self._whole_records.add(game_id)

@@ -15,10 +15,8 @@ from twisted.application import service
 from twisted.internet.defer import Deferred, DeferredList, succeed
 from twisted.internet.endpoints import serverFromString
 from twisted.internet.error import CannotListenError
-from twisted.internet.threads import deferToThreadPool
 from twisted.logger import Logger
 from twisted.python.failure import Failure
-from twisted.python.threadpool import ThreadPool
 
 from game.config import ClusterConfig
 from game.endpoints import client_endpoint
@@ -60,8 +58,6 @@ class ReplgameService(service.Service):
         self.rebuild = rebuild
         self.storage: Storage | None = None
         self.committer: GroupCommitter | None = None
-        # The one thread that runs COMMIT (and its fsync) off the reactor.
-        self.commit_thread: ThreadPool | None = None
         self.node: ServerNode | None = None
         self.links: dict[int, PeerLink] = {}
         self.port: Any = None
@@ -77,14 +73,7 @@ class ReplgameService(service.Service):
             data=self.data_directory,
         )
         self.storage = self._open_storage()
-        self.commit_thread = pool = ThreadPool(minthreads=1, maxthreads=1, name="replgame-commit")
-        pool.start()
-        self.committer = GroupCommitter(
-            self.storage,
-            self.reactor,
-            on_failure=self._commit_failed,
-            runner=lambda commit: deferToThreadPool(self.reactor, pool, commit),
-        )
+        self.committer = GroupCommitter(self.storage, self.reactor, on_failure=self._commit_failed)
         try:
             replica = Replica(self.storage, self.committer)
         except Exception as error:  # a record that does not read back
@@ -153,9 +142,6 @@ class ReplgameService(service.Service):
 
     def _exit(self, status: int, message: str) -> Any:
         log.critical("{message}", message=message)
-        if self.commit_thread is not None:
-            self.commit_thread.stop()
-            self.commit_thread = None
         if self.storage is not None and status != 0:
             self.storage.close()
             self.storage = None
@@ -184,17 +170,12 @@ class ReplgameService(service.Service):
             self.node.stop()
         if self.port is not None:
             self.port.stopListening()
-        committed: Deferred[None] = succeed(None)
         if self.committer is not None:
-            # Commits what is pending and fires its answers.
-            committed = self.committer.close()
+            self.committer.close()  # commits what is pending and fires its answers
         drained = self.factory.close_all(timeout=2.0) if self.factory is not None else succeed(None)
-        stopping = [committed, drained, *(link.stop() for link in self.links.values())]
+        stopping = [drained, *(link.stop() for link in self.links.values())]
 
         def close(_: object) -> None:
-            if self.commit_thread is not None:
-                self.commit_thread.stop()  # idle: every commit is done
-                self.commit_thread = None
             if self.storage is not None:
                 self.storage.close()
                 self.storage = None

@@ -150,10 +150,7 @@ class SqliteMapping(MutableMapping[bytes, bytes]):
         self.commits = 0
         # isolation_level=None: the sqlite3 module never opens or commits a
         # transaction behind our back.
-        # check_same_thread=False: the group committer may run COMMIT in its
-        # own thread; sqlite (serialized mode) makes the connection's other
-        # users wait meanwhile, and the committer stages nothing during it.
-        self._connection = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        self._connection = sqlite3.connect(self.path, isolation_level=None)
         try:
             self._configure()
         except BaseException:
@@ -466,10 +463,6 @@ class Storage:
         """
         self._shelf[key] = value
 
-    def stage_pickled(self, key: str, raw: bytes) -> None:
-        """Write a value already pickled as :meth:`stage` pickles it."""
-        self._mapping[key.encode("utf-8")] = raw
-
     def delete(self, key: str) -> None:
         """Delete ``key`` in the open transaction; nothing happens if it is absent."""
         encoded = key.encode("utf-8")
@@ -555,32 +548,15 @@ def _unreadable(path: Path, reason: str) -> UnreadableDatabase:
     )
 
 
-#: Runs a commit elsewhere (a worker thread) and fires with its result.
-CommitRunner = Callable[[Callable[[], None]], Deferred[None]]
-
-
-def _pickled(value: object) -> bytes:
-    """A value pickled as the shelf pickles it."""
-    return pickle.dumps(value, protocol=5)
-
-
 @attrs.define(eq=False)
 class GroupCommitter:
     """Batch the writes of one reactor turn into one commit.
 
-    Each :meth:`write` is staged at once (reads through :meth:`get` and
-    :meth:`scan` see it) and answered by a Deferred that fires only after the
-    commit that made it durable, so a client never hears about a move a crash
-    could still lose.  A commit costs about as much for 100 writes as for one,
-    so sharing it is what keeps the server responsive.
-
-    With a ``runner`` (a single worker thread), the ``COMMIT`` of a batch of
-    several writes and its fsync run there while the reactor goes on parsing
-    and deciding requests; at most one commit is in flight, and the writes
-    made meanwhile wait in memory (reads see them) and form the next batch,
-    committed as soon as the one in flight is durable.  A batch of one write
-    (a server that is not busy), or any batch without a runner, commits on
-    the reactor thread.
+    Each :meth:`write` is staged at once (reads see it) and answered by a
+    Deferred that fires only after the commit that made it durable, so a
+    client never hears about a move a crash could still lose.  A commit costs
+    about as much for 100 writes as for one, and it blocks the reactor, so
+    sharing it is what keeps the server responsive.
 
     After a failed commit every later write fails: the replica's in-memory
     state is ahead of the disk and the server must stop.
@@ -592,7 +568,6 @@ class GroupCommitter:
     storage: Storage
     clock: _ReactorTime
     on_failure: Callable[[Failure], object] | None = attrs.field(default=None, kw_only=True)
-    runner: CommitRunner | None = attrs.field(default=None, kw_only=True)
     batches: int = attrs.field(default=0, init=False)
     last_batch_size: int = attrs.field(default=0, init=False)
     # Deferreds of the current batch (writes and after_pending waiters), in order.
@@ -603,12 +578,6 @@ class GroupCommitter:
     _closed: bool = attrs.field(default=False, init=False)
     # Records staged once per batch, just before its commit, from their latest value.
     _at_commit: dict[str, Callable[[], object]] = attrs.field(factory=dict, init=False)
-    # The waiters of the commit running in the runner, if one is.
-    _in_flight: list[Deferred[None]] | None = attrs.field(default=None, init=False)
-    # Writes made while a commit is in flight: key -> pickled value or DELETE.
-    _queued: dict[str, bytes | _Delete] = attrs.field(factory=dict, init=False)
-    # Fires once close() has committed everything.
-    _closed_waiters: list[Deferred[None]] = attrs.field(factory=list, init=False)
 
     def write(
         self,
@@ -631,16 +600,11 @@ class GroupCommitter:
         if self._closed:
             return fail(StorageError("the group committer is closed; write refused"))
         try:
-            if self._in_flight is None:
-                for key, value in changes:
-                    if value is DELETE:
-                        self.storage.delete(key)
-                    else:
-                        self.storage.stage(key, value)
-            else:
-                # The connection is committing: keep the write until it is done.
-                for key, value in changes:
-                    self._queued[key] = DELETE if value is DELETE else _pickled(value)
+            for key, value in changes:
+                if value is DELETE:
+                    self.storage.delete(key)
+                else:
+                    self.storage.stage(key, value)
         except Exception as e:
             # Part of this write is in the transaction and cannot be taken
             # out alone: as untrustworthy as a failed commit.
@@ -659,35 +623,9 @@ class GroupCommitter:
         """
         if self._failure is not None:
             return fail(self._failure)
-        if self._waiting:
-            return self._join()
-        if self._in_flight is not None:
-            waiter: Deferred[None] = Deferred()
-            self._in_flight.append(waiter)
-            return waiter
-        return succeed(None)
-
-    def get(self, key: str) -> object | None:
-        """The value at ``key`` as the next commits will leave it, or ``None``."""
-        queued = self._queued.get(key)
-        if queued is None:
-            return self.storage.get(key)
-        return None if queued is DELETE else pickle.loads(queued)  # type: ignore[arg-type]
-
-    def scan(self, prefix: str) -> list[tuple[str, object]]:
-        """Every ``(key, value)`` under ``prefix``, in key order, as the next
-        commits will leave them."""
-        rows = list(self.storage.scan(prefix))
-        mine = {key: value for key, value in self._queued.items() if key.startswith(prefix)}
-        if not mine:
-            return rows
-        merged: dict[str, object] = dict(rows)
-        for key, value in mine.items():
-            if value is DELETE:
-                merged.pop(key, None)
-            else:
-                merged[key] = pickle.loads(value)  # type: ignore[arg-type]
-        return sorted(merged.items())
+        if not self._waiting:
+            return succeed(None)
+        return self._join()
 
     def _join(self) -> Deferred[None]:
         if self._call is None:
@@ -699,73 +637,27 @@ class GroupCommitter:
         return waiter
 
     def flush(self) -> None:
-        """Commit the batch now (or start its commit in the runner), then
-        fire its Deferreds in order once it is durable."""
+        """Commit the batch now, then fire its Deferreds in order."""
         if self._call is not None and self._call.active():
             self._call.cancel()
         self._call = None
-        if not self._waiting or self._in_flight is not None:
-            return  # nothing to do, or the commit in flight flushes when done
+        if not self._waiting:
+            return
         # Swap the batch out first: a callback that writes starts a new one.
         waiting, writes = self._waiting, self._writes
         at_commit, self._at_commit = self._at_commit, {}
         self._waiting, self._writes = [], 0
-        # A lone write commits here: handing it to the thread and back would
-        # only add to its wait.  Batches (a busy server) commit in the thread.
-        inline = self.runner is None or self._closed or writes <= 1
         try:
             for key, value_of in at_commit.items():
                 self.storage.stage(key, value_of())
-            if inline:
-                self.storage.commit()
+            self.storage.commit()
         except Exception as e:
             self._fail(e, _current_failure(), waiting)
             return
-        if inline:
-            self._committed(None, waiting, writes)
-            return
-        self._in_flight = waiting
-        try:
-            running = self.runner(self.storage.commit)
-        except Exception as e:
-            self._in_flight = None
-            self._fail(e, _current_failure(), waiting)
-            return
-        running.addCallbacks(
-            self._committed,
-            self._commit_failed,
-            callbackArgs=(waiting, writes),
-            errbackArgs=(waiting,),
-        )
-
-    def _committed(self, _: object, waiting: list[Deferred[None]], writes: int) -> None:
-        """A batch is durable: stage what waited for it, answer, go on."""
-        self._in_flight = None
         self.batches += 1
         self.last_batch_size = writes
-        queued, self._queued = self._queued, {}
-        try:
-            for key, raw in queued.items():
-                if raw is DELETE:
-                    self.storage.delete(key)
-                else:
-                    self.storage.stage_pickled(key, raw)  # type: ignore[arg-type]
-        except Exception as e:
-            for waiter in waiting:
-                waiter.callback(None)  # durable all the same
-            self._fail(e, _current_failure())
-            return
         for waiter in waiting:
             waiter.callback(None)
-        if self._waiting and (self._closed or self._call is None):
-            self.flush()  # what came in during the commit, at once
-        elif not self._waiting and self._closed:
-            self._fire_closed()
-
-    def _commit_failed(self, reason: Failure, waiting: list[Deferred[None]]) -> None:
-        self._in_flight = None
-        cause = reason.value if isinstance(reason.value, Exception) else Exception(reason.value)
-        self._fail(cause, reason, waiting)
 
     def _fail(
         self, cause: Exception, reason: Failure, waiting: list[Deferred[None]] | None = None
@@ -778,7 +670,6 @@ class GroupCommitter:
         self._call = None
         self._writes = 0
         self._at_commit = {}
-        self._queued = {}
         self._failure = CommitFailed(cause)
         # Reads of the storage must not show writes that will never be durable.
         with contextlib.suppress(Exception):
@@ -787,24 +678,8 @@ class GroupCommitter:
             waiter.errback(self._failure)
         if self.on_failure is not None:
             self.on_failure(reason)
-        self._fire_closed()
 
-    def close(self) -> Deferred[None]:
-        """Commit and answer anything pending, then refuse further writes.
-
-        :returns: a Deferred that fires once everything is committed (at
-            once without a runner, or with no commit in flight); only then
-            may the storage be closed.
-        """
-        self._closed = True
+    def close(self) -> None:
+        """Commit and answer anything pending now, then refuse further writes."""
         self.flush()
-        if self._in_flight is None:
-            return succeed(None)
-        waiter: Deferred[None] = Deferred()
-        self._closed_waiters.append(waiter)
-        return waiter
-
-    def _fire_closed(self) -> None:
-        waiters, self._closed_waiters = self._closed_waiters, []
-        for waiter in waiters:
-            waiter.callback(None)
+        self._closed = True
