@@ -10,6 +10,7 @@ every call, and a count of the bytes received.
 from __future__ import annotations
 
 import random
+import struct
 from collections.abc import Callable
 from typing import Any
 
@@ -25,11 +26,38 @@ class LinkDown(Exception):
     """The link is not connected (and ready) right now."""
 
 
-def encode_arguments(command: type[amp.Command], arguments: dict[str, Any]) -> dict[str, bytes]:
-    """A command's arguments as AMP puts them on the wire, for :meth:`ReconnectingLink.send`:
-    encoding them once serves a request sent to several servers."""
+class EncodedRequest:
+    """A request box serialized once, for :meth:`ReconnectingLink.send`: the
+    same bytes go to several servers, each with its own ``_ask`` tag."""
+
+    __slots__ = ("command", "tail")
+
+    def __init__(self, command: type[amp.Command], tail: bytes) -> None:
+        self.command = command
+        #: The serialized box after its ``_ask`` key (which sorts first).
+        self.tail = tail
+
+
+def encode_request(command: type[amp.Command], arguments: dict[str, Any]) -> EncodedRequest:
+    """Serialize a request as ``callRemote`` would, less its ``_ask`` tag."""
     box = command.makeArguments(arguments, None)
-    return {key.decode("ascii"): value for key, value in box.items()}
+    box[amp.COMMAND] = command.commandName
+    if min(box) <= amp.ASK:  # AmpBox.serialize sorts keys: _ask must come first
+        raise ValueError(f"{command.commandName!r} has an argument sorting before _ask")
+    return EncodedRequest(command, box.serialize())
+
+
+class _EncodedBox(amp.AmpBox):
+    """A request box whose keys but ``_ask`` are serialized already."""
+
+    tail = b""
+
+    def serialize(self) -> bytes:
+        ask: bytes = self[amp.ASK]
+        return _ASK_PREFIX + struct.pack("!H", len(ask)) + ask + self.tail
+
+
+_ASK_PREFIX = struct.pack("!H", len(amp.ASK)) + amp.ASK
 
 
 def _parse_response(box: amp.AmpBox, command: type[amp.Command], protocol: amp.AMP) -> Any:
@@ -77,6 +105,14 @@ class LinkProtocol(amp.AMP):
         super().connectionLost(reason)
         if self.on_lost is not None:
             self.on_lost(self)
+
+    def call_encoded(self, request: EncodedRequest) -> Deferred[amp.AmpBox]:
+        """Send a request serialized by :func:`encode_request`; fires with the
+        raw answer box, or fails as ``callRemoteString`` does."""
+        box = _EncodedBox()
+        box.tail = request.tail
+        answer: Deferred[amp.AmpBox] = self._sendBoxCommand(request.command.commandName, box)
+        return answer
 
 
 class ReconnectingLink:
@@ -226,13 +262,13 @@ class ReconnectingLink:
             return fail(LinkDown("not connected"))
         return self.call_on(self._protocol, command, timeout, **kwargs)
 
-    def send(self, command: type[amp.Command], arguments: dict[str, bytes]) -> Deferred[Any]:
-        """Send a command whose arguments :func:`encode_arguments` encoded,
-        with no timeout (the caller keeps one); answers as :meth:`call`."""
+    def send(self, command: type[amp.Command], request: EncodedRequest) -> Deferred[Any]:
+        """Send a request :func:`encode_request` serialized, with no timeout
+        (the caller keeps one); answers as :meth:`call`."""
         protocol = self._protocol
         if protocol is None:
             return fail(LinkDown("not connected"))
-        answer: Deferred[Any] = protocol.callRemoteString(command.commandName, **arguments)
+        answer: Deferred[Any] = protocol.call_encoded(request)
         return answer.addCallbacks(
             _parse_response,
             _remote_error,

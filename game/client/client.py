@@ -30,7 +30,7 @@ from game import protocol as p
 from game.client.majority import OK, Decision, Listing, ServerAnswer, decide, merge_listings
 from game.config import ClusterConfig, ServerConfig
 from game.endpoints import client_endpoint
-from game.link import LinkProtocol, ReconnectingLink, backoff, encode_arguments
+from game.link import LinkProtocol, ReconnectingLink, backoff, encode_request
 
 log = Logger(namespace="replgame.client")
 
@@ -372,7 +372,7 @@ class ReplicatedClient:
             for call in list(calls.values()):
                 call.cancel()
 
-        encoded = encode_arguments(command, arguments)
+        encoded = encode_request(command, arguments)
         timer = self.clock.callLater(timeout, expired)
         for link in targets:
             calls[link.server_id] = call = link.send(command, encoded)

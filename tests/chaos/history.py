@@ -206,10 +206,10 @@ class Recorder:
 
             link.call = call  # type: ignore[method-assign]
 
-            # ReplicatedClient.request sends through send (arguments encoded once).
+            # ReplicatedClient.request sends through send (the request encoded once).
             def send(
                 command: type[p.Command],
-                arguments: dict[str, bytes],
+                arguments: Any,
                 _original: Any = link.send,
                 _server_id: int = server_id,
             ) -> Any:
