@@ -47,6 +47,8 @@ from bench.workload import PlanSource, copy_dataset
 from game.server.storage import Storage
 
 NAME = "profiling"
+#: The sections of a run, in order; ``--only`` picks some.
+SECTIONS = ("cpu", "storage", "commit", "concurrent", "startup")
 
 
 # -- reading cProfile stats ----------------------------------------------------------
@@ -179,12 +181,12 @@ async def cpu_per_move(seconds: float, seed: int, games: int = 16) -> dict[str, 
 
 
 def storage_commits(commits: int = 600) -> dict[str, Any]:
-    """Our storage's commit (a move's three records, as the replica stages them), alone in
+    """Our storage's commit (a move's records, as the replica stages them), alone in
     a fresh directory, with sqlite's default WAL checkpoints and with none, and a bare
     ``fdatasync`` of 4 KB: taken in turn, one of each at a time, so that all three meet
     the same disk (which other tenants share)."""
     root = Path(tempfile.mkdtemp(prefix="replgame-bench-commit-"))
-    record = {"format": 1, "events": ["e" * 120] * 20}
+    event = "e" * 120  # one move's event row (g/<id>/<n>)
     entry = (1, "connect4", "active", ("alice", "bob"), 22, b"d" * 32, b"h" * 32, "s" * 90)
     storages = {
         "default checkpoints": Storage.open(root / "default"),
@@ -198,7 +200,7 @@ def storage_commits(commits: int = 600) -> dict[str, Any]:
         for n in range(commits):
             game = f"game-{n % 300:04d}"
             for label, storage in storages.items():
-                storage.stage("g/" + game, record)
+                storage.stage(f"g/{game}/{n // 300:08d}", event)
                 storage.stage("i/" + game, entry)
                 storage.stage_meta({"initialized": True, "clock": n, "digest": "0" * 64})
                 started = time.perf_counter()
@@ -216,10 +218,12 @@ def storage_commits(commits: int = 600) -> dict[str, Any]:
     return {label: summary_ms(values) for label, values in times.items()}
 
 
-async def profiled_servers(seed: int, moves: int, seconds: float) -> dict[str, Any]:
+async def profiled_servers(
+    seed: int, moves: int, seconds: float, scenarios: tuple[str, ...] = ("commit", "concurrent")
+) -> dict[str, Any]:
     """Sequential moves, then 16 concurrent games, on three servers under cProfile."""
     results: dict[str, Any] = {}
-    for scenario in ("commit", "concurrent"):
+    for scenario in scenarios:
         root = Path(tempfile.mkdtemp(prefix="replgame-bench-profile-"))
         cluster = Cluster(root)
         stats_files = {i: root / f"server-{i}.prof" for i in (1, 2, 3)}
@@ -351,19 +355,35 @@ async def run(
     datasets: Datasets | None = None,
     seconds: float = 5.0,
     moves: int = 600,
+    only: tuple[str, ...] = SECTIONS,
 ) -> dict[str, Any]:
     say(f"== profile: where the time goes (cProfile; seed {seed}, load {load_average()})")
     result: dict[str, Any] = {"seed": seed}
-    result["cpu"] = await cpu_per_move(seconds, seed)
-    result["storage"] = storage_commits()
-    result.update(await profiled_servers(seed, moves, seconds))
-    result["startup"] = await startup(games, seed, datasets)
+    if "cpu" in only:
+        result["cpu"] = await cpu_per_move(seconds, seed)
+    if "storage" in only:
+        result["storage"] = storage_commits()
+    if "commit" in only or "concurrent" in only:
+        scenarios = tuple(s for s in ("commit", "concurrent") if s in only)
+        result.update(await profiled_servers(seed, moves, seconds, scenarios))
+    if "startup" in only:
+        result["startup"] = await startup(games, seed, datasets)
     return result
 
 
 def render(result: dict[str, Any]) -> str:
     out = ["Profile: where the time goes", ""]
-    cpu = result["cpu"]
+    if "cpu" in result:
+        out += _render_cpu(result["cpu"])
+    if "storage" in result:
+        out += _render_storage(result["storage"])
+    out += _render_profiles(result)
+    if "startup" in result:
+        out += _render_startup(result["startup"])
+    return "\n".join(out)
+
+
+def _render_cpu(cpu: dict[str, Any]) -> list[str]:
     modes = list(cpu)
     rows = []
     for side in ("ours", "etcd"):
@@ -376,23 +396,31 @@ def render(result: dict[str, Any]) -> str:
         f"puts/s (p50 {cpu[mode]['etcd']['p50_ms']:.2f} ms)"
         for mode in modes
     )
-    out += [
+    return [
         f"CPU time per change, no profiler attached ({rates}):",
         "",
         table(["side", "process", *(f"CPU ms per change, {m}" for m in modes)], rows),
         "",
+    ]
+
+
+def _render_storage(storage: dict[str, Any]) -> list[str]:
+    return [
         "Our storage's commit of one move (its three records), alone, and a bare fdatasync:",
         "",
         table(
             ["commit", "n", "p50 ms", "p99 ms", "max ms"],
-            [
-                [k, v["n"], v["p50_ms"], v["p99_ms"], v["max_ms"]]
-                for k, v in result["storage"].items()
-            ],
+            [[k, v["n"], v["p50_ms"], v["p99_ms"], v["max_ms"]] for k, v in storage.items()],
         ),
         "",
     ]
+
+
+def _render_profiles(result: dict[str, Any]) -> list[str]:
+    out: list[str] = []
     for scenario, title in (("commit", "sequential moves"), ("concurrent", "16 concurrent games")):
+        if scenario not in result:
+            continue
         data = result[scenario]
         first = next(iter(data["servers"].values()))
         headers = ["server wall time per change (ms)", *(f"server {i}" for i in data["servers"])]
@@ -424,8 +452,11 @@ def render(result: dict[str, Any]) -> str:
             ),
             "",
         ]
-    start = result["startup"]
-    out += [
+    return out
+
+
+def _render_startup(start: dict[str, Any]) -> list[str]:
+    return [
         f"Restart with {start['games']:,} stored games and 100 missed moves: "
         f"{start['exec_to_serving_s']:.2f} s from exec to serving "
         f"({start['exec_to_serving_profiled_s']:.2f} s under cProfile):",
@@ -437,7 +468,6 @@ def render(result: dict[str, Any]) -> str:
             [[t["tottime_s"], t["cumtime_s"], t["calls"], t["function"]] for t in start["top"][:8]],
         ),
     ]
-    return "\n".join(out)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -447,10 +477,19 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--games", type=int, default=100_000)
     parser.add_argument("--seconds", type=float, default=5.0)
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument(
+        "--only",
+        default=",".join(SECTIONS),
+        help=f"comma-separated sections to run, of {','.join(SECTIONS)} (default: all)",
+    )
     args = parser.parse_args(argv)
+    only = tuple(args.only.split(","))
+    unknown = set(only) - set(SECTIONS)
+    if unknown:
+        parser.error(f"unknown sections: {', '.join(sorted(unknown))}")
 
     async def go(_: Any) -> None:
-        result = await run(args.games, args.seed, seconds=args.seconds)
+        result = await run(args.games, args.seed, seconds=args.seconds, only=only)
         say(render(result))
         say(f"wrote {write_result(NAME, result)}")
 

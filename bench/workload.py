@@ -2,9 +2,10 @@
 
 A :class:`GamePlan` is one game played out in advance from a seeded RNG:
 the commands a client sends (create, join, the moves with each mover's
-token) and, for each change, the bytes our server stores for the game
-afterwards (the ``g/<id>`` record, pickled as the shelf pickles it).  The
-etcd baseline puts exactly those bytes, so both sides write the same payload.
+token) and, for each change, the bytes our server stores for the game's
+history with it (the new event's ``g/<id>/<n>`` row, pickled as the shelf
+pickles it).  The etcd baseline puts exactly those bytes, so both sides
+write the same payload.
 
 :func:`write_dataset` writes D stored games through the storage module
 (``Storage.stage`` and ``commit``; records, index entries and the meta
@@ -28,7 +29,7 @@ import attrs
 from game.rules import KINDS, Position, new_game
 from game.server import gamelog
 from game.server.gamelog import Event, GameLog
-from game.server.replica import RECORD_FORMAT, IndexEntry
+from game.server.replica import RECORD_FORMAT, IndexEntry, event_key
 from game.server.storage import DATABASE_NAME, Storage
 
 #: The pickle protocol of our shelf (storage.Storage).
@@ -41,8 +42,9 @@ def token_for(seed: int, label: str, seat: int) -> str:
 
 
 def stored_record(events: list[str]) -> bytes:
-    """The bytes our shelf stores at ``g/<id>`` for a game with these events."""
-    return pickle.dumps({"format": RECORD_FORMAT, "events": list(events)}, SHELF_PROTOCOL)
+    """The bytes our shelf stores for the last of these events (its ``g/<id>/<n>`` row):
+    a change writes only its own event."""
+    return pickle.dumps(events[-1], SHELF_PROTOCOL)
 
 
 @attrs.frozen
@@ -193,9 +195,8 @@ def write_dataset(directory: Path, count: int, seed: int) -> list[StoredGame]:
     try:
         for stored, game in dataset_games(count, seed):
             entry = IndexEntry.of(game)
-            storage.stage(
-                "g/" + game.game_id, {"format": RECORD_FORMAT, "events": list(game.event_json)}
-            )
+            for number, text in enumerate(game.event_json):
+                storage.stage(event_key(game.game_id, number), text)
             storage.stage("i/" + game.game_id, entry.to_record())
             clock += entry.version
             digest ^= int.from_bytes(entry.doc_sha, "big")

@@ -46,8 +46,11 @@ def check_player(value: str) -> str:
     return value
 
 
+_TOKEN = re.compile("[\x21-\x7e]{16,128}")
+
+
 def check_token(value: str) -> str:
-    if not 16 <= len(value) <= 128 or not all("\x21" <= c <= "\x7e" for c in value):
+    if not _TOKEN.fullmatch(value):
         raise InvalidArgument("token must be 16-128 ASCII characters from 0x21-0x7E")
     return value
 

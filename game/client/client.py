@@ -17,7 +17,8 @@ from collections.abc import Callable
 from typing import Any
 
 import attrs
-from twisted.internet.defer import Deferred, DeferredList, fail
+from twisted.internet import defer
+from twisted.internet.defer import CancelledError, Deferred, DeferredList, fail
 from twisted.internet.interfaces import IReactorTime, IStreamClientEndpoint
 from twisted.internet.task import LoopingCall
 from twisted.logger import Logger
@@ -29,7 +30,7 @@ from game import protocol as p
 from game.client.majority import OK, Decision, Listing, ServerAnswer, decide, merge_listings
 from game.config import ClusterConfig, ServerConfig
 from game.endpoints import client_endpoint
-from game.link import LinkProtocol, ReconnectingLink, backoff
+from game.link import LinkProtocol, ReconnectingLink, backoff, encode_request
 
 log = Logger(namespace="replgame.client")
 
@@ -344,10 +345,18 @@ class ReplicatedClient:
             return fail(NoServers(f"no server reachable for {name}; is the cluster running?"))
         answers: list[ServerAnswer] = []
         result: Deferred[Outcome] = Deferred()
+        # One timer for the request, not one per server.
+        timeout = max(link.timeout for link in targets)
+        calls: dict[int, Deferred[Any]] = {}
 
         def arrived(outcome: object, server_id: int) -> None:
+            calls.pop(server_id, None)
+            if not calls and timer.active():
+                timer.cancel()
             if isinstance(outcome, Failure):
                 outcome = outcome.value
+                if isinstance(outcome, CancelledError):
+                    outcome = defer.TimeoutError(f"no answer to {name} within {timeout:g} s")
             answers.append(ServerAnswer.from_outcome(server_id, outcome))
             decision = decide(answers, len(targets))
             if decision is not None and not result.called:
@@ -359,8 +368,15 @@ class ReplicatedClient:
             if len(answers) == len(targets) and decision is not None:
                 self._repair(arguments.get("game_id"), decision, command)
 
+        def expired() -> None:
+            for call in list(calls.values()):
+                call.cancel()
+
+        encoded = encode_request(command, arguments)
+        timer = self.clock.callLater(timeout, expired)
         for link in targets:
-            link.call(command, **arguments).addBoth(arrived, link.server_id)
+            calls[link.server_id] = call = link.send(command, encoded)
+            call.addBoth(arrived, link.server_id)
         return result
 
     def _repair(self, game_id: str | None, decision: Decision, command: type[p.Command]) -> None:

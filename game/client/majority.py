@@ -22,6 +22,8 @@ OK: Final = "ok"
 ERROR: Final = "error"
 FAILED: Final = "failed"
 
+_PLAIN: Final = (str, int, bool)
+
 #: Errors that mean "this server cannot answer now", not an opinion.
 NOT_A_VOTE: Final = (wire.NotServing, wire.Internal)
 
@@ -33,15 +35,17 @@ class ServerAnswer:
     server_id: int
     kind: str
     value: Any  # the response dict, the WireError, or a failure description
+    #: What makes two answers identical, or None for a non-vote; computed once,
+    #: since deciding compares every answer with every other as they arrive.
+    key: tuple[str, Any] | None = attrs.field(init=False, eq=False, repr=False)
 
-    @property
-    def key(self) -> tuple[str, Any] | None:
-        """What makes two answers identical, or None for a non-vote."""
+    def __attrs_post_init__(self) -> None:
+        key: tuple[str, Any] | None = None
         if self.kind == OK:
-            return (OK, _comparable(self.value))
-        if self.kind == ERROR and not isinstance(self.value, NOT_A_VOTE):
-            return (ERROR, self.value.tag)
-        return None
+            key = (OK, _comparable(self.value))
+        elif self.kind == ERROR and not isinstance(self.value, NOT_A_VOTE):
+            key = (ERROR, self.value.tag)
+        object.__setattr__(self, "key", key)
 
     @classmethod
     def from_outcome(cls, server_id: int, outcome: object) -> ServerAnswer:
@@ -53,6 +57,9 @@ class ServerAnswer:
 
 
 def _comparable(response: Any) -> Any:
+    if type(response) is dict and all(type(v) in _PLAIN for v in response.values()):
+        # A game answer ({"game": text}) is compared by its raw text.
+        return tuple(sorted(response.items()))
     if isinstance(response, Mapping):
         return tuple(sorted((k, _comparable(v)) for k, v in response.items()))
     if isinstance(response, list):

@@ -18,7 +18,7 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-from twisted.internet.defer import Deferred, maybeDeferred, succeed
+from twisted.internet.defer import Deferred, fail, maybeDeferred, succeed
 from twisted.internet.interfaces import IAddress, IPushProducer, IReactorTime
 from twisted.internet.protocol import Factory, connectionDone
 from twisted.logger import Logger
@@ -141,9 +141,70 @@ class ServerProtocol(amp.AMP, TimeoutMixin):
         if self._closing:
             return
         try:
-            super().ampBoxReceived(box)
+            if not self._answer_game_command(box):
+                super().ampBoxReceived(box)
         except Exception as error:
             self._close(f"not an AMP request ({type(error).__name__})")
+
+    # -- the game commands' direct path ----------------------------------------------
+    #
+    # A move is most of what a server answers, and stock AMP spends more on
+    # it than deciding it does: three maybeDeferreds, argument objects looked
+    # up by name, eight callbacks.  The commands below take this direct path
+    # instead; it answers the same bytes as the stock one (tests compare
+    # them), which still answers everything else, including every request
+    # whose arguments do not parse (so BAD_REQUEST texts are AMP's own).
+
+    def _answer_game_command(self, box: amp.AmpBox) -> bool:
+        """Answer a game command directly; False leaves the box to stock AMP."""
+        name = box.get(amp.COMMAND)
+        route = _DIRECT.get(name) if name is not None else None
+        ask = box.get(amp.ASK)
+        if route is None or ask is None or amp.ANSWER in box or amp.ERROR in box:
+            return False
+        command, arguments, answer = route
+        try:
+            kw = {
+                python_name: (
+                    None
+                    if argument.optional and wire_name not in box
+                    else argument.fromString(box[wire_name])
+                )
+                for wire_name, python_name, argument in arguments
+            }
+        except Exception:
+            return False  # the stock path answers BAD_REQUEST with its own text
+        try:
+            document = answer(self, **kw)
+        except Exception:
+            document = fail()
+        document.addCallbacks(
+            self._send_game, self._send_error, callbackArgs=(ask,), errbackArgs=(ask, command)
+        ).addErrback(self.unhandledError)
+        return True
+
+    def _send_game(self, document: str, ask: bytes) -> None:
+        self._safeEmit(amp.AmpBox({amp.ANSWER: ask, b"game": document.encode("utf-8")}))
+
+    def _send_error(self, failure: Failure, ask: bytes, command: type[p.Command]) -> None:
+        """What stock AMP answers for this failure, with ``guarded``'s INTERNAL."""
+        key = failure.check(*command.allErrors)
+        if key is not None:
+            code, description = command.allErrors[key], str(failure.value)
+        elif failure.check(amp.RemoteAmpError):
+            code, description = failure.value.errorCode, failure.value.description
+        else:
+            error = self._internal(failure, command.commandName)
+            code, description = error.errorCode, error.description
+        self._safeEmit(
+            amp.AmpBox(
+                {
+                    amp.ERROR: ask,
+                    amp.ERROR_CODE: code,
+                    amp.ERROR_DESCRIPTION: description.encode("utf-8", "replace"),
+                }
+            )
+        )
 
     def unhandledError(self, failure: Failure) -> None:
         if failure.check(amp.RemoteAmpError):
@@ -240,23 +301,28 @@ class ServerProtocol(amp.AMP, TimeoutMixin):
         return self._change(game_id, Command(ACCEPT_DRAW, version, token))
 
     def _change(self, game_id: str, command: Command) -> Deferred[dict[str, str]]:
+        return _game(maybeDeferred(self._change_document, game_id, command))
+
+    def _change_document(self, game_id: str, command: Command) -> Deferred[str]:
         """A state-changing command; refusals are logged, one line each."""
+        try:
+            answer = self.node.change_game(game_id, command)
+        except Exception:
+            answer = fail()
+        return answer.addErrback(self._refused, game_id, command)
 
-        def refused(failure: Failure) -> Failure:
-            error = failure.value
-            if isinstance(error, wire.WireError) and not isinstance(error, wire.NotServing):
-                log.info(
-                    "refused {command} on game {game_id} from {remote}: {tag} ({description})",
-                    command=command.type,
-                    game_id=game_id,
-                    remote=self.remote,
-                    tag=error.tag.decode(),
-                    description=error.description,
-                )
-            return failure
-
-        answer = maybeDeferred(self.node.change_game, game_id, command).addErrback(refused)
-        return _game(answer)
+    def _refused(self, failure: Failure, game_id: str, command: Command) -> Failure:
+        error = failure.value
+        if isinstance(error, wire.WireError) and not isinstance(error, wire.NotServing):
+            log.info(
+                "refused {command} on game {game_id} from {remote}: {tag} ({description})",
+                command=command.type,
+                game_id=game_id,
+                remote=self.remote,
+                tag=error.tag.decode(),
+                description=error.description,
+            )
+        return failure
 
     @p.GetGame.responder
     def get_game(self, game_id: str) -> Any:
@@ -463,6 +529,40 @@ class ServerProtocol(amp.AMP, TimeoutMixin):
 
 def _game(document: Any) -> Any:
     return document.addCallback(lambda text: {"game": text})
+
+
+def _direct_arguments(command: type[p.Command]) -> list[tuple[bytes, str, amp.Argument]]:
+    return [(wire, wire.decode("ascii"), argument) for wire, argument in command.arguments]
+
+
+def _direct_change(event_type: str) -> Callable[..., Deferred[str]]:
+    def answer(
+        protocol: ServerProtocol, game_id: str, version: int, token: str, **rest: Any
+    ) -> Any:
+        return protocol._change_document(game_id, Command(event_type, version, token, **rest))
+
+    return answer
+
+
+#: Commands answered by ServerProtocol._answer_game_command: the command,
+#: its arguments (wire name, Python name, parser), and what answers the document.
+_DIRECT: dict[bytes, tuple[type[p.Command], list[tuple[bytes, str, amp.Argument]], Any]] = {
+    command.commandName: (command, _direct_arguments(command), answer)
+    for command, answer in (
+        (p.MakeMove, _direct_change(MOVE)),
+        (p.JoinGame, _direct_change(JOIN)),
+        (p.Resign, _direct_change(RESIGN)),
+        (p.OfferDraw, _direct_change(OFFER_DRAW)),
+        (p.AcceptDraw, _direct_change(ACCEPT_DRAW)),
+        (
+            p.CreateGame,
+            lambda protocol, game_id, kind, player, token, seat: protocol.node.create_game(
+                game_id, kind, player, 0 if seat is None else seat, token
+            ),
+        ),
+        (p.GetGame, lambda protocol, game_id: protocol.node.get_game(game_id)),
+    )
+}
 
 
 class ServerFactory(Factory):

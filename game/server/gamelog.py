@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import json.encoder
 import re
 from collections.abc import Callable
 from typing import Any, Final
@@ -34,9 +35,36 @@ EVENT_TYPES: Final = (CREATE, JOIN, MOVE, RESIGN, OFFER_DRAW, ACCEPT_DRAW)
 EMPTY_HEAD: Final = bytes(32)
 
 
+def _unencodable(value: object) -> object:
+    raise TypeError(f"Object of type {type(value).__name__} is not JSON serializable")
+
+
+# json.dumps with these options builds a JSONEncoder on every call, which costs
+# more than encoding a small document; the C encoder it ends up using is made
+# once here instead (same options, same text).
+_C_ENCODER: Final = (
+    json.encoder.c_make_encoder(  # type: ignore[attr-defined]
+        None, _unencodable, json.encoder.encode_basestring, None, ":", ",", True, False, True
+    )
+    if json.encoder.c_make_encoder is not None  # type: ignore[attr-defined]
+    else None
+)
+
+
+#: A string as canonical JSON writes it (ensure_ascii=False).
+_string: Final = json.encoder.encode_basestring
+
+
+def _int_or_null(value: int | None) -> str:
+    return "null" if value is None else str(int(value))
+
+
 def canonical_json(value: object) -> str:
-    """The one JSON text of ``value`` that every replica produces."""
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    """The one JSON text of ``value`` that every replica produces: that of
+    ``json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)``."""
+    if _C_ENCODER is None:
+        return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return "".join(_C_ENCODER(value, 0))
 
 
 def token_hash(game_id: str, seat: int, token: str) -> str:
@@ -60,12 +88,19 @@ class Event:
     move: str | None = None
 
     def to_json(self) -> str:
-        fields: dict[str, Any] = {"type": self.type, "seat": self.seat, "token": self.token}
-        for name in ("kind", "player", "move"):
-            value = getattr(self, name)
-            if value is not None:
-                fields[name] = value
-        return canonical_json(fields)
+        """The event's canonical JSON, written field by field in sorted key order
+        (what :func:`canonical_json` makes of its fields; tests compare the two)."""
+        parts = []
+        if self.kind is not None:
+            parts.append('"kind":' + _string(self.kind))
+        if self.move is not None:
+            parts.append('"move":' + _string(self.move))
+        if self.player is not None:
+            parts.append('"player":' + _string(self.player))
+        parts.append(
+            f'"seat":{int(self.seat)},"token":{_string(self.token)},"type":{_string(self.type)}'
+        )
+        return "{" + ",".join(parts) + "}"
 
     @classmethod
     def from_json(cls, text: str) -> Event:
@@ -114,6 +149,8 @@ _EXTRA_FIELDS: Final[dict[object, tuple[str, ...]]] = {
 
 
 _HEX64: Final = re.compile("[0-9a-f]{64}")
+#: Raw tokens whose hashes a game remembers (its two seats' and a few others).
+_TOKEN_CACHE: Final = 8
 
 
 def _text(value: object) -> str:
@@ -152,9 +189,16 @@ class GameLog:
         self.tokens: list[str | None] = [None, None]
         self.position: Position = new_game(create.kind)
         self.moves: list[str] = []
+        # The moves as JSON text, without the brackets, kept as they are played.
+        self._moves_json = ""
         self.draw_offer: int | None = None
         self.result: Result | None = None
         self._document: str | None = None
+        # The position a decided move leads to, so that appending that move
+        # does not play it a second time: (position before, move, position after).
+        self._decided: tuple[Position, str, Position] | None = None
+        # Token hashes by raw token, for the few tokens that act on this game.
+        self._token_hashes: dict[str, tuple[str, str]] = {}
         self.append(create)
 
     @classmethod
@@ -191,25 +235,54 @@ class GameLog:
         return "active" if None not in self.players else "open"
 
     def document(self) -> str:
-        """The canonical game document of PROTOCOL.md."""
+        """The canonical game document of PROTOCOL.md.
+
+        Written field by field in sorted key order, the moves kept as JSON
+        text as they are played: what :func:`canonical_json` makes of
+        :meth:`document_fields` (tests compare the two), at a fraction of
+        the cost on every change.
+        """
         if self._document is None:
-            active = self.status == "active"
-            self._document = canonical_json(
-                {
-                    "id": self.game_id,
-                    "kind": self.kind,
-                    "version": self.version,
-                    "status": self.status,
-                    "players": self.players,
-                    "to_move": self.position.to_move if active else None,
-                    "moves": self.moves,
-                    "position": self.position.to_text(),
-                    "legal": self.position.legal_moves() if active else [],
-                    "draw_offer": self.draw_offer,
-                    "result": None if self.result is None else attrs.asdict(self.result),
-                }
+            status = self.status
+            active = status == "active"
+            legal = self.position.legal_moves() if active else []
+            result = self.result
+            self._document = (
+                f'{{"draw_offer":{_int_or_null(self.draw_offer)},"id":{_string(self.game_id)},'
+                f'"kind":{_string(self.kind)},"legal":[{",".join(map(_string, legal))}],'
+                f'"moves":[{self._moves_json}],"players":{self._players_json()},'
+                f'"position":{_string(self.position.to_text())},"result":'
+                + (
+                    "null"
+                    if result is None
+                    else f'{{"reason":{_string(result.reason)},"winner":'
+                    f"{_int_or_null(result.winner)}}}"
+                )
+                + f',"status":{_string(status)},'
+                f'"to_move":{_int_or_null(self.position.to_move if active else None)},'
+                f'"version":{self.version}}}'
             )
         return self._document
+
+    def document_fields(self) -> dict[str, Any]:
+        """The fields of :meth:`document`, as a dict."""
+        active = self.status == "active"
+        return {
+            "id": self.game_id,
+            "kind": self.kind,
+            "version": self.version,
+            "status": self.status,
+            "players": self.players,
+            "to_move": self.position.to_move if active else None,
+            "moves": self.moves,
+            "position": self.position.to_text(),
+            "legal": self.position.legal_moves() if active else [],
+            "draw_offer": self.draw_offer,
+            "result": None if self.result is None else attrs.asdict(self.result),
+        }
+
+    def _players_json(self) -> str:
+        return "[" + ",".join("null" if p is None else _string(p) for p in self.players) + "]"
 
     def summary(self) -> dict[str, Any]:
         return {
@@ -220,12 +293,41 @@ class GameLog:
             "version": self.version,
         }
 
+    def summary_json(self) -> str:
+        """``canonical_json(self.summary())``, written directly."""
+        return (
+            f'{{"id":{_string(self.game_id)},"kind":{_string(self.kind)},'
+            f'"players":{self._players_json()},"status":{_string(self.status)},'
+            f'"version":{self.version}}}'
+        )
+
+    def token_hashes(self, token: str) -> tuple[str, str]:
+        """What this token's hash would be for seat 0 and for seat 1 of this game."""
+        hashes = self._token_hashes.get(token)
+        if hashes is None:
+            if len(self._token_hashes) >= _TOKEN_CACHE:
+                self._token_hashes.clear()  # a game has two seats: only bad tokens get here
+            hashes = (token_hash(self.game_id, 0, token), token_hash(self.game_id, 1, token))
+            self._token_hashes[token] = hashes
+        return hashes
+
     def seat_of(self, token: str) -> int | None:
         """The seat this token holds, if any."""
+        hashes = self.token_hashes(token)
         for seat in (0, 1):
-            if self.tokens[seat] == token_hash(self.game_id, seat, token):
+            if self.tokens[seat] == hashes[seat]:
                 return seat
         return None
+
+    def play(self, move: str) -> Position:
+        """The position after ``move`` (remembered for :meth:`append`).
+
+        :raises IllegalMove, InvalidMove, GameOver: as :meth:`Position.play`.
+        """
+        position = self.position
+        after = position.play(move)
+        self._decided = (position, move, after)
+        return after
 
     # -- applying events -----------------------------------------------------
 
@@ -236,7 +338,12 @@ class GameLog:
             self.tokens[event.seat] = event.token
         elif event.type == MOVE:
             assert event.move is not None
-            self.position = self.position.play(event.move)
+            decided, self._decided = self._decided, None
+            if decided is not None and decided[0] is self.position and decided[1] == event.move:
+                self.position = decided[2]
+            else:
+                self.position = self.position.play(event.move)
+            self._moves_json += ("," if self.moves else "") + _string(event.move)
             self.moves.append(event.move)
             if self.draw_offer is not None and self.draw_offer != event.seat:
                 self.draw_offer = None  # moving declines the opponent's offer
@@ -323,11 +430,12 @@ def decide(game: GameLog, command: Command) -> Event | Repeat:
         raise wire.StaleVersion.at(game.version)
     if version > game.version:
         raise wire.Behind(f"this server holds version {game.version}")
+    hashes = game.token_hashes(command.token)
     return _decide_event(
         game,
         command.type,
-        holds=lambda seat: game.tokens[seat] == token_hash(game.game_id, seat, command.token),
-        join_hash=lambda seat: token_hash(game.game_id, seat, command.token),
+        holds=lambda seat: game.tokens[seat] == hashes[seat],
+        join_hash=hashes.__getitem__,
         player=command.player,
         move=command.move,
     )
@@ -338,7 +446,7 @@ def _repeats(game: GameLog, command: Command, held: Event) -> bool:
         held.type == command.type
         and held.player == command.player
         and held.move == command.move
-        and held.token == token_hash(game.game_id, held.seat, command.token)
+        and held.token == game.token_hashes(command.token)[held.seat]
     )
 
 
@@ -393,7 +501,7 @@ def _decide_event(
         return Event(ACCEPT_DRAW, seat, token)
     if event_type == MOVE and move is not None:
         try:
-            game.position.play(move)
+            game.play(move)
         except (IllegalMove, InvalidMove) as error:
             raise wire.IllegalMoveError(str(error)) from None
         return Event(MOVE, seat, token, move=move)

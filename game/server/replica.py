@@ -2,10 +2,11 @@
 
 The replica keeps in memory a small index entry per game (what ``ListGames``,
 ``Status`` and anti-entropy need) and a cache of recently used games; the
-events themselves live in the shelve database.  Every change stages the
-game's record, its index entry and the server's bookkeeping (clock, digest)
-into the same transaction, and is answered only once the group commit made
-it durable.
+events themselves live in the shelve database, one row per event
+(``g/<id>/<n>``), each written once.  Every change stages the game's new
+events, its index entry and (once per commit) the server's bookkeeping
+(clock, digest) into the same transaction, and is answered only once the
+group commit made it durable.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from game import errors as wire
 from game.protocol import LIST_BUDGET
 from game.server import gamelog
 from game.server.gamelog import Command, Event, GameLog, InvalidEvent
-from game.server.storage import GroupCommitter, Storage, StorageError
+from game.server.storage import DELETE, GroupCommitter, Storage, StorageError
 
 RECORD_FORMAT: Final = 1
 #: Depth (hex digits of SHA-256 of the game id) of the anti-entropy tree's leaves.
@@ -33,6 +34,9 @@ TREE_DEPTH: Final = 4
 CACHE_SIZE: Final = 4096
 
 _GAME_KEY: Final = "g/"
+#: Digits of an event's number in its key (``g/<id>/<n>``): game ids hold no
+#: "/", so ``g/<id>/`` is exactly one game's events, and they sort in order.
+_EVENT_DIGITS: Final = 8
 _INDEX_KEY: Final = "i/"
 _META_KEY: Final = "meta"
 
@@ -81,7 +85,7 @@ class IndexEntry:
             game.version,
             hashlib.sha256(game.document().encode()).digest(),
             game.head,
-            gamelog.canonical_json(game.summary()),
+            game.summary_json(),
         )
 
     def to_record(self) -> tuple[Any, ...]:
@@ -129,6 +133,9 @@ class Replica:
         #: A write failed to commit: this replica must serve nothing more.
         self.failed = False
         self._cache: OrderedDict[str, GameLog] = OrderedDict()
+        # Games read from a record of the first layout (all events in one
+        # ``g/<id>`` value), rewritten as event rows on their next change.
+        self._whole_records: set[str] = set()
         self._load()
 
     # -- loading -------------------------------------------------------------
@@ -215,17 +222,40 @@ class Replica:
             or is not the history the index (and so the digests peers see)
             describes: it is neither served nor sent to peers.
         """
-        record = self.storage.get(_GAME_KEY + game_id)
         try:
-            if not (isinstance(record, dict) and record.get("format") == RECORD_FORMAT):
-                raise InvalidEvent("the record is missing or of an unknown format")
-            game = GameLog.from_events(game_id, record["events"])
+            events = self._stored_events(game_id)
+            if len(events) != entry.version:
+                raise InvalidEvent(f"{len(events)} events stored for version {entry.version}")
+            game = GameLog.from_events(game_id, events)
         except InvalidEvent as error:
             raise DamagedGame(game_id, str(error)) from None
         document_sha = hashlib.sha256(game.document().encode()).digest()
         if (game.head, document_sha) != (entry.head, entry.doc_sha):
             raise DamagedGame(game_id, "its events do not match its index entry")
         return game
+
+    def _stored_events(self, game_id: str) -> list[str]:
+        """A game's stored event texts: one row per event (``g/<id>/<n>``), or
+        a record of the first layout (``g/<id>``: ``{"format": 1, "events": [...]}``).
+
+        :raises InvalidEvent: rows missing or out of place, or an unknown record.
+        """
+        prefix = f"{_GAME_KEY}{game_id}/"
+        events: list[str] = []
+        for key, text in self.storage.scan(prefix):
+            if key != event_key(game_id, len(events)) or not isinstance(text, str):
+                raise InvalidEvent(f"unexpected event row {key!r}")
+            events.append(text)
+        if events:
+            return events
+        record = self.storage.get(_GAME_KEY + game_id)
+        if not (isinstance(record, dict) and record.get("format") == RECORD_FORMAT):
+            raise InvalidEvent("the record is missing or of an unknown format")
+        self._whole_records.add(game_id)
+        events = record["events"]
+        if not isinstance(events, list):
+            raise InvalidEvent("the record holds no list of events")
+        return events
 
     def is_damaged(self, game_id: str) -> bool:
         """Whether the stored copy of a known game fails its check."""
@@ -305,7 +335,7 @@ class Replica:
         if isinstance(outcome, gamelog.Repeat):
             return self.document(game_id)
         game.append(outcome)
-        return self._store(game)
+        return self._store(game, unchanged=game.version - 1)
 
     def adopt(self, game_id: str, events: tuple[str, ...]) -> Deferred[str]:
         """Replace this replica's history of a game (catch-up or fork).
@@ -315,7 +345,10 @@ class Replica:
         game = GameLog.from_events(game_id, list(events))
         return self._store(game)
 
-    def _store(self, game: GameLog) -> Deferred[str]:
+    def _store(self, game: GameLog, unchanged: int = 0) -> Deferred[str]:
+        """Stage a game's change: its event rows from ``unchanged`` on (the
+        events before it are stored already), its index entry, and the
+        bookkeeping, staged once per commit."""
         game_id = game.game_id
         old = self.index.get(game_id)
         entry = IndexEntry.of(game)
@@ -325,11 +358,21 @@ class Replica:
         self._account(game_id, old, entry)
         self._remember(game)
         document = game.document()
-        changes: list[tuple[str, object]] = [
-            (_GAME_KEY + game_id, {"format": RECORD_FORMAT, "events": list(game.event_json)}),
-            (_INDEX_KEY + game_id, entry.to_record()),
-            (_META_KEY, self._meta()),
+        changes: list[tuple[str, object]] = []
+        if game_id in self._whole_records:
+            self._whole_records.discard(game_id)
+            changes.append((_GAME_KEY + game_id, DELETE))
+            unchanged = 0
+        event_json = game.event_json
+        changes += [
+            (event_key(game_id, n), event_json[n]) for n in range(unchanged, len(event_json))
         ]
+        # A shorter branch adopted: its old events past the end go.
+        changes += [
+            (event_key(game_id, n), DELETE)
+            for n in range(len(event_json), old.version if old is not None else 0)
+        ]
+        changes.append((_INDEX_KEY + game_id, entry.to_record()))
 
         def durable(_: object) -> str:
             self.on_change(game_id, document)
@@ -341,7 +384,14 @@ class Replica:
             # Not an opinion on the game: the client should count no vote here.
             raise wire.NotServing("this server failed to write its database and is stopping")
 
-        return self.committer.write(changes).addCallbacks(durable, not_durable)
+        return self.committer.write(changes, (_META_KEY, self._meta)).addCallbacks(
+            durable, not_durable
+        )
+
+
+def event_key(game_id: str, number: int) -> str:
+    """The key of a game's event ``number`` (0 is its creation)."""
+    return f"{_GAME_KEY}{game_id}/{number:0{_EVENT_DIGITS}d}"
 
 
 __all__ = [
@@ -351,5 +401,6 @@ __all__ = [
     "InvalidEvent",
     "Replica",
     "bucket_of",
+    "event_key",
     "leaf_value",
 ]

@@ -33,6 +33,7 @@ from twisted.python.failure import Failure
 
 __all__ = [
     "DATABASE_NAME",
+    "DELETE",
     "FORMAT",
     "LOCK_NAME",
     "META_KEY",
@@ -53,6 +54,15 @@ DATABASE_NAME: Final = "games.sqlite"
 LOCK_NAME: Final = "lock"
 #: The shelf key of the meta record; reserved, the replica must not use it.
 META_KEY: Final = "meta"
+
+
+class _Delete:
+    def __repr__(self) -> str:
+        return "DELETE"
+
+
+#: A value for :meth:`GroupCommitter.write` that deletes its key.
+DELETE: Final = _Delete()
 
 _SCHEMA: Final = "CREATE TABLE kv (key BLOB PRIMARY KEY, value BLOB NOT NULL) WITHOUT ROWID"
 # sqlite's own verdicts on a file that is not (or no longer) a sound database;
@@ -453,6 +463,12 @@ class Storage:
         """
         self._shelf[key] = value
 
+    def delete(self, key: str) -> None:
+        """Delete ``key`` in the open transaction; nothing happens if it is absent."""
+        encoded = key.encode("utf-8")
+        if encoded in self._mapping:
+            del self._mapping[encoded]
+
     def scan(self, prefix: str) -> Iterator[tuple[str, object]]:
         """Every ``(key, value)`` whose key starts with ``prefix``, in key order.
 
@@ -560,11 +576,21 @@ class GroupCommitter:
     _call: _Cancellable | None = attrs.field(default=None, init=False)
     _failure: CommitFailed | None = attrs.field(default=None, init=False)
     _closed: bool = attrs.field(default=False, init=False)
+    # Records staged once per batch, just before its commit, from their latest value.
+    _at_commit: dict[str, Callable[[], object]] = attrs.field(factory=dict, init=False)
 
-    def write(self, changes: Iterable[tuple[str, object]]) -> Deferred[None]:
+    def write(
+        self,
+        changes: Iterable[tuple[str, object]],
+        at_commit: tuple[str, Callable[[], object]] | None = None,
+    ) -> Deferred[None]:
         """Stage ``changes`` now; fire after the commit that makes them durable.
 
-        :param changes: ``(key, value)`` pairs, all committed together.
+        :param changes: ``(key, value)`` pairs, all committed together; the
+            value :data:`DELETE` deletes the key.
+        :param at_commit: ``(key, value_of)``: a record that every write of a
+            batch changes (bookkeeping), staged once per batch with the value
+            ``value_of()`` has just before the commit.
         :returns: a Deferred that fails with :class:`CommitFailed` if that
             commit fails (or has failed before), or with
             :class:`StorageError` once :meth:`close` was called.
@@ -575,13 +601,18 @@ class GroupCommitter:
             return fail(StorageError("the group committer is closed; write refused"))
         try:
             for key, value in changes:
-                self.storage.stage(key, value)
+                if value is DELETE:
+                    self.storage.delete(key)
+                else:
+                    self.storage.stage(key, value)
         except Exception as e:
             # Part of this write is in the transaction and cannot be taken
             # out alone: as untrustworthy as a failed commit.
             self._fail(e, _current_failure())
             assert self._failure is not None
             return fail(self._failure)
+        if at_commit is not None:
+            self._at_commit[at_commit[0]] = at_commit[1]
         self._writes += 1
         return self._join()
 
@@ -614,8 +645,11 @@ class GroupCommitter:
             return
         # Swap the batch out first: a callback that writes starts a new one.
         waiting, writes = self._waiting, self._writes
+        at_commit, self._at_commit = self._at_commit, {}
         self._waiting, self._writes = [], 0
         try:
+            for key, value_of in at_commit.items():
+                self.storage.stage(key, value_of())
             self.storage.commit()
         except Exception as e:
             self._fail(e, _current_failure(), waiting)
@@ -635,6 +669,7 @@ class GroupCommitter:
             self._call.cancel()
         self._call = None
         self._writes = 0
+        self._at_commit = {}
         self._failure = CommitFailed(cause)
         # Reads of the storage must not show writes that will never be durable.
         with contextlib.suppress(Exception):

@@ -206,6 +206,22 @@ class Recorder:
 
             link.call = call  # type: ignore[method-assign]
 
+            # ReplicatedClient.request sends through send (the request encoded once).
+            def send(
+                command: type[p.Command],
+                arguments: Any,
+                _original: Any = link.send,
+                _server_id: int = server_id,
+            ) -> Any:
+                deferred = _original(command, arguments)
+                record = self._current
+                if record is not None and record.command == command.commandName.decode():
+                    record.asked.append(_server_id)
+                    deferred.addBoth(self._answered, record, _server_id)
+                return deferred
+
+            link.send = send  # type: ignore[method-assign]
+
     def _answered(self, result: object, record: RequestRecord, server_id: int) -> object:
         record.answers[server_id] = _answer_from(result, self.now())
         return result

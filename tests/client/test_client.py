@@ -1187,3 +1187,42 @@ class WatchTests(ClusterCase):
         cluster.client.unwatch("nothing")
         cluster.flush()
         self.assertEqual([s.count("Unwatch") for s in cluster.servers.values()], [0, 0, 0])
+
+
+class OneTimerPerRequestTests(ClusterCase):
+    """A request to three servers keeps one timeout timer, cancelled once all answered."""
+
+    def test_one_timer_cancelled_when_all_answered(self) -> None:
+        cluster = self.cluster()
+        cluster.all_hold("g1", document(2))
+        before = len(cluster.clock.getDelayedCalls())
+        result = cluster.client.get_game("g1")
+        self.assertEqual(len(cluster.clock.getDelayedCalls()), before + 1)
+        outcome = self.outcome(cluster, result)
+        self.assertEqual(outcome.agreed, (1, 2))  # decided by the first two
+        self.assertEqual(len(cluster.clock.getDelayedCalls()), before)  # all three answered
+
+    def test_expiry_fails_only_the_servers_still_silent(self) -> None:
+        cluster = self.cluster()
+        cluster.all_hold("g1", document(2))
+        cluster[3].script["GetGame"] = HOLD
+        result = cluster.client.get_game("g1")
+        cluster.flush()
+        outcome = self.successResultOf(result)  # 1 and 2 agreed; 3 still pending
+        self.assertEqual(outcome.pending, (3,))
+        cluster.advance(TIMEOUT)
+        self.assertEqual(len(cluster.clock.getDelayedCalls()), len(cluster.client.links))
+        # The late answer is ignored (the call was cancelled), and nothing breaks.
+        cluster[3].release("GetGame", {"game": document(2)})
+        cluster.flush()
+
+    def test_a_timeout_reads_as_one(self) -> None:
+        cluster = self.cluster()
+        cluster.hold_everywhere("GetGame")
+        result = cluster.client.get_game("g1")
+        cluster.flush()
+        cluster.advance(TIMEOUT)
+        outcome = self.successResultOf(result)
+        self.assertEqual(outcome.failed, (1, 2, 3))
+        for answer in outcome.decision.answers:
+            self.assertTrue(answer.value.startswith("TimeoutError: "), answer.value)

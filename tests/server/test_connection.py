@@ -1640,3 +1640,101 @@ class TokenSecrecyTests(WireCase):
             self.assertGreater(len(received), 1000)
             for secret in secrets:
                 self.assertNotIn(secret.encode(), received)
+
+
+# -- the direct path of game commands ----------------------------------------------------
+
+
+class DirectPathTests(ConnectionTestCase):
+    """Game commands bypass stock AMP dispatch (ServerProtocol._answer_game_command):
+    the same requests answer the same bytes through either path."""
+
+    def script(self, conn: Connection, server: ServerHarness) -> list[str]:
+        """Requests covering answers, every kind of error, BAD_REQUEST and INTERNAL."""
+        notes: list[str] = []
+        raw = [
+            (b"CreateGame", {"game_id": b"g1", "kind": b"connect4", "player": b"alice",
+                             "token": TOKEN_A.encode()}),
+            (b"CreateGame", {"game_id": b"g1", "kind": b"connect4", "player": b"bob",
+                             "token": TOKEN_B.encode(), "seat": b"1"}),  # GAME_EXISTS
+            (b"CreateGame", {"game_id": b"g2", "kind": b"reversi", "player": b"Zo\xc3\xab",
+                             "token": TOKEN_B.encode(), "seat": b"1"}),
+            (b"JoinGame", {"game_id": b"g1", "version": b"1", "player": b"bob",
+                           "token": TOKEN_B.encode()}),
+            (b"JoinGame", {"game_id": b"g1", "version": b"2", "player": b"carol",
+                           "token": TOKEN_C.encode()}),  # GAME_FULL
+            (b"MakeMove", {"game_id": b"g1", "version": b"2", "move": b"4",
+                           "token": TOKEN_A.encode()}),
+            (b"MakeMove", {"game_id": b"g1", "version": b"2", "move": b"4",
+                           "token": TOKEN_A.encode()}),  # a repeat
+            (b"MakeMove", {"game_id": b"g1", "version": b"1", "move": b"4",
+                           "token": TOKEN_A.encode()}),  # STALE_VERSION
+            (b"MakeMove", {"game_id": b"g1", "version": b"3", "move": b"4",
+                           "token": TOKEN_A.encode()}),  # NOT_YOUR_TURN
+            (b"MakeMove", {"game_id": b"g1", "version": b"3", "move": b"9",
+                           "token": TOKEN_B.encode()}),  # ILLEGAL_MOVE
+            (b"MakeMove", {"game_id": b"g1", "version": b"3", "move": b"4",
+                           "token": TOKEN_C.encode()}),  # BAD_TOKEN
+            (b"MakeMove", {"game_id": b"g1", "version": b"3", "move": b"4"}),  # BAD_REQUEST
+            (b"MakeMove", {"game_id": b"g 1", "version": b"3", "move": b"4",
+                           "token": TOKEN_B.encode()}),  # BAD_REQUEST
+            (b"MakeMove", {"game_id": b"g1", "version": b"x", "move": b"4",
+                           "token": TOKEN_B.encode()}),  # BAD_REQUEST
+            (b"MakeMove", {"game_id": b"g1", "version": b"3", "move": b"\xff",
+                           "token": TOKEN_B.encode()}),  # BAD_REQUEST (UTF-8)
+            (b"MakeMove", {"game_id": b"nope", "version": b"1", "move": b"4",
+                           "token": TOKEN_B.encode()}),  # UNKNOWN_GAME
+            (b"OfferDraw", {"game_id": b"g1", "version": b"3", "token": TOKEN_B.encode(),
+                            "extra": b"ignored"}),
+            (b"AcceptDraw", {"game_id": b"g1", "version": b"4", "token": TOKEN_B.encode()}),
+            (b"AcceptDraw", {"game_id": b"g1", "version": b"4", "token": TOKEN_A.encode()}),
+            (b"Resign", {"game_id": b"g1", "version": b"5", "token": TOKEN_A.encode()}),
+            (b"Resign", {"game_id": b"g2", "version": b"1", "token": TOKEN_B.encode()}),
+            (b"GetGame", {"game_id": b"g1"}),
+            (b"GetGame", {"game_id": b"g3"}),  # UNKNOWN_GAME
+        ]  # fmt: skip
+        for name, arguments in raw:
+            deferred = conn.call_raw(name, **arguments)
+            deferred.addErrback(lambda failure: notes.append(repr(failure.value)))
+        # INTERNAL, logged, with no details.
+        self.patch(server.node, "get_game", lambda game_id: fail(RuntimeError("later")))
+        conn.call_raw(b"GetGame", game_id=b"g1").addErrback(lambda f: None)
+        self.flushLoggedErrors(RuntimeError)
+        return notes
+
+    def run_script(self, direct: bool) -> tuple[bytes, list[str]]:
+        server = ServerHarness(self)
+        conn = server.connect()
+        if not direct:
+            self.patch(conn.protocol, "_answer_game_command", lambda box: False)
+        notes = self.script(conn, server)
+        self.assertTrue(conn.open)
+        return bytes(conn.client.received), notes
+
+    def test_same_bytes_either_way(self) -> None:
+        direct, direct_notes = self.run_script(direct=True)
+        stock, stock_notes = self.run_script(direct=False)
+        self.assertEqual(direct_notes, stock_notes)
+        self.assertEqual(direct, stock)
+        # The script covers the errors it says it does.
+        text = direct.decode("utf-8", "replace")
+        for tag in ("GAME_EXISTS", "GAME_FULL", "STALE_VERSION", "NOT_YOUR_TURN",
+                    "ILLEGAL_MOVE", "BAD_TOKEN", "BAD_REQUEST", "UNKNOWN_GAME",
+                    "NO_DRAW_OFFER", "INTERNAL"):  # fmt: skip
+            self.assertIn(tag, text)
+
+    def test_direct_path_taken(self) -> None:
+        server = ServerHarness(self)
+        conn = server.connect()
+        taken: list[bool] = []
+        answer = conn.protocol._answer_game_command
+
+        def spy(box: amp.AmpBox) -> bool:
+            taken.append(answer(box))
+            return taken[-1]
+
+        self.patch(conn.protocol, "_answer_game_command", spy)
+        start_game(self, conn)
+        self.successResultOf(conn.call(p.Status))
+        self.assertIn(True, taken)
+        self.assertFalse(taken[-1])  # Status takes the stock path

@@ -1035,3 +1035,61 @@ class HeadsTests(SynchronousTestCase):
         longer = history(moves=("4", "3", "4", "3"))
         self.assertEqual(longer.heads[:-1], base.heads)
         self.assertNotEqual(longer.head, base.head)
+
+
+class DirectJsonTests(SynchronousTestCase):
+    """The document, summary and events are written field by field: the same
+    text as canonical_json of their fields, in every state a game passes."""
+
+    def check(self, game: GameLog) -> None:
+        from game.server.gamelog import canonical_json
+
+        self.assertEqual(game.document(), canonical_json(game.document_fields()))
+        self.assertEqual(game.summary_json(), canonical_json(game.summary()))
+        for event, text in zip(game.events, game.event_json, strict=True):
+            fields: dict[str, Any] = {"type": event.type, "seat": event.seat, "token": event.token}
+            for name in ("kind", "player", "move"):
+                if getattr(event, name) is not None:
+                    fields[name] = getattr(event, name)
+            self.assertEqual(text, canonical_json(fields))
+        self.assertEqual(json.loads(game.document())["moves"], game.moves)
+
+    def test_random_games(self) -> None:
+        from game.server.gamelog import Command, create_event, decide
+
+        rng = random.Random(7)
+        names = ["alice", "Zoë 😀", 'quo"te\\back', "naïve café", "ünï"]
+        for n in range(60):
+            kind = ("connect4", "reversi", "checkers")[n % 3]
+            tokens = (f"token-zero-{n:06d}-xx", f"token-one-{n:06d}-xxx")
+            seat = rng.randrange(2)
+            game_id = f"game-{n}"
+            game = GameLog(
+                game_id, create_event(kind, rng.choice(names), seat, tokens[seat], game_id)
+            )
+            self.check(game)
+            if rng.random() < 0.1:
+                outcome = decide(game, Command(RESIGN, game.version, tokens[seat]))
+                game.append(outcome)  # type: ignore[arg-type]
+                self.check(game)
+                continue
+            join = Command(JOIN, game.version, tokens[1 - seat], player=rng.choice(names))
+            game.append(decide(game, join))  # type: ignore[arg-type]
+            self.check(game)
+            while game.status == "active" and game.version < 80:
+                to_move = game.position.to_move
+                roll = rng.random()
+                if roll < 0.05 and game.draw_offer is None:
+                    command = Command(OFFER_DRAW, game.version, tokens[to_move])
+                elif roll < 0.1 and game.draw_offer == 1 - to_move:
+                    command = Command(ACCEPT_DRAW, game.version, tokens[to_move])
+                elif roll < 0.12:
+                    command = Command(RESIGN, game.version, tokens[rng.randrange(2)])
+                else:
+                    move = rng.choice(game.position.legal_moves())
+                    command = Command(MOVE, game.version, tokens[to_move], move=move)
+                game.append(decide(game, command))  # type: ignore[arg-type]
+                self.check(game)
+            # A game rebuilt from its events writes the same texts.
+            again = GameLog.from_events(game_id, list(game.event_json))
+            self.assertEqual(again.document(), game.document())

@@ -649,3 +649,80 @@ class ListGamesTests(ReplicaTestCase):
         page, after = self.replica.list_games("", "", "", 100, "")
         self.assertEqual((len(page), after), (100, ids[99]))
         self.assertLessEqual(len(encoder.toString(page)), LIST_BUDGET)
+
+
+class EventRowTests(ReplicaTestCase):
+    """A game is stored as one row per event (``g/<id>/<n>``), written once."""
+
+    def rows(self, prefix: str) -> dict[str, object]:
+        return dict(self.storage.scan(prefix))
+
+    def test_one_row_per_event_written_once(self) -> None:
+        self.active("g1", moves=("4",))
+        game = self.replica.game("g1")
+        assert game is not None
+        rows = self.rows("g/g1/")
+        self.assertEqual(list(rows), [f"g/g1/{n:08d}" for n in range(3)])
+        self.assertEqual(list(rows.values()), game.event_json)
+        staged: list[str] = []
+        stage = self.storage.stage
+        self.patch(
+            self.storage, "stage", lambda key, value: (staged.append(key), stage(key, value))
+        )
+        self.apply("g1", MOVE, T1, move="4")
+        # The new event, the index entry and (once per commit) the meta record.
+        self.assertEqual(staged, ["g/g1/00000003", "i/g1", "meta"])
+        self.assertIsNone(self.storage.get("g/g1"))
+
+    def test_meta_once_per_commit(self) -> None:
+        for n in range(3):
+            self.create(f"g{n}")
+        staged: list[str] = []
+        stage = self.storage.stage
+        self.patch(
+            self.storage, "stage", lambda key, value: (staged.append(key), stage(key, value))
+        )
+        deferreds = [
+            self.replica.apply(f"g{n}", Command(JOIN, 1, T1, player="bob")) for n in range(3)
+        ]
+        self.clock.advance(0)
+        for deferred in deferreds:
+            self.successResultOf(deferred)
+        self.assertEqual(staged.count("meta"), 1)
+        self.assertEqual(self.storage.get_meta()["clock"], self.replica.clock)  # type: ignore[index]
+        self.reopen()  # the bookkeeping matches the games
+
+    def test_adopt_a_shorter_branch_deletes_the_rest(self) -> None:
+        self.active("g1", moves=("4", "4", "4"))
+        self.durable(self.replica.adopt("g1", tuple(branch("g1", ["3"]).event_json)))
+        self.assertEqual(list(self.rows("g/g1/")), [f"g/g1/{n:08d}" for n in range(3)])
+        self.reopen()
+        game = self.replica.game("g1")
+        assert game is not None
+        self.assertEqual(game.event_json, branch("g1", ["3"]).event_json)
+
+    def test_missing_row_is_damaged(self) -> None:
+        self.active("g1", moves=("4", "4"))
+        self.reopen()
+        self.storage.delete("g/g1/00000002")
+        self.storage.commit()
+        self.assertTrue(self.replica.is_damaged("g1"))
+
+    def test_reads_and_rewrites_a_whole_record(self) -> None:
+        """A game stored in the first layout (one record of all its events)
+        reads back, and its next change rewrites it as event rows."""
+        self.active("g1", moves=("4",))
+        game = self.replica.game("g1")
+        assert game is not None
+        events = list(game.event_json)
+        for n in range(len(events)):
+            self.storage.delete(f"g/g1/{n:08d}")
+        self.storage.stage("g/g1", {"format": 1, "events": events})
+        self.storage.commit()
+        self.reopen()
+        self.check_bookkeeping()
+        self.apply("g1", MOVE, T1, move="4")
+        self.assertIsNone(self.storage.get("g/g1"))
+        self.assertEqual(len(self.rows("g/g1/")), 4)
+        self.reopen()
+        self.check_bookkeeping()

@@ -20,6 +20,7 @@ from twisted.trial.unittest import SynchronousTestCase
 
 from game.server.storage import (
     DATABASE_NAME,
+    DELETE,
     FORMAT,
     META_KEY,
     CommitFailed,
@@ -507,3 +508,56 @@ class GroupCommitterTests(SynchronousTestCase):
         self.failureResultOf(self.committer.write([("b", 2)]), StorageError)
         self.assertIsNone(self.storage.get("b"))
         self.successResultOf(self.committer.after_pending())
+
+
+class GroupCommitterRecordsTests(SynchronousTestCase):
+    """Deleting through a write, and records staged once per batch."""
+
+    def setUp(self) -> None:
+        self.storage = Storage.open(temp_dir(self))
+        self.addCleanup(self.storage.close)
+        self.clock = Clock()
+        self.failures: list[Failure] = []
+        self.committer = GroupCommitter(self.storage, self.clock, on_failure=self.failures.append)
+
+    def test_delete(self) -> None:
+        self.committer.write([("a", 1), ("b", 2)])
+        self.clock.advance(0)
+        d = self.committer.write([("a", DELETE), ("never", DELETE), ("c", 3)])
+        self.clock.advance(0)
+        self.successResultOf(d)
+        self.assertEqual(set(committed_rows(self.storage.path)), {b"b", b"c"})
+
+    def test_at_commit_staged_once_with_its_last_value(self) -> None:
+        counter = {"n": 0}
+        calls: list[int] = []
+
+        def value_of() -> int:
+            calls.append(counter["n"])
+            return counter["n"]
+
+        deferreds = []
+        for n in range(5):
+            counter["n"] = n
+            deferreds.append(self.committer.write([(f"k{n}", n)], ("meta-ish", value_of)))
+        self.assertEqual(calls, [])  # nothing staged before the commit
+        self.clock.advance(0)
+        for d in deferreds:
+            self.successResultOf(d)
+        self.assertEqual(calls, [4])
+        self.assertEqual(self.storage.get("meta-ish"), 4)
+        self.assertEqual(committed_rows(self.storage.path)[b"meta-ish"], pickle.dumps(4, 5))
+        # The next batch stages it again, only if a write asks for it.
+        self.committer.write([("x", 1)])
+        self.clock.advance(0)
+        self.assertEqual(calls, [4])
+
+    def test_at_commit_failure_fails_the_batch(self) -> None:
+        def broken() -> object:
+            raise ValueError("cannot compute")
+
+        d = self.committer.write([("a", 1)], ("meta-ish", broken))
+        self.clock.advance(0)
+        self.assertIsInstance(self.failureResultOf(d, CommitFailed).value.cause, ValueError)
+        self.assertEqual(len(self.failures), 1)
+        self.assertIsNone(self.storage.get("a"))

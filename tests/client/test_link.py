@@ -1,0 +1,64 @@
+"""Tests for game.link's encoded requests: serialized once, sent to several
+servers with their own tags, the same bytes as ``callRemote``'s."""
+
+from __future__ import annotations
+
+from twisted.internet.error import ConnectionLost
+from twisted.internet.testing import StringTransport
+from twisted.protocols import amp
+from twisted.python.failure import Failure
+from twisted.trial.unittest import SynchronousTestCase
+
+from game import protocol as p
+from game.link import LinkProtocol, encode_request
+
+TOKEN = "a-token-of-twenty-chars"
+
+
+def connected() -> tuple[LinkProtocol, StringTransport]:
+    protocol = LinkProtocol()
+    transport = StringTransport()
+    protocol.makeConnection(transport)
+    return protocol, transport
+
+
+class EncodedRequestTests(SynchronousTestCase):
+    def test_same_bytes_as_call_remote(self) -> None:
+        cases = [
+            (p.MakeMove, {"game_id": "g-1", "version": 7, "move": "4", "token": TOKEN}),
+            (p.CreateGame, {"game_id": "g", "kind": "reversi", "player": "Zoë 😀",
+                            "token": TOKEN, "seat": 1}),
+            (p.CreateGame, {"game_id": "g", "kind": "reversi", "player": "z", "token": TOKEN}),
+            (p.ListGames, {"status": "", "kind": "", "player": "", "limit": 5, "after": ""}),
+            (p.Status, {}),
+        ]  # fmt: skip
+        for command, arguments in cases:
+            stock, stock_io = connected()
+            encoded, encoded_io = connected()
+            for _ in range(17):  # tags of one and two hex digits
+                stock.callRemote(command, **arguments)
+                encoded.call_encoded(encode_request(command, arguments))
+            self.assertEqual(encoded_io.value(), stock_io.value(), command)
+
+    def test_answers_and_errors(self) -> None:
+        protocol, _ = connected()
+        request = encode_request(p.GetGame, {"game_id": "g1"})
+        answered = protocol.call_encoded(request)
+        errors: list[bytes] = []
+        # Handled before the answer arrives, as ReconnectingLink.send does.
+        protocol.call_encoded(request).addErrback(lambda f: errors.append(f.value.errorCode))
+        protocol.dataReceived(
+            amp.AmpBox({b"_answer": b"1", b"game": b"{}"}).serialize()
+            + amp.AmpBox(
+                {b"_error": b"2", b"_error_code": b"UNKNOWN_GAME", b"_error_description": b"no"}
+            ).serialize()
+        )
+        self.assertEqual(self.successResultOf(answered)[b"game"], b"{}")
+        self.assertEqual(errors, [b"UNKNOWN_GAME"])
+
+    def test_after_the_connection_is_lost(self) -> None:
+        protocol, _ = connected()
+        pending = protocol.call_encoded(encode_request(p.Status, {}))
+        protocol.connectionLost(Failure(ConnectionLost()))
+        self.failureResultOf(pending, ConnectionLost)
+        self.failureResultOf(protocol.call_encoded(encode_request(p.Status, {})), ConnectionLost)
