@@ -19,8 +19,14 @@ from twisted.internet import defer
 from twisted.internet.defer import CancelledError, Deferred, fail, succeed
 from twisted.internet.interfaces import IReactorTime, IStreamClientEndpoint
 from twisted.internet.protocol import Factory
+from twisted.logger import Logger
 from twisted.protocols import amp
 from twisted.python.failure import Failure
+
+from game import protocol as p
+from game.ampframe import BoxParser, FramingError, keys_of
+
+log = Logger(namespace="replgame.link")
 
 
 class LinkDown(Exception):
@@ -92,15 +98,39 @@ def backoff(
     return delay
 
 
+#: What a server can send us: the answers to every command, and GameChanged.
+_ANSWER_KEYS = keys_of(
+    (*p.CLIENT_COMMANDS, *p.PEER_COMMANDS, p.GameChanged), arguments=True, responses=True
+)
+#: Far above any answer of ours (one value is at most 65,535 bytes).
+MAX_ANSWER_BYTES = 1 << 20
+
+
 class LinkProtocol(amp.AMP):
-    """Our side of a link: counts what it receives, reports its loss."""
+    """Our side of a link: counts what it receives, reports its loss.
+
+    Boxes are parsed by :class:`~game.ampframe.BoxParser` (in bulk), not by
+    stock AMP's per-string state machine: a client reads three answers per
+    request, and that parsing was most of its work.
+    """
 
     bytes_received = 0
     on_lost: Callable[[LinkProtocol], None] | None = None
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._parser = BoxParser(self.ampBoxReceived, _ANSWER_KEYS, MAX_ANSWER_BYTES, amp.AmpBox)
+
     def dataReceived(self, data: bytes) -> None:
         self.bytes_received += len(data)
-        super().dataReceived(data)
+        self._parser.feed(data)
+        try:
+            self._parser.parse()
+        except FramingError as error:
+            log.warn(
+                "dropping the link to {peer}: {error}", peer=self.transport.getPeer(), error=error
+            )
+            self.transport.abortConnection()
 
     def connectionLost(self, reason: Failure) -> None:
         super().connectionLost(reason)

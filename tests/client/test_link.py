@@ -62,3 +62,39 @@ class EncodedRequestTests(SynchronousTestCase):
         protocol.connectionLost(Failure(ConnectionLost()))
         self.failureResultOf(pending, ConnectionLost)
         self.failureResultOf(protocol.call_encoded(encode_request(p.Status, {})), ConnectionLost)
+
+
+class AnswerParsingTests(SynchronousTestCase):
+    """LinkProtocol reads answers with game.ampframe's bulk parser."""
+
+    def test_answers_split_anywhere_arrive_whole_and_in_order(self) -> None:
+        stream = b"".join(
+            amp.AmpBox({b"_answer": b"%d" % tag, b"game": b'{"n":%d}' % tag}).serialize()
+            for tag in (1, 2, 3)
+        )
+        for split in range(len(stream) + 1):
+            protocol, _ = connected()
+            answers = [protocol.callRemote(p.GetGame, game_id=f"g{n}") for n in (1, 2, 3)]
+            protocol.dataReceived(stream[:split])
+            protocol.dataReceived(stream[split:])
+            self.assertEqual(
+                [self.successResultOf(answer) for answer in answers],
+                [{"game": f'{{"n":{n}}}'} for n in (1, 2, 3)],
+            )
+            self.assertEqual(protocol.bytes_received, len(stream))
+
+    def test_unknown_keys_are_dropped(self) -> None:
+        protocol, _ = connected()
+        answered = protocol.call_encoded(encode_request(p.GetGame, {"game_id": "g1"}))
+        protocol.dataReceived(
+            amp.AmpBox({b"_answer": b"1", b"game": b"{}", b"extra": b"x" * 1000}).serialize()
+        )
+        self.assertEqual(self.successResultOf(answered), {b"_answer": b"1", b"game": b"{}"})
+
+    def test_bytes_that_are_not_framing_drop_the_link(self) -> None:
+        protocol, transport = connected()
+        pending = protocol.callRemote(p.Status)
+        protocol.dataReceived(b"\x01\x00" + b"k" * 256)  # a 256-byte key
+        self.assertTrue(transport.disconnecting)
+        protocol.connectionLost(Failure(ConnectionLost()))
+        self.failureResultOf(pending, ConnectionLost)
