@@ -11,11 +11,12 @@ it durable.
 from __future__ import annotations
 
 import bisect
+import gc
 import hashlib
 import json
 from collections import OrderedDict
 from collections.abc import Callable, Iterator
-from typing import Any, Final
+from typing import Any, Final, NamedTuple
 
 from twisted.internet.defer import Deferred
 from twisted.logger import Logger
@@ -25,7 +26,7 @@ from game import errors as wire
 from game.protocol import LIST_BUDGET
 from game.server import gamelog
 from game.server.gamelog import Command, Event, GameLog, InvalidEvent
-from game.server.storage import GroupCommitter, Storage, StorageError
+from game.server.storage import FORMAT, GroupCommitter, Storage, StorageError
 
 RECORD_FORMAT: Final = 1
 #: Depth (hex digits of SHA-256 of the game id) of the anti-entropy tree's leaves.
@@ -49,28 +50,26 @@ def leaf_value(game_id: str, head: bytes) -> int:
     return int.from_bytes(hashlib.sha256(game_id.encode() + head).digest()[:8], "big")
 
 
-class IndexEntry:
-    """What the replica keeps in memory about every game."""
+class IndexEntry(NamedTuple):
+    """What the replica keeps in memory about every game, stored at ``i/<id>``.
 
-    __slots__ = ("doc_sha", "head", "kind", "players", "status", "summary", "version")
+    Stored as the plain tuple of its fields (database format
+    :data:`~game.server.storage.FORMAT`), and read back with one unpickle:
+    ``bucket`` and ``leaf`` are the game's place and value in the
+    anti-entropy tree, hashed once when the game changes so that start-up
+    hashes nothing.  A game read from the database is checked against them
+    (:meth:`Replica._read_game`), and the load checks their sums against
+    the meta record (:meth:`Replica._load`).
+    """
 
-    def __init__(
-        self,
-        kind: str,
-        status: str,
-        players: tuple[str | None, str | None],
-        version: int,
-        doc_sha: bytes,
-        head: bytes,
-        summary: str,
-    ) -> None:
-        self.kind = kind
-        self.status = status
-        self.players = players
-        self.version = version
-        self.doc_sha = doc_sha
-        self.head = head
-        self.summary = summary
+    kind: str
+    status: str
+    players: tuple[str | None, str | None]
+    version: int
+    doc_sha: bytes
+    head: bytes
+    bucket: str
+    leaf: int
 
     @classmethod
     def of(cls, game: GameLog) -> IndexEntry:
@@ -81,19 +80,46 @@ class IndexEntry:
             game.version,
             hashlib.sha256(game.document().encode()).digest(),
             game.head,
-            gamelog.canonical_json(game.summary()),
+            bucket_of(game.game_id),
+            leaf_value(game.game_id, game.head),
         )
 
     def to_record(self) -> tuple[Any, ...]:
-        return (RECORD_FORMAT, self.kind, self.status, self.players, self.version,
-                self.doc_sha, self.head, self.summary)  # fmt: skip
+        return tuple(self)
 
-    @classmethod
-    def from_record(cls, record: object) -> IndexEntry:
-        if not (isinstance(record, tuple) and len(record) == 8 and record[0] == RECORD_FORMAT):
-            raise ValueError(f"index record of an unknown format: {record!r:.80}")
-        _, kind, status, players, version, doc_sha, head, summary = record
-        return cls(kind, status, tuple(players), version, doc_sha, head, summary)  # type: ignore[arg-type]
+    def summary(self, game_id: str) -> str:
+        """The game's ``ListGames`` summary: ``GameLog.summary`` as canonical JSON."""
+        return gamelog.canonical_json(
+            {
+                "id": game_id,
+                "kind": self.kind,
+                "status": self.status,
+                "players": list(self.players),
+                "version": self.version,
+            }
+        )
+
+
+def bookkeeping(games: int, clock: int, digest: int, root: int) -> dict[str, Any]:
+    """What the meta record holds about the index entries, to check them at load.
+
+    :param root: the anti-entropy tree's root, the XOR of every entry's leaf.
+    """
+    return {"games": games, "clock": clock, "digest": f"{digest:064x}", "tree": f"{root:016x}"}
+
+
+def _tree_of(leaves: dict[str, int]) -> dict[str, int]:
+    """Every node of the anti-entropy tree, from the digests of its leaf buckets."""
+    tree = dict(leaves)
+    level = leaves
+    for _ in range(TREE_DEPTH):
+        parents: dict[str, int] = {}
+        for node, value in level.items():
+            parent = node[:-1]
+            parents[parent] = parents.get(parent, 0) ^ value
+        tree.update(parents)
+        level = parents
+    return tree
 
 
 class DamagedGame(Exception):
@@ -134,20 +160,68 @@ class Replica:
     # -- loading -------------------------------------------------------------
 
     def _load(self) -> None:
-        for key, record in self.storage.scan(_INDEX_KEY):
-            game_id = key[len(_INDEX_KEY) :]
-            entry = IndexEntry.from_record(record)
-            self.index[game_id] = entry
-            self._account(game_id, None, entry)
-        self.sorted_ids = sorted(self.index)
-        self.meta = self.storage.get_meta() or {}
-        if self.meta and (self.meta.get("clock"), self.meta.get("digest")) != (
-            self.clock,
-            self.digest_hex(),
-        ):
+        """Read every index entry (one query) and check their sums against the meta record.
+
+        Nothing is hashed: clock, digest and tree are sums of what the
+        entries hold.  The meta record, written in the same transaction as
+        every entry, holds the same sums; a mismatch means the index does
+        not describe what was committed.
+
+        :raises ValueError: an entry is malformed, or the sums disagree.
+        """
+        meta = self.storage.get_meta()
+        self.meta = meta or {}
+        index = self.index
+        buckets = self.buckets
+        leaves: dict[str, int] = {}
+        clock = 0
+        digest = 0
+        from_bytes = int.from_bytes
+        make = tuple.__new__  # IndexEntry._make without its Python-level call
+        fields = len(IndexEntry._fields)
+        game_id = ""
+        # Hundreds of thousands of long-lived objects: the cyclic collector
+        # would traverse them again and again as they are made, for nothing.
+        collecting = gc.isenabled()
+        gc.disable()
+        try:
+            for game_id, record in self.storage.load(_INDEX_KEY):
+                if type(record) is not tuple or len(record) != fields:
+                    raise TypeError(f"{record!r:.80}")
+                entry = index[game_id] = make(IndexEntry, record)
+                _, _, _, version, doc_sha, _, bucket, leaf = entry
+                clock += version
+                digest ^= from_bytes(doc_sha, "big")
+                leaves[bucket] = leaves.get(bucket, 0) ^ leaf
+                ids = buckets.get(bucket)
+                if ids is None:
+                    buckets[bucket] = {game_id}
+                else:
+                    ids.add(game_id)
+        except TypeError as error:  # a field of the wrong type, or another shape
+            raise ValueError(f"the index entry of game {game_id!r} is not one: {error}") from None
+        finally:
+            if collecting:
+                gc.enable()
+        # Keys come in key order: UTF-8 byte order is code point order.
+        self.sorted_ids = list(index)
+        self.clock = clock
+        self.digest = digest
+        self.tree = _tree_of(leaves)
+        if meta is None:
+            if index:
+                raise ValueError(f"{len(index)} index entries but no meta record")
+            return
+        found = self._sums()
+        stored = {name: meta.get(name) for name in found}
+        if stored != found:
             raise ValueError(
-                f"bookkeeping (clock {self.meta.get('clock')}) does not match the games "
-                f"(clock {self.clock})"
+                "the bookkeeping in the meta record does not match the index entries: "
+                + ", ".join(
+                    f"{name} {stored[name]!r:.70} recorded, {found[name]!r:.70} found"
+                    for name in found
+                    if stored[name] != found[name]
+                )
             )
 
     @property
@@ -173,24 +247,35 @@ class Replica:
             yield game_id, self.index[game_id]
 
     def _account(self, game_id: str, old: IndexEntry | None, new: IndexEntry) -> None:
-        """Update clock, digest and tree for one game's change of entry."""
-        bucket = bucket_of(game_id)
-        value = leaf_value(game_id, new.head)
+        """Update clock, digest, buckets and tree for one game's change of entry."""
         digest = int.from_bytes(new.doc_sha, "big")
+        value = new.leaf
         if old is None:
-            self.buckets.setdefault(bucket, set()).add(game_id)
+            self.buckets.setdefault(new.bucket, set()).add(game_id)
         else:
             self.clock -= old.version
             digest ^= int.from_bytes(old.doc_sha, "big")
-            value ^= leaf_value(game_id, old.head)
+            if old.bucket == new.bucket:
+                value ^= old.leaf
+            else:  # the old entry was damaged: it named the wrong bucket
+                self.buckets[old.bucket].discard(game_id)
+                self.buckets.setdefault(new.bucket, set()).add(game_id)
+                self._toggle_leaf(old.bucket, old.leaf)
+        self._toggle_leaf(new.bucket, value)
         self.clock += new.version
         self.digest ^= digest
+
+    def _toggle_leaf(self, bucket: str, value: int) -> None:
+        tree = self.tree
         for depth in range(TREE_DEPTH + 1):
             node = bucket[:depth]
-            self.tree[node] = self.tree.get(node, 0) ^ value
+            tree[node] = tree.get(node, 0) ^ value
+
+    def _sums(self) -> dict[str, Any]:
+        return bookkeeping(len(self.index), self.clock, self.digest, self.tree.get("", 0))
 
     def _meta(self) -> dict[str, Any]:
-        self.meta.update(format=RECORD_FORMAT, clock=self.clock, digest=self.digest_hex())
+        self.meta.update(self._sums(), format=FORMAT)
         return dict(self.meta)
 
     # -- reading ---------------------------------------------------------------
@@ -222,8 +307,9 @@ class Replica:
             game = GameLog.from_events(game_id, record["events"])
         except InvalidEvent as error:
             raise DamagedGame(game_id, str(error)) from None
-        document_sha = hashlib.sha256(game.document().encode()).digest()
-        if (game.head, document_sha) != (entry.head, entry.doc_sha):
+        # Every field, the tree's bucket and leaf included: start-up took them
+        # on trust (checked only in sum against the meta record).
+        if IndexEntry.of(game) != entry:
             raise DamagedGame(game_id, "its events do not match its index entry")
         return game
 
@@ -270,10 +356,11 @@ class Replica:
                 continue
             if player and player not in entry.players:
                 continue
-            cost = len(entry.summary.encode()) + 2
+            summary = entry.summary(game_id)
+            cost = len(summary.encode()) + 2
             if len(page) == limit or size + cost > LIST_BUDGET:
                 return page, json.loads(page[-1])["id"] if page else ""
-            page.append(entry.summary)
+            page.append(summary)
             size += cost
         return page, ""
 
@@ -350,6 +437,7 @@ __all__ = [
     "IndexEntry",
     "InvalidEvent",
     "Replica",
+    "bookkeeping",
     "bucket_of",
     "leaf_value",
 ]

@@ -6,6 +6,7 @@ import hashlib
 import json
 import shutil
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +30,7 @@ from game.server.gamelog import (
     create_event,
     decide,
 )
-from game.server.replica import Replica, bucket_of, leaf_value
+from game.server.replica import DamagedGame, Replica, bucket_of, leaf_value
 from game.server.storage import GroupCommitter, Storage
 
 T0 = "seat-zero-token-0123456789"
@@ -475,6 +476,94 @@ class PersistenceTests(ReplicaTestCase):
         self.reopen()
         self.assertFalse(self.replica.is_new)
         self.check_bookkeeping()
+
+
+class LoadCheckTests(ReplicaTestCase):
+    """Start-up trusts the stored tree hashes only as far as the meta record vouches for them."""
+
+    def setUp(self) -> None:
+        super().setUp()
+        self.active("g1", moves=("4",))
+        self.active("g2", kind="reversi")
+        self.committer.close()
+        self.storage.close()
+
+    def rewrite(self, key: str, change: Callable[[Any], Any]) -> None:
+        """Change one stored record behind the replica's back, and commit it."""
+        storage = Storage.open(self.directory)
+        try:
+            storage.stage(key, change(storage.get(key)))
+            storage.commit()
+        finally:
+            storage.close()
+
+    def assert_refused(self, *reasons: str) -> None:
+        with self.assertRaises(ValueError) as caught:
+            self.open()
+        self.storage.close()  # what the server does: it exits
+        for reason in reasons:
+            self.assertIn(reason, str(caught.exception))
+
+    def test_a_consistent_database_loads(self) -> None:
+        self.open()
+        self.check_bookkeeping()
+        self.assertEqual(self.replica.meta["games"], 2)
+
+    def test_meta_that_disagrees_with_the_entries_is_refused(self) -> None:
+        self.rewrite("meta", lambda meta: {**meta, "clock": meta["clock"] + 1})
+        self.assert_refused("does not match the index entries", "clock 6 recorded, 5 found")
+
+    def test_an_entry_whose_leaf_changed_is_refused(self) -> None:
+        self.rewrite("i/g1", lambda entry: (*entry[:-1], entry[-1] ^ 1))
+        self.assert_refused("tree")
+
+    def test_an_entry_whose_version_changed_is_refused(self) -> None:
+        self.rewrite("i/g2", lambda entry: (*entry[:3], entry[3] + 1, *entry[4:]))
+        self.assert_refused("clock")
+
+    def test_a_lost_entry_is_refused(self) -> None:
+        storage = Storage.open(self.directory)
+        del storage._shelf["i/g2"]
+        storage.commit()
+        storage.close()
+        self.assert_refused("games 2 recorded, 1 found")
+
+    def test_entries_without_meta_are_refused(self) -> None:
+        storage = Storage.open(self.directory)
+        del storage._shelf["meta"]
+        storage.commit()
+        storage.close()
+        self.assert_refused("2 index entries but no meta record")
+
+    def test_an_entry_of_another_shape_is_refused(self) -> None:
+        # Format 1's entries: a format number first, a summary last, no tree hashes.
+        self.rewrite("i/g1", lambda entry: (1, *entry[:6], "summary"))
+        self.assert_refused("the index entry of game 'g1' is not one")
+        self.rewrite("i/g1", list)
+        self.assert_refused("the index entry of game 'g1' is not one")
+
+    def test_wrong_tree_hashes_vouched_for_by_meta_are_caught_on_read(self) -> None:
+        # Damage the meta record agrees with loads, but the game's own check finds it.
+        other = next(f"x{n}" for n in range(1000) if bucket_of(f"x{n}") != bucket_of("g1"))
+        wrong_bucket = bucket_of(other)
+        old_leaf: list[int] = []
+
+        def damage(entry: Any) -> Any:
+            old_leaf.append(entry[-1])
+            return (*entry[:-2], wrong_bucket, entry[-1])
+
+        self.rewrite("i/g1", damage)
+        self.open()
+        self.assertEqual(self.replica.index["g1"].bucket, wrong_bucket)
+        self.assertRaises(DamagedGame, self.replica.game, "g1")
+        self.assertTrue(self.replica.is_damaged("g1"))
+        # Repair (what a reconcile does with the peers' copy) moves it to its bucket.
+        self.durable(self.replica.adopt("g1", tuple(branch("g1", ["4"]).event_json)))
+        self.assertNotIn("g1", self.replica.buckets[wrong_bucket])
+        self.check_bookkeeping()
+        self.reopen()
+        self.check_bookkeeping()
+        self.assertEqual(old_leaf, [self.replica.index["g1"].leaf])
 
 
 class CreateTests(ReplicaTestCase):
