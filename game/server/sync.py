@@ -43,6 +43,8 @@ log = Logger(namespace="replgame.sync")
 
 #: Tree nodes asked for in one PeerTree request (16 children each).
 TREE_BATCH = 200
+#: Leaf buckets asked for at the same time (PeerBucket).
+BUCKETS_PARALLEL = 16
 #: Games reconciled at the same time.
 RECONCILE_PARALLEL = 16
 #: Pages fetched for one game before giving up on a history that keeps moving.
@@ -259,20 +261,36 @@ class Synchronizer:
                         if mine != other:
                             deeper.append(prefix + "0123456789abcdef"[digit])
             if deeper and len(deeper[0]) == TREE_DEPTH:
-                for bucket in deeper:
-                    theirs = yield self._bucket(link, bucket)
-                    ours = {
-                        game_id: entry.head.hex()
-                        for game_id, entry in self.replica.bucket_heads(bucket)
-                    }
-                    differing.update(
-                        game_id
-                        for game_id in set(ours) | set(theirs)
-                        if ours.get(game_id) != theirs.get(game_id)
-                    )
+                yield self._differing_in_buckets(link, deeper, differing)
                 break
             frontier = deeper
         return differing
+
+    def _differing_in_buckets(
+        self, link: PeerLink, buckets: list[str], differing: set[str]
+    ) -> Deferred[Any]:
+        """Add to ``differing`` the games whose heads differ in these leaf buckets.
+
+        A few requests in flight, not one round trip per leaf in turn.
+        """
+        pending = iter(buckets)
+
+        @inlineCallbacks
+        def worker() -> Any:
+            for bucket in pending:
+                theirs = yield self._bucket(link, bucket)
+                ours = {
+                    game_id: entry.head.hex()
+                    for game_id, entry in self.replica.bucket_heads(bucket)
+                }
+                differing.update(
+                    game_id
+                    for game_id in set(ours) | set(theirs)
+                    if ours.get(game_id) != theirs.get(game_id)
+                )
+
+        workers = [worker() for _ in range(min(BUCKETS_PARALLEL, len(buckets)))]
+        return _all_or_first_failure(workers)
 
     @inlineCallbacks
     def _bucket(self, link: PeerLink, bucket: str) -> Any:
@@ -383,6 +401,13 @@ class Synchronizer:
             seconds=time.monotonic() - started,
         )
         return stats
+
+
+def _all_or_first_failure(deferreds: list[Deferred[Any]]) -> Deferred[Any]:
+    """Fire when all fired, or fail with the first failure (the others' are consumed)."""
+    return DeferredList(deferreds, fireOnOneErrback=True, consumeErrors=True).addErrback(
+        lambda failure: failure.value.subFailure
+    )
 
 
 def _heads(events: list[str]) -> list[bytes]:
