@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import importlib
 import sys
 
@@ -88,6 +89,11 @@ def import_twisted_without_tls() -> None:
 def makeService(options: Options) -> IService:
     from twisted.internet import reactor
 
+    # Start-up makes hundreds of thousands of long-lived objects (our
+    # modules, then the index): the cyclic collector would traverse them
+    # again and again and free nothing.  startService turns it back on once
+    # the index is loaded.
+    gc.disable()
     from game.server.service import ReplgameService
 
     return ReplgameService(
