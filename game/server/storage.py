@@ -424,7 +424,9 @@ class Storage:
             raise StorageError(f"cannot open database {database}: {e}") from e
         if problems != ["ok"]:
             mapping.close()
-            raise _unreadable(database, "quick_check found: " + "; ".join(problems))
+            # sqlite's complaints span lines; the log message must stay one line.
+            found = "; ".join(" ".join(problem.split()) for problem in problems)
+            raise _unreadable(database, "quick_check found: " + found)
         return mapping
 
     def _read_meta(self) -> dict[str, object] | None:
