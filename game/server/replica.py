@@ -15,7 +15,7 @@ import gc
 import hashlib
 import json
 from collections import OrderedDict
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any, Final, NamedTuple
 
 from twisted.internet.defer import Deferred
@@ -36,6 +36,8 @@ CACHE_SIZE: Final = 4096
 _GAME_KEY: Final = "g/"
 _INDEX_KEY: Final = "i/"
 _META_KEY: Final = "meta"
+#: The whole index as one record, written at a clean stop (``Replica.save_snapshot``).
+_SNAPSHOT_KEY: Final = "index-snapshot"
 
 log = Logger(namespace="replgame.replica")
 
@@ -108,6 +110,13 @@ def bookkeeping(games: int, clock: int, digest: int, root: int) -> dict[str, Any
     return {"games": games, "clock": clock, "digest": f"{digest:064x}", "tree": f"{root:016x}"}
 
 
+def _root_of(leaves: dict[str, int]) -> int:
+    root = 0
+    for value in leaves.values():
+        root ^= value
+    return root
+
+
 def _tree_of(leaves: dict[str, int]) -> dict[str, int]:
     """Every node of the anti-entropy tree, from the digests of its leaf buckets."""
     tree = dict(leaves)
@@ -154,25 +163,72 @@ class Replica:
         self.digest = 0
         #: A write failed to commit: this replica must serve nothing more.
         self.failed = False
+        #: Where the index was loaded from: "snapshot" or "entries".
+        self.loaded_from = ""
         self._cache: OrderedDict[str, GameLog] = OrderedDict()
         self._load()
 
     # -- loading -------------------------------------------------------------
 
     def _load(self) -> None:
-        """Read every index entry (one query) and check their sums against the meta record.
+        """Load the index and check its sums against the meta record.
 
-        Nothing is hashed: clock, digest and tree are sums of what the
-        entries hold.  The meta record, written in the same transaction as
-        every entry, holds the same sums; a mismatch means the index does
-        not describe what was committed.
+        From the snapshot a clean stop left (one record) if no change was
+        committed since, else from every game's index entry (one query).
+        Nothing is hashed: games, clock, digest and tree are sums of what
+        the entries hold.  The meta record, written in the same transaction
+        as every entry and every snapshot, holds the same sums; a mismatch
+        means the index does not describe what was committed.
 
         :raises ValueError: an entry is malformed, or the sums disagree.
         """
         meta = self.storage.get_meta()
         self.meta = meta or {}
-        index = self.index
-        buckets = self.buckets
+        # Hundreds of thousands of long-lived objects: the cyclic collector
+        # would traverse them again and again as they are made, for nothing.
+        collecting = gc.isenabled()
+        gc.disable()
+        try:
+            snapshot = self._snapshot_records()
+            if snapshot is not None:
+                try:
+                    self._build(snapshot, meta)
+                    self.loaded_from = "snapshot"
+                    return
+                except ValueError as error:
+                    log.warn(
+                        "the index snapshot does not match the database ({error}); "
+                        "reading every index entry instead",
+                        error=str(error),
+                    )
+            self._build(self.storage.load(_INDEX_KEY), meta)
+            self.loaded_from = "entries"
+        finally:
+            if collecting:
+                gc.enable()
+
+    def _snapshot_records(self) -> Iterable[tuple[str, object]] | None:
+        """The index entries of the snapshot, if the meta record says it is current."""
+        number = self.meta.get("snapshot")
+        if number is None:
+            return None
+        snapshot = self.storage.get(_SNAPSHOT_KEY)
+        if not (isinstance(snapshot, dict) and snapshot.get("number") == number):
+            log.warn("the index snapshot the meta record names is missing; reading every entry")
+            return None
+        ids, entries = snapshot.get("ids"), snapshot.get("entries")
+        if not (isinstance(ids, list) and isinstance(entries, list) and len(ids) == len(entries)):
+            log.warn("the index snapshot is malformed; reading every entry")
+            return None
+        return zip(ids, entries, strict=True)
+
+    def _build(self, records: Iterable[tuple[str, object]], meta: dict[str, Any] | None) -> None:
+        """Build index, buckets, clock, digest and tree from ``(id, entry)`` pairs.
+
+        :raises ValueError: an entry is malformed, or the sums disagree with ``meta``.
+        """
+        index: dict[str, IndexEntry] = {}
+        buckets: dict[str, set[str]] = {}
         leaves: dict[str, int] = {}
         clock = 0
         digest = 0
@@ -180,12 +236,8 @@ class Replica:
         make = tuple.__new__  # IndexEntry._make without its Python-level call
         fields = len(IndexEntry._fields)
         game_id = ""
-        # Hundreds of thousands of long-lived objects: the cyclic collector
-        # would traverse them again and again as they are made, for nothing.
-        collecting = gc.isenabled()
-        gc.disable()
         try:
-            for game_id, record in self.storage.load(_INDEX_KEY):
+            for game_id, record in records:
                 if type(record) is not tuple or len(record) != fields:
                     raise TypeError(f"{record!r:.80}")
                 entry = index[game_id] = make(IndexEntry, record)
@@ -200,29 +252,54 @@ class Replica:
                     ids.add(game_id)
         except TypeError as error:  # a field of the wrong type, or another shape
             raise ValueError(f"the index entry of game {game_id!r} is not one: {error}") from None
-        finally:
-            if collecting:
-                gc.enable()
-        # Keys come in key order: UTF-8 byte order is code point order.
-        self.sorted_ids = list(index)
-        self.clock = clock
-        self.digest = digest
-        self.tree = _tree_of(leaves)
+        found = bookkeeping(len(index), clock, digest, _root_of(leaves))
         if meta is None:
             if index:
                 raise ValueError(f"{len(index)} index entries but no meta record")
-            return
-        found = self._sums()
-        stored = {name: meta.get(name) for name in found}
-        if stored != found:
-            raise ValueError(
-                "the bookkeeping in the meta record does not match the index entries: "
-                + ", ".join(
-                    f"{name} {stored[name]!r:.70} recorded, {found[name]!r:.70} found"
-                    for name in found
-                    if stored[name] != found[name]
+        else:
+            stored = {name: meta.get(name) for name in found}
+            if stored != found:
+                raise ValueError(
+                    "the bookkeeping in the meta record does not match the index entries: "
+                    + ", ".join(
+                        f"{name} {stored[name]!r:.70} recorded, {found[name]!r:.70} found"
+                        for name in found
+                        if stored[name] != found[name]
+                    )
                 )
-            )
+        self.index = index
+        # Entries come in key order (UTF-8 byte order is code point order) or
+        # in the snapshot's order, which was sorted_ids': sorting is linear.
+        self.sorted_ids = sorted(index)
+        self.buckets = buckets
+        self.clock = clock
+        self.digest = digest
+        self.tree = _tree_of(leaves)
+
+    def save_snapshot(self) -> None:
+        """Store the whole index as one record, current until the next change.
+
+        For a clean stop, once every change is committed: the next start
+        reads one record instead of one per game.  Written with the meta
+        record that names it, in one transaction; the next change's meta
+        record no longer names it.
+
+        :raises StorageError: the commit failed (nothing was stored).
+        """
+        if self.failed or self.is_new:
+            return
+        number = int(self.meta.get("snapshots", 0)) + 1
+        entries = [tuple(self.index[game_id]) for game_id in self.sorted_ids]
+        snapshot = {"number": number, "ids": list(self.sorted_ids), "entries": entries}
+        meta = {**self._meta(), "snapshot": number, "snapshots": number}
+        try:
+            self.storage.stage(_SNAPSHOT_KEY, snapshot)
+            self.storage.stage(_META_KEY, meta)
+            self.storage.commit()
+        except Exception:
+            self.storage.rollback()
+            raise
+        self.meta = meta
 
     @property
     def is_new(self) -> bool:
@@ -275,6 +352,8 @@ class Replica:
         return bookkeeping(len(self.index), self.clock, self.digest, self.tree.get("", 0))
 
     def _meta(self) -> dict[str, Any]:
+        # Any change makes the snapshot of a clean stop stale.
+        self.meta.pop("snapshot", None)
         self.meta.update(self._sums(), format=FORMAT)
         return dict(self.meta)
 

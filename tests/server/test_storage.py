@@ -340,6 +340,20 @@ class StorageTests(SynchronousTestCase):
             f.write(b"\xa5" * 4096)
         self.assert_unreadable(str(self.directory))
 
+    def test_quick_check_complaints_on_one_line(self) -> None:
+        # sqlite's own complaints hold newlines; the server logs the reason as one line.
+        storage = self.open()
+        for i in range(300):
+            storage.stage(f"game/{i}", "x" * 200)
+        storage.commit()
+        storage.close()
+        with (self.directory / DATABASE_NAME).open("r+b") as f:
+            f.seek(4096)  # the table's first page
+            f.write(bytes(range(256)) * 16)
+        with self.assertRaises(UnreadableDatabase) as caught:
+            Storage.open(self.directory)
+        self.assertNotIn("\n", str(caught.exception))
+
     def test_meta_of_newer_format(self) -> None:
         storage = self.open()
         storage.stage(META_KEY, {"format": FORMAT + 1})
