@@ -478,8 +478,36 @@ class Replica:
 
         :raises InvalidEvent: the history is malformed or illegal.
         """
-        game = GameLog.from_events(game_id, list(events))
+        game = self._extended(game_id, events)
+        if game is None:
+            game = GameLog.from_events(game_id, list(events))
         return self._store(game)
+
+    def _extended(self, game_id: str, events: tuple[str, ...]) -> GameLog | None:
+        """Our game, with the events of ``events`` beyond it checked and
+        appended, if ``events`` extends our history (the usual catch-up):
+        only the new events are replayed.  ``None`` if it does not.
+
+        :raises InvalidEvent: a new event is malformed or illegal (the game
+            is as before).
+        """
+        try:
+            game = self.game(game_id)
+        except DamagedGame:
+            return None
+        if game is None or len(events) <= game.version:
+            return None
+        if game.event_json != list(events[: game.version]):
+            return None
+        version = game.version
+        try:
+            for text in events[version:]:
+                game.append_checked(Event.from_json(text))
+        except InvalidEvent:
+            if game.version != version:  # partly extended: read it again from the disk
+                self._cache.pop(game_id, None)
+            raise
+        return game
 
     def _store(self, game: GameLog) -> Deferred[str]:
         game_id = game.game_id

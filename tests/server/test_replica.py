@@ -359,6 +359,40 @@ class AdoptTests(ReplicaTestCase):
         self.apply("g1", MOVE, T0, move="5")
         self.check_bookkeeping()
 
+    def test_an_extension_replays_only_the_new_events(self) -> None:
+        self.active("g1", moves=("4",))
+        self.replica._cache.clear()  # read back from the disk, as in a catch-up
+        longer = branch("g1", ["4", "3", "4"])
+
+        def whole_history(*args: object) -> GameLog:
+            raise AssertionError("the whole history was replayed")
+
+        replay = GameLog.from_events
+        self.replica.game("g1")
+        self.patch(GameLog, "from_events", whole_history)
+        document = self.durable(self.replica.adopt("g1", tuple(longer.event_json)))
+        self.assertEqual(document, longer.document())
+        self.patch(GameLog, "from_events", replay)
+        self.check_bookkeeping()
+        self.reopen()
+        self.check_bookkeeping()
+
+    def test_an_extension_that_fails_part_way_changes_nothing(self) -> None:
+        self.active("g1", moves=("4",))
+        before = self.snapshot()
+        game = self.replica.game("g1")
+        assert game is not None
+        events = list(game.event_json)
+        good = branch("g1", ["4", "3"]).event_json[-1]
+        bad = good.replace('"3"', '"9"')
+        self.assertRaises(InvalidEvent, self.replica.adopt, "g1", (*events, good, bad))
+        self.clock.advance(0)
+        self.assertEqual(self.snapshot(), before)
+        game = self.replica.game("g1")
+        assert game is not None
+        self.assertEqual(game.event_json, events)
+        self.check_bookkeeping()
+
     def test_adopt_a_shorter_fork(self) -> None:
         self.active("g1", moves=("4", "4", "4"))
         self.active("other", moves=("1",))
