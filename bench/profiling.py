@@ -321,10 +321,9 @@ async def startup(games: int, seed: int, datasets: Datasets | None = None) -> di
                 2
             ],
             "loading the index (Replica._load)": _find(stats, "game/server/replica.py", "_load")[2],
-            "  of which reading it (snapshot or entries)": _find(
-                stats, "game/server/replica.py", "_snapshot_records"
-            )[2]
-            + _find(stats, "game/server/storage.py", "load")[2],
+            "  of which reading the entries (Storage.load)": _find(
+                stats, "game/server/storage.py", "load"
+            )[2],
             "  of which index, tree and sums (Replica._build)": _find(
                 stats, "game/server/replica.py", "_build"
             )[2],

@@ -87,11 +87,10 @@ class ServerNode:
 
     def start(self) -> None:
         log.info(
-            "server {server_id} starting with {games} game(s) (index read from its {source}), "
-            "clock {clock}, {database} database; polling peers {peers}",
+            "server {server_id} starting with {games} game(s), clock {clock}, "
+            "{database} database; polling peers {peers}",
             server_id=self.server_id,
             games=len(self.replica.index),
-            source=self.replica.loaded_from,
             clock=self.replica.clock,
             database="a new" if self.replica.is_new else "an existing",
             peers=sorted(self.links),

@@ -36,8 +36,6 @@ CACHE_SIZE: Final = 4096
 _GAME_KEY: Final = "g/"
 _INDEX_KEY: Final = "i/"
 _META_KEY: Final = "meta"
-#: The whole index as one record, written at a clean stop (``Replica.save_snapshot``).
-_SNAPSHOT_KEY: Final = "index-snapshot"
 
 log = Logger(namespace="replgame.replica")
 
@@ -163,22 +161,18 @@ class Replica:
         self.digest = 0
         #: A write failed to commit: this replica must serve nothing more.
         self.failed = False
-        #: Where the index was loaded from: "snapshot" or "entries".
-        self.loaded_from = ""
         self._cache: OrderedDict[str, GameLog] = OrderedDict()
         self._load()
 
     # -- loading -------------------------------------------------------------
 
     def _load(self) -> None:
-        """Load the index and check its sums against the meta record.
+        """Read every index entry (one query) and check their sums against the meta record.
 
-        From the snapshot a clean stop left (one record) if no change was
-        committed since, else from every game's index entry (one query).
         Nothing is hashed: games, clock, digest and tree are sums of what
         the entries hold.  The meta record, written in the same transaction
-        as every entry and every snapshot, holds the same sums; a mismatch
-        means the index does not describe what was committed.
+        as every entry, holds the same sums; a mismatch means the index does
+        not describe what was committed.
 
         :raises ValueError: an entry is malformed, or the sums disagree.
         """
@@ -189,38 +183,10 @@ class Replica:
         collecting = gc.isenabled()
         gc.disable()
         try:
-            snapshot = self._snapshot_records()
-            if snapshot is not None:
-                try:
-                    self._build(snapshot, meta)
-                    self.loaded_from = "snapshot"
-                    return
-                except ValueError as error:
-                    log.warn(
-                        "the index snapshot does not match the database ({error}); "
-                        "reading every index entry instead",
-                        error=str(error),
-                    )
             self._build(self.storage.load(_INDEX_KEY), meta)
-            self.loaded_from = "entries"
         finally:
             if collecting:
                 gc.enable()
-
-    def _snapshot_records(self) -> Iterable[tuple[str, object]] | None:
-        """The index entries of the snapshot, if the meta record says it is current."""
-        number = self.meta.get("snapshot")
-        if number is None:
-            return None
-        snapshot = self.storage.get(_SNAPSHOT_KEY)
-        if not (isinstance(snapshot, dict) and snapshot.get("number") == number):
-            log.warn("the index snapshot the meta record names is missing; reading every entry")
-            return None
-        ids, entries = snapshot.get("ids"), snapshot.get("entries")
-        if not (isinstance(ids, list) and isinstance(entries, list) and len(ids) == len(entries)):
-            log.warn("the index snapshot is malformed; reading every entry")
-            return None
-        return zip(ids, entries, strict=True)
 
     def _build(self, records: Iterable[tuple[str, object]], meta: dict[str, Any] | None) -> None:
         """Build index, buckets, clock, digest and tree from ``(id, entry)`` pairs.
@@ -268,38 +234,12 @@ class Replica:
                     )
                 )
         self.index = index
-        # Entries come in key order (UTF-8 byte order is code point order) or
-        # in the snapshot's order, which was sorted_ids': sorting is linear.
-        self.sorted_ids = sorted(index)
+        # Entries come in key order: UTF-8 byte order is code point order.
+        self.sorted_ids = list(index)
         self.buckets = buckets
         self.clock = clock
         self.digest = digest
         self.tree = _tree_of(leaves)
-
-    def save_snapshot(self) -> None:
-        """Store the whole index as one record, current until the next change.
-
-        For a clean stop, once every change is committed: the next start
-        reads one record instead of one per game.  Written with the meta
-        record that names it, in one transaction; the next change's meta
-        record no longer names it.
-
-        :raises StorageError: the commit failed (nothing was stored).
-        """
-        if self.failed or self.is_new:
-            return
-        number = int(self.meta.get("snapshots", 0)) + 1
-        entries = [tuple(self.index[game_id]) for game_id in self.sorted_ids]
-        snapshot = {"number": number, "ids": list(self.sorted_ids), "entries": entries}
-        meta = {**self._meta(), "snapshot": number, "snapshots": number}
-        try:
-            self.storage.stage(_SNAPSHOT_KEY, snapshot)
-            self.storage.stage(_META_KEY, meta)
-            self.storage.commit()
-        except Exception:
-            self.storage.rollback()
-            raise
-        self.meta = meta
 
     @property
     def is_new(self) -> bool:
@@ -352,8 +292,6 @@ class Replica:
         return bookkeeping(len(self.index), self.clock, self.digest, self.tree.get("", 0))
 
     def _meta(self) -> dict[str, Any]:
-        # Any change makes the snapshot of a clean stop stale.
-        self.meta.pop("snapshot", None)
         self.meta.update(self._sums(), format=FORMAT)
         return dict(self.meta)
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 import atexit
 import gc
 import os
-import time
 from typing import Any
 
 from twisted.application import service
@@ -154,24 +153,6 @@ class ReplgameService(service.Service):
             self.storage = None
         raise SystemExit(status)
 
-    def _save_snapshot(self) -> None:
-        """Leave the index as one record for the next start (memory matches the
-        disk here: everything is committed and the committer takes no more)."""
-        if self.node is None or self.node.failed:
-            return
-        replica = self.node.replica
-        started = time.monotonic()
-        try:
-            replica.save_snapshot()
-        except Exception as error:  # only the next start is slower
-            log.warn("could not save the index snapshot: {error}", error=error)
-            return
-        log.info(
-            "saved the index snapshot ({games} games) in {seconds:.3f} s",
-            games=len(replica.index),
-            seconds=time.monotonic() - started,
-        )
-
     def _commit_failed(self, reason: Failure) -> None:
         if self.node is not None:
             self.node.fail()
@@ -197,7 +178,6 @@ class ReplgameService(service.Service):
             self.port.stopListening()
         if self.committer is not None:
             self.committer.close()  # commits what is pending and fires its answers
-            self._save_snapshot()
         drained = self.factory.close_all(timeout=2.0) if self.factory is not None else succeed(None)
         stopping = [drained, *(link.stop() for link in self.links.values())]
 

@@ -12,7 +12,6 @@ from typing import Any
 
 from twisted.internet.defer import Deferred
 from twisted.internet.task import Clock
-from twisted.logger import capturedLogs
 from twisted.protocols import amp
 from twisted.trial.unittest import SynchronousTestCase
 
@@ -513,76 +512,6 @@ class PersistenceTests(ReplicaTestCase):
         self.reopen()
         self.assertFalse(self.replica.is_new)
         self.check_bookkeeping()
-
-
-class SnapshotTests(ReplicaTestCase):
-    """A clean stop leaves the index as one record; the next start reads it if still current."""
-
-    def setUp(self) -> None:
-        super().setUp()
-        self.replica.mark_initialized()
-        self.clock.advance(0)
-        self.active("c4", moves=("4", "4"))
-        self.active("chk", kind="checkers", moves=("11-15",))
-        self.create("open", "reversi", player="Zoë 😀", seat=1)
-
-    def stop_cleanly(self) -> None:
-        self.committer.close()
-        self.replica.save_snapshot()
-        self.storage.close()
-
-    def test_read_back_until_the_next_change(self) -> None:
-        before = self.snapshot()
-        self.stop_cleanly()
-        self.open()
-        self.assertEqual(self.replica.loaded_from, "snapshot")
-        self.assertEqual(self.snapshot(), before)
-        self.check_bookkeeping()
-        self.apply("c4", MOVE, T0, move="3")
-        before = self.snapshot()
-        self.reopen()  # a crash, or a stop without snapshot: the change made it stale
-        self.assertEqual(self.replica.loaded_from, "entries")
-        self.assertEqual(self.snapshot(), before)
-        self.check_bookkeeping()
-
-    def test_a_snapshot_that_disagrees_is_not_used(self) -> None:
-        before = self.snapshot()
-        self.stop_cleanly()
-        storage = Storage.open(self.directory)
-        snapshot = storage.get("index-snapshot")
-        assert isinstance(snapshot, dict)
-        entry = snapshot["entries"][0]
-        snapshot["entries"][0] = (*entry[:3], entry[3] + 1, *entry[4:])
-        storage.stage("index-snapshot", snapshot)
-        storage.commit()
-        storage.close()
-        with capturedLogs() as events:
-            self.open()
-        self.assertEqual(self.replica.loaded_from, "entries")
-        self.assertIn("does not match", " ".join(e["log_format"] for e in events))
-        self.assertEqual(self.snapshot(), before)
-
-    def test_meta_that_disagrees_is_refused_either_way(self) -> None:
-        self.stop_cleanly()
-        storage = Storage.open(self.directory)
-        meta = storage.get("meta")
-        assert isinstance(meta, dict)
-        storage.stage("meta", {**meta, "clock": meta["clock"] + 1})
-        storage.commit()
-        storage.close()
-        with self.assertRaises(ValueError) as caught:
-            self.open()
-        self.storage.close()
-        self.assertIn("clock", str(caught.exception))
-
-    def test_no_snapshot_of_a_new_database(self) -> None:
-        directory = self.directory / "new"
-        storage = Storage.open(directory)
-        self.addCleanup(storage.close)
-        replica = Replica(storage, GroupCommitter(storage, Clock()))
-        replica.save_snapshot()
-        self.assertIsNone(storage.get("index-snapshot"))
-        self.assertIsNone(storage.get_meta())
 
 
 class LoadCheckTests(ReplicaTestCase):
