@@ -187,7 +187,7 @@ def storage_commits(commits: int = 600) -> dict[str, Any]:
     the same disk (which other tenants share)."""
     root = Path(tempfile.mkdtemp(prefix="replgame-bench-commit-"))
     event = "e" * 120  # one move's event row (g/<id>/<n>)
-    entry = (1, "connect4", "active", ("alice", "bob"), 22, b"d" * 32, b"h" * 32, "s" * 90)
+    entry = ("connect4", "active", ("alice", "bob"), 22, b"d" * 32, b"h" * 32, "0a1b", 2**63)
     storages = {
         "default checkpoints": Storage.open(root / "default"),
         "no checkpoints": Storage.open(root / "none"),
@@ -325,11 +325,11 @@ async def startup(games: int, seed: int, datasets: Datasets | None = None) -> di
                 2
             ],
             "loading the index (Replica._load)": _find(stats, "game/server/replica.py", "_load")[2],
-            "  of which unpickling the index (Storage.scan)": _find(
-                stats, "game/server/storage.py", "scan"
+            "  of which reading the entries (Storage.load)": _find(
+                stats, "game/server/storage.py", "load"
             )[2],
-            "  of which tree and digest (Replica._account)": _find(
-                stats, "game/server/replica.py", "_account"
+            "  of which index, tree and sums (Replica._build)": _find(
+                stats, "game/server/replica.py", "_build"
             )[2],
             "catch-up, wall time from its log line": sum(s for _, _, s in lines),
         }

@@ -179,14 +179,12 @@ def dominates(results: dict[str, Any]) -> list[str]:
                 f"{start['exec_to_serving_profiled_s']:.2f} s under cProfile), the profile "
                 f"gives: imports {phases['imports (all modules)']:.2f} s, loading the index "
                 f"(`Replica._load`) {phases['loading the index (Replica._load)']:.2f} s, of "
-                "which recomputing every game's tree leaf and bucket (`Replica._account`: "
-                "two SHA-256 per game and five tree nodes) "
-                f"{phases['  of which tree and digest (Replica._account)']:.2f} s and "
-                "unpickling the index "
-                f"{phases['  of which unpickling the index (Storage.scan)']:.2f} s; the catch-up "
+                "which reading the entries (`Storage.load`) "
+                f"{phases['  of which reading the entries (Storage.load)']:.2f} s and building "
+                "the index, tree and sums (`Replica._build`) "
+                f"{phases['  of which index, tree and sums (Replica._build)']:.2f} s; the catch-up "
                 f"itself {phases['catch-up, wall time from its log line']:.2f} s."
-                " Loading the index dominates, and it grows with the games held, not with "
-                "what was missed."
+                " Loading the index grows with the games held, not with what was missed."
             )
         out.append(text)
     if sca and not all(sca["targets"].values()):

@@ -29,8 +29,8 @@ import attrs
 from game.rules import KINDS, Position, new_game
 from game.server import gamelog
 from game.server.gamelog import Event, GameLog
-from game.server.replica import RECORD_FORMAT, IndexEntry, event_key
-from game.server.storage import DATABASE_NAME, Storage
+from game.server.replica import IndexEntry, bookkeeping, event_key
+from game.server.storage import DATABASE_NAME, FORMAT, Storage
 
 #: The pickle protocol of our shelf (storage.Storage).
 SHELF_PROTOCOL = 5
@@ -186,12 +186,13 @@ def write_dataset(directory: Path, count: int, seed: int) -> list[StoredGame]:
 
     The records, index entries and meta record are those the replica writes
     (checked: a :class:`~game.server.replica.Replica` opened on the result
-    recomputes the same clock and digest, or refuses to load).
+    finds the same games, clock, digest and tree root, or refuses to load).
     """
     storage = Storage.open(directory)
     games: list[StoredGame] = []
     clock = 0
     digest = 0
+    root = 0  # the anti-entropy tree's root: the XOR of every leaf
     try:
         for stored, game in dataset_games(count, seed):
             entry = IndexEntry.of(game)
@@ -200,15 +201,15 @@ def write_dataset(directory: Path, count: int, seed: int) -> list[StoredGame]:
             storage.stage("i/" + game.game_id, entry.to_record())
             clock += entry.version
             digest ^= int.from_bytes(entry.doc_sha, "big")
+            root ^= entry.leaf
             games.append(stored)
             if len(games) % 10_000 == 0:
                 storage.commit()
         storage.stage_meta(
             {
                 "initialized": True,
-                "format": RECORD_FORMAT,
-                "clock": clock,
-                "digest": f"{digest:064x}",
+                "format": FORMAT,
+                **bookkeeping(len(games), clock, digest, root),
             }
         )
         storage.commit()

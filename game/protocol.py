@@ -390,6 +390,27 @@ class PeerEvents(Command):
     errors = _errors(wire.NotPeer, wire.UnknownGame)
 
 
+#: Games asked for in one :class:`PeerHistories` request.
+MAX_HISTORIES = 100
+
+
+class PeerHistories(Command):
+    """:class:`PeerEvents` for many games in one round trip.
+
+    ``games``: one ``"game_id since head"`` line per game (at most
+    :data:`MAX_HISTORIES`).  The answer holds, in the order asked, one
+    canonical JSON object per game: what :class:`PeerEvents` answers, with
+    ``id``; ``{"id", "unknown": true}`` for a game this server lacks;
+    ``{"id", "unavailable": true}`` for one it cannot send now (its copy is
+    damaged).  As many as fit in one value: the caller asks again for the
+    games left out.
+    """
+
+    arguments = [(b"games", amp.ListOf(amp.Unicode()))]
+    response = [(b"games", amp.ListOf(amp.Unicode()))]
+    errors = _errors(wire.NotPeer)
+
+
 class PeerDump(Command):
     """Whole games in id order, for rebuilding an empty database.  A game too
     big for one page comes as ``{"id": ..., "more": true}``; fetch it with
@@ -407,5 +428,6 @@ PEER_COMMANDS: tuple[type[Command], ...] = (
     PeerTree,
     PeerBucket,
     PeerEvents,
+    PeerHistories,
     PeerDump,
 )

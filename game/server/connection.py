@@ -31,7 +31,16 @@ from game import errors as wire
 from game import protocol as p
 from game.ampframe import BoxParser, FramingError, keys_of
 from game.server.fairness import FairInput
-from game.server.gamelog import ACCEPT_DRAW, JOIN, MOVE, OFFER_DRAW, RESIGN, Command, canonical_json
+from game.server.gamelog import (
+    ACCEPT_DRAW,
+    JOIN,
+    MOVE,
+    OFFER_DRAW,
+    RESIGN,
+    Command,
+    GameLog,
+    canonical_json,
+)
 from game.server.node import ServerNode
 from game.server.peers import new_nonce, proofs_match
 from game.server.peers import proof as peer_proof
@@ -476,29 +485,40 @@ class ServerProtocol(amp.AMP, TimeoutMixin):
             raise wire.NotServing(str(error)) from None  # never spread a damaged copy
         if game is None:
             raise wire.UnknownGame()
-        version = game.version
-        if since <= version and game.heads[since].hex() == head:
-            start = since
-        elif since > version:
-            start = version
-        else:
-            start = 0
-        events: list[str] = []
+        return _history_answer(game, since, head, p.LIST_BUDGET)
+
+    @p.PeerHistories.responder
+    def peer_histories(self, games: list[str]) -> dict[str, Any]:
+        self._require_peer("PeerHistories")
+        self._require_seeded()
+        if len(games) > p.MAX_HISTORIES:
+            raise wire.BadRequest(f"at most {p.MAX_HISTORIES} games in one PeerHistories")
+        asked = [_history_request(line) for line in games]
+        lines: list[str] = []
         size = 0
-        for text in game.event_json[start:]:
-            cost = len(text.encode()) + 2
+        for game_id, since, head in asked:
+            try:
+                game = self.node.replica.game(game_id)
+            except DamagedGame as error:
+                log.error("PeerHistories: leaving out {error}", error=str(error))
+                answer: dict[str, Any] = {"id": game_id, "unavailable": True}
+            else:
+                if game is None:
+                    answer = {"id": game_id, "unknown": True}
+                else:
+                    # Room for the answer's own fields (id, kind, heads) too.
+                    budget = p.LIST_BUDGET - size - 300
+                    history = _history_answer(game, since, head, budget, embedded=True)
+                    answer = {"id": game_id, **history}
+                    if not answer["complete"] and lines:
+                        break  # the rest of the page is too small: asked again
+            line = canonical_json(answer)
+            cost = len(line.encode()) + 2
             if size + cost > p.LIST_BUDGET:
                 break
-            events.append(text)
+            lines.append(line)
             size += cost
-        return {
-            "kind": game.kind,
-            "version": version,
-            "head": game.head.hex(),
-            "start": start,
-            "events": events,
-            "complete": start + len(events) == version,
-        }
+        return {"games": lines}
 
     @p.PeerDump.responder
     def peer_dump(self, after: str | None) -> dict[str, Any]:
@@ -563,6 +583,53 @@ _DIRECT: dict[bytes, tuple[type[p.Command], list[tuple[bytes, str, amp.Argument]
         (p.GetGame, lambda protocol, game_id: protocol.node.get_game(game_id)),
     )
 }
+
+
+def _history_request(line: str) -> tuple[str, int, str]:
+    """One ``"game_id since head"`` line of a PeerHistories request.
+
+    :raises BadRequest: it is not one.
+    """
+    try:
+        game_id, since_text, head = line.split(" ")
+        since = p.BoundedInteger(0, p.MAX_VERSION).fromString(since_text.encode())
+        return p.check_game_id(game_id), since, p.Hex64().check(head)
+    except ValueError:
+        raise wire.BadRequest(f"not a 'game_id since head' line: {line[:80]!r}") from None
+
+
+def _history_answer(
+    game: GameLog, since: int, head: str, budget: int, embedded: bool = False
+) -> dict[str, Any]:
+    """A game's events from ``since`` if the caller's ``head`` there is ours,
+    else from the start (PeerEvents), at most ``budget`` bytes of them.
+
+    :param embedded: the answer goes out as JSON (PeerHistories), where each
+        event costs its JSON string form, not its length-prefixed bytes.
+    """
+    version = game.version
+    if since <= version and game.heads[since].hex() == head:
+        start = since
+    elif since > version:
+        start = version
+    else:
+        start = 0
+    events: list[str] = []
+    size = 0
+    for text in game.event_json[start:]:
+        cost = len(canonical_json(text).encode()) + 1 if embedded else len(text.encode()) + 2
+        if size + cost > budget:
+            break
+        events.append(text)
+        size += cost
+    return {
+        "kind": game.kind,
+        "version": version,
+        "head": game.head.hex(),
+        "start": start,
+        "events": events,
+        "complete": start + len(events) == version,
+    }
 
 
 class ServerFactory(Factory):

@@ -14,7 +14,7 @@ import hashlib
 import json
 import json.encoder
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any, Final
 
 import attrs
@@ -57,6 +57,21 @@ _string: Final = json.encoder.encode_basestring
 
 def _int_or_null(value: int | None) -> str:
     return "null" if value is None else str(int(value))
+
+
+def _players_json(players: Sequence[str | None]) -> str:
+    return "[" + ",".join("null" if p is None else _string(p) for p in players) + "]"
+
+
+def summary_json(
+    game_id: str, kind: str, status: str, players: Sequence[str | None], version: int
+) -> str:
+    """``canonical_json`` of a game's ``ListGames`` summary, written directly."""
+    return (
+        f'{{"id":{_string(game_id)},"kind":{_string(kind)},'
+        f'"players":{_players_json(players)},"status":{_string(status)},'
+        f'"version":{version}}}'
+    )
 
 
 def canonical_json(value: object) -> str:
@@ -282,7 +297,7 @@ class GameLog:
         }
 
     def _players_json(self) -> str:
-        return "[" + ",".join("null" if p is None else _string(p) for p in self.players) + "]"
+        return _players_json(self.players)
 
     def summary(self) -> dict[str, Any]:
         return {
@@ -292,14 +307,6 @@ class GameLog:
             "players": list(self.players),
             "version": self.version,
         }
-
-    def summary_json(self) -> str:
-        """``canonical_json(self.summary())``, written directly."""
-        return (
-            f'{{"id":{_string(self.game_id)},"kind":{_string(self.kind)},'
-            f'"players":{self._players_json()},"status":{_string(self.status)},'
-            f'"version":{self.version}}}'
-        )
 
     def token_hashes(self, token: str) -> tuple[str, str]:
         """What this token's hash would be for seat 0 and for seat 1 of this game."""

@@ -4,19 +4,20 @@ The replica keeps in memory a small index entry per game (what ``ListGames``,
 ``Status`` and anti-entropy need) and a cache of recently used games; the
 events themselves live in the shelve database, one row per event
 (``g/<id>/<n>``), each written once.  Every change stages the game's new
-events, its index entry and (once per commit) the server's bookkeeping
-(clock, digest) into the same transaction, and is answered only once the
-group commit made it durable.
+events, its index entry and (once per commit) the sums that check them
+(games, clock, digest, tree root) into the same transaction, and is
+answered only once the group commit made it durable.
 """
 
 from __future__ import annotations
 
 import bisect
+import gc
 import hashlib
 import json
 from collections import OrderedDict
-from collections.abc import Callable, Iterator
-from typing import Any, Final
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any, Final, NamedTuple
 
 from twisted.internet.defer import Deferred
 from twisted.logger import Logger
@@ -26,9 +27,8 @@ from game import errors as wire
 from game.protocol import LIST_BUDGET
 from game.server import gamelog
 from game.server.gamelog import Command, Event, GameLog, InvalidEvent
-from game.server.storage import DELETE, GroupCommitter, Storage, StorageError
+from game.server.storage import DELETE, FORMAT, GroupCommitter, Storage, StorageError
 
-RECORD_FORMAT: Final = 1
 #: Depth (hex digits of SHA-256 of the game id) of the anti-entropy tree's leaves.
 TREE_DEPTH: Final = 4
 CACHE_SIZE: Final = 4096
@@ -53,28 +53,26 @@ def leaf_value(game_id: str, head: bytes) -> int:
     return int.from_bytes(hashlib.sha256(game_id.encode() + head).digest()[:8], "big")
 
 
-class IndexEntry:
-    """What the replica keeps in memory about every game."""
+class IndexEntry(NamedTuple):
+    """What the replica keeps in memory about every game, stored at ``i/<id>``.
 
-    __slots__ = ("doc_sha", "head", "kind", "players", "status", "summary", "version")
+    Stored as the plain tuple of its fields (database format
+    :data:`~game.server.storage.FORMAT`), and read back with one unpickle:
+    ``bucket`` and ``leaf`` are the game's place and value in the
+    anti-entropy tree, hashed once when the game changes so that start-up
+    hashes nothing.  A game read from the database is checked against them
+    (:meth:`Replica._read_game`), and the load checks their sums against
+    the meta record (:meth:`Replica._load`).
+    """
 
-    def __init__(
-        self,
-        kind: str,
-        status: str,
-        players: tuple[str | None, str | None],
-        version: int,
-        doc_sha: bytes,
-        head: bytes,
-        summary: str,
-    ) -> None:
-        self.kind = kind
-        self.status = status
-        self.players = players
-        self.version = version
-        self.doc_sha = doc_sha
-        self.head = head
-        self.summary = summary
+    kind: str
+    status: str
+    players: tuple[str | None, str | None]
+    version: int
+    doc_sha: bytes
+    head: bytes
+    bucket: str
+    leaf: int
 
     @classmethod
     def of(cls, game: GameLog) -> IndexEntry:
@@ -85,19 +83,45 @@ class IndexEntry:
             game.version,
             hashlib.sha256(game.document().encode()).digest(),
             game.head,
-            game.summary_json(),
+            bucket_of(game.game_id),
+            leaf_value(game.game_id, game.head),
         )
 
     def to_record(self) -> tuple[Any, ...]:
-        return (RECORD_FORMAT, self.kind, self.status, self.players, self.version,
-                self.doc_sha, self.head, self.summary)  # fmt: skip
+        return tuple(self)
 
-    @classmethod
-    def from_record(cls, record: object) -> IndexEntry:
-        if not (isinstance(record, tuple) and len(record) == 8 and record[0] == RECORD_FORMAT):
-            raise ValueError(f"index record of an unknown format: {record!r:.80}")
-        _, kind, status, players, version, doc_sha, head, summary = record
-        return cls(kind, status, tuple(players), version, doc_sha, head, summary)  # type: ignore[arg-type]
+    def summary(self, game_id: str) -> str:
+        """The game's ``ListGames`` summary (``GameLog.summary`` as canonical JSON)."""
+        return gamelog.summary_json(game_id, self.kind, self.status, self.players, self.version)
+
+
+def bookkeeping(games: int, clock: int, digest: int, root: int) -> dict[str, Any]:
+    """What the meta record holds about the index entries, to check them at load.
+
+    :param root: the anti-entropy tree's root, the XOR of every entry's leaf.
+    """
+    return {"games": games, "clock": clock, "digest": f"{digest:064x}", "tree": f"{root:016x}"}
+
+
+def _root_of(leaves: dict[str, int]) -> int:
+    root = 0
+    for value in leaves.values():
+        root ^= value
+    return root
+
+
+def _tree_of(leaves: dict[str, int]) -> dict[str, int]:
+    """Every node of the anti-entropy tree, from the digests of its leaf buckets."""
+    tree = dict(leaves)
+    level = leaves
+    for _ in range(TREE_DEPTH):
+        parents: dict[str, int] = {}
+        for node, value in level.items():
+            parent = node[:-1]
+            parents[parent] = parents.get(parent, 0) ^ value
+        tree.update(parents)
+        level = parents
+    return tree
 
 
 class DamagedGame(Exception):
@@ -133,29 +157,84 @@ class Replica:
         #: A write failed to commit: this replica must serve nothing more.
         self.failed = False
         self._cache: OrderedDict[str, GameLog] = OrderedDict()
-        # Games read from a record of the first layout (all events in one
-        # ``g/<id>`` value), rewritten as event rows on their next change.
-        self._whole_records: set[str] = set()
         self._load()
 
     # -- loading -------------------------------------------------------------
 
     def _load(self) -> None:
-        for key, record in self.storage.scan(_INDEX_KEY):
-            game_id = key[len(_INDEX_KEY) :]
-            entry = IndexEntry.from_record(record)
-            self.index[game_id] = entry
-            self._account(game_id, None, entry)
-        self.sorted_ids = sorted(self.index)
-        self.meta = self.storage.get_meta() or {}
-        if self.meta and (self.meta.get("clock"), self.meta.get("digest")) != (
-            self.clock,
-            self.digest_hex(),
-        ):
-            raise ValueError(
-                f"bookkeeping (clock {self.meta.get('clock')}) does not match the games "
-                f"(clock {self.clock})"
-            )
+        """Read every index entry (one query) and check their sums against the meta record.
+
+        Nothing is hashed: games, clock, digest and tree are sums of what
+        the entries hold.  The meta record, written in the same transaction
+        as every entry, holds the same sums; a mismatch means the index does
+        not describe what was committed.
+
+        :raises ValueError: an entry is malformed, or the sums disagree.
+        """
+        meta = self.storage.get_meta()
+        self.meta = meta or {}
+        # Hundreds of thousands of long-lived objects: the cyclic collector
+        # would traverse them again and again as they are made, for nothing.
+        collecting = gc.isenabled()
+        gc.disable()
+        try:
+            self._build(self.storage.load(_INDEX_KEY), meta)
+        finally:
+            if collecting:
+                gc.enable()
+
+    def _build(self, records: Iterable[tuple[str, object]], meta: dict[str, Any] | None) -> None:
+        """Build index, buckets, clock, digest and tree from ``(id, entry)`` pairs.
+
+        :raises ValueError: an entry is malformed, or the sums disagree with ``meta``.
+        """
+        index: dict[str, IndexEntry] = {}
+        buckets: dict[str, set[str]] = {}
+        leaves: dict[str, int] = {}
+        clock = 0
+        digest = 0
+        from_bytes = int.from_bytes
+        make = tuple.__new__  # IndexEntry._make without its Python-level call
+        fields = len(IndexEntry._fields)
+        game_id = ""
+        try:
+            for game_id, record in records:
+                if type(record) is not tuple or len(record) != fields:
+                    raise TypeError(f"{record!r:.80}")
+                entry = index[game_id] = make(IndexEntry, record)
+                _, _, _, version, doc_sha, _, bucket, leaf = entry
+                clock += version
+                digest ^= from_bytes(doc_sha, "big")
+                leaves[bucket] = leaves.get(bucket, 0) ^ leaf
+                ids = buckets.get(bucket)
+                if ids is None:
+                    buckets[bucket] = {game_id}
+                else:
+                    ids.add(game_id)
+        except TypeError as error:  # a field of the wrong type, or another shape
+            raise ValueError(f"the index entry of game {game_id!r} is not one: {error}") from None
+        found = bookkeeping(len(index), clock, digest, _root_of(leaves))
+        if meta is None:
+            if index:
+                raise ValueError(f"{len(index)} index entries but no meta record")
+        else:
+            stored = {name: meta.get(name) for name in found}
+            if stored != found:
+                raise ValueError(
+                    "the bookkeeping in the meta record does not match the index entries: "
+                    + ", ".join(
+                        f"{name} {stored[name]!r:.70} recorded, {found[name]!r:.70} found"
+                        for name in found
+                        if stored[name] != found[name]
+                    )
+                )
+        self.index = index
+        # Entries come in key order: UTF-8 byte order is code point order.
+        self.sorted_ids = list(index)
+        self.buckets = buckets
+        self.clock = clock
+        self.digest = digest
+        self.tree = _tree_of(leaves)
 
     @property
     def is_new(self) -> bool:
@@ -180,24 +259,35 @@ class Replica:
             yield game_id, self.index[game_id]
 
     def _account(self, game_id: str, old: IndexEntry | None, new: IndexEntry) -> None:
-        """Update clock, digest and tree for one game's change of entry."""
-        bucket = bucket_of(game_id)
-        value = leaf_value(game_id, new.head)
+        """Update clock, digest, buckets and tree for one game's change of entry."""
         digest = int.from_bytes(new.doc_sha, "big")
+        value = new.leaf
         if old is None:
-            self.buckets.setdefault(bucket, set()).add(game_id)
+            self.buckets.setdefault(new.bucket, set()).add(game_id)
         else:
             self.clock -= old.version
             digest ^= int.from_bytes(old.doc_sha, "big")
-            value ^= leaf_value(game_id, old.head)
+            if old.bucket == new.bucket:
+                value ^= old.leaf
+            else:  # the old entry was damaged: it named the wrong bucket
+                self.buckets[old.bucket].discard(game_id)
+                self.buckets.setdefault(new.bucket, set()).add(game_id)
+                self._toggle_leaf(old.bucket, old.leaf)
+        self._toggle_leaf(new.bucket, value)
         self.clock += new.version
         self.digest ^= digest
+
+    def _toggle_leaf(self, bucket: str, value: int) -> None:
+        tree = self.tree
         for depth in range(TREE_DEPTH + 1):
             node = bucket[:depth]
-            self.tree[node] = self.tree.get(node, 0) ^ value
+            tree[node] = tree.get(node, 0) ^ value
+
+    def _sums(self) -> dict[str, Any]:
+        return bookkeeping(len(self.index), self.clock, self.digest, self.tree.get("", 0))
 
     def _meta(self) -> dict[str, Any]:
-        self.meta.update(format=RECORD_FORMAT, clock=self.clock, digest=self.digest_hex())
+        self.meta.update(self._sums(), format=FORMAT)
         return dict(self.meta)
 
     # -- reading ---------------------------------------------------------------
@@ -229,32 +319,22 @@ class Replica:
             game = GameLog.from_events(game_id, events)
         except InvalidEvent as error:
             raise DamagedGame(game_id, str(error)) from None
-        document_sha = hashlib.sha256(game.document().encode()).digest()
-        if (game.head, document_sha) != (entry.head, entry.doc_sha):
+        # Every field, the tree's bucket and leaf included: start-up took them
+        # on trust (checked only in sum against the meta record).
+        if IndexEntry.of(game) != entry:
             raise DamagedGame(game_id, "its events do not match its index entry")
         return game
 
     def _stored_events(self, game_id: str) -> list[str]:
-        """A game's stored event texts: one row per event (``g/<id>/<n>``), or
-        a record of the first layout (``g/<id>``: ``{"format": 1, "events": [...]}``).
+        """A game's stored event texts, one row per event (``g/<id>/<n>``).
 
-        :raises InvalidEvent: rows missing or out of place, or an unknown record.
+        :raises InvalidEvent: rows out of place, or not event texts.
         """
-        prefix = f"{_GAME_KEY}{game_id}/"
         events: list[str] = []
-        for key, text in self.storage.scan(prefix):
+        for key, text in self.storage.scan(f"{_GAME_KEY}{game_id}/"):
             if key != event_key(game_id, len(events)) or not isinstance(text, str):
                 raise InvalidEvent(f"unexpected event row {key!r}")
             events.append(text)
-        if events:
-            return events
-        record = self.storage.get(_GAME_KEY + game_id)
-        if not (isinstance(record, dict) and record.get("format") == RECORD_FORMAT):
-            raise InvalidEvent("the record is missing or of an unknown format")
-        self._whole_records.add(game_id)
-        events = record["events"]
-        if not isinstance(events, list):
-            raise InvalidEvent("the record holds no list of events")
         return events
 
     def is_damaged(self, game_id: str) -> bool:
@@ -300,10 +380,11 @@ class Replica:
                 continue
             if player and player not in entry.players:
                 continue
-            cost = len(entry.summary.encode()) + 2
+            summary = entry.summary(game_id)
+            cost = len(summary.encode()) + 2
             if len(page) == limit or size + cost > LIST_BUDGET:
                 return page, json.loads(page[-1])["id"] if page else ""
-            page.append(entry.summary)
+            page.append(summary)
             size += cost
         return page, ""
 
@@ -342,8 +423,36 @@ class Replica:
 
         :raises InvalidEvent: the history is malformed or illegal.
         """
-        game = GameLog.from_events(game_id, list(events))
-        return self._store(game)
+        game = self._extended(game_id, events)
+        if game is not None:
+            return self._store(game, unchanged=self.index[game_id].version)
+        return self._store(GameLog.from_events(game_id, list(events)))
+
+    def _extended(self, game_id: str, events: tuple[str, ...]) -> GameLog | None:
+        """Our game, with the events of ``events`` beyond it checked and
+        appended, if ``events`` extends our history (the usual catch-up):
+        only the new events are replayed.  ``None`` if it does not.
+
+        :raises InvalidEvent: a new event is malformed or illegal (the game
+            is as before).
+        """
+        try:
+            game = self.game(game_id)
+        except DamagedGame:
+            return None
+        if game is None or len(events) <= game.version:
+            return None
+        if game.event_json != list(events[: game.version]):
+            return None
+        version = game.version
+        try:
+            for text in events[version:]:
+                game.append_checked(Event.from_json(text))
+        except InvalidEvent:
+            if game.version != version:  # partly extended: read it again from the disk
+                self._cache.pop(game_id, None)
+            raise
+        return game
 
     def _store(self, game: GameLog, unchanged: int = 0) -> Deferred[str]:
         """Stage a game's change: its event rows from ``unchanged`` on (the
@@ -358,13 +467,8 @@ class Replica:
         self._account(game_id, old, entry)
         self._remember(game)
         document = game.document()
-        changes: list[tuple[str, object]] = []
-        if game_id in self._whole_records:
-            self._whole_records.discard(game_id)
-            changes.append((_GAME_KEY + game_id, DELETE))
-            unchanged = 0
         event_json = game.event_json
-        changes += [
+        changes: list[tuple[str, object]] = [
             (event_key(game_id, n), event_json[n]) for n in range(unchanged, len(event_json))
         ]
         # A shorter branch adopted: its old events past the end go.
@@ -400,6 +504,7 @@ __all__ = [
     "IndexEntry",
     "InvalidEvent",
     "Replica",
+    "bookkeeping",
     "bucket_of",
     "event_key",
     "leaf_value",

@@ -8,6 +8,7 @@ twistd has daemonised.
 from __future__ import annotations
 
 import atexit
+import gc
 import os
 from typing import Any
 
@@ -82,6 +83,11 @@ class ReplgameService(service.Service):
                 f"cannot read database {self.storage.path}: {error}. Start the server with "
                 "--rebuild to move it aside and rebuild the database from the peers.",
             )
+        # What start-up made so far (modules, the index) lives as long as the
+        # server: keep the cyclic collector (off since makeService) from ever
+        # traversing it again, and turn it back on.
+        gc.freeze()
+        gc.enable()
         secret = self.config.require_secret()
         timeout = self.config.tuning.catchup_timeout
         self.node = node = ServerNode(

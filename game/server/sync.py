@@ -33,7 +33,14 @@ from twisted.python.failure import Failure
 
 from game import errors as wire
 from game.link import LinkDown
-from game.protocol import PeerBucket, PeerDump, PeerEvents, PeerTree
+from game.protocol import (
+    MAX_HISTORIES,
+    PeerBucket,
+    PeerDump,
+    PeerEvents,
+    PeerHistories,
+    PeerTree,
+)
 from game.server import forks
 from game.server.gamelog import EMPTY_HEAD, InvalidEvent, chain
 from game.server.peers import PeerLink
@@ -43,8 +50,10 @@ log = Logger(namespace="replgame.sync")
 
 #: Tree nodes asked for in one PeerTree request (16 children each).
 TREE_BATCH = 200
-#: Games reconciled at the same time.
-RECONCILE_PARALLEL = 16
+#: Leaf buckets asked for at the same time (PeerBucket).
+BUCKETS_PARALLEL = 16
+#: Batches of games (PeerHistories) reconciled at the same time.
+BATCHES_PARALLEL = 3
 #: Pages fetched for one game before giving up on a history that keeps moving.
 MAX_PAGES = 100
 
@@ -121,16 +130,18 @@ class Synchronizer:
             waiters.append(result)
             return result
         self._reconciling[game_id] = [result]
-
-        def finish(outcome: SyncStats | Failure) -> None:
-            for waiter in self._reconciling.pop(game_id):
-                if isinstance(outcome, Failure):
-                    waiter.errback(outcome)
-                else:
-                    waiter.callback(outcome)
-
-        self._reconcile(game_id).addBoth(finish)
+        # The waiters have the outcome, failure included: nothing more to handle.
+        self._reconcile(game_id).addBoth(self._finish, game_id).addErrback(lambda _: None)
         return result
+
+    def _finish(self, outcome: SyncStats | Failure, game_id: str) -> SyncStats | Failure:
+        """Answer everyone waiting for the reconcile of one game; pass ``outcome`` on."""
+        for waiter in self._reconciling.pop(game_id):
+            if isinstance(outcome, Failure):
+                waiter.errback(outcome)
+            else:
+                waiter.callback(outcome)
+        return outcome
 
     @inlineCallbacks
     def _reconcile(self, game_id: str) -> Any:
@@ -142,14 +153,17 @@ class Synchronizer:
             if succeeded:
                 peers.append(value)
             else:
-                if not value.check(*PEER_DOWN):
-                    log.warn(
-                        "could not read game {game_id} from server {peer_id}: {error}",
-                        game_id=game_id,
-                        peer_id=link.peer_id,
-                        error=value.getErrorMessage(),
-                    )
+                _log_unreachable(value, link, game_id)
                 peers.append(None)
+        return (yield self._settle(game_id, peers))
+
+    @inlineCallbacks
+    def _settle(self, game_id: str, peers: list[tuple[str, ...] | None]) -> Any:
+        """Decide between our history of a game and the peers' ones, and adopt the winner.
+
+        :param peers: each peer's history, ``()`` if it lacks the game,
+            ``None`` if it could not answer.
+        """
         # The local history may have moved while we asked: decide on the current one.
         own = self._own_history(game_id)
         decision = forks.resolve(own, peers)
@@ -240,6 +254,112 @@ class Synchronizer:
             since = len(history)
         raise Unreachable(f"server {link.peer_id}: game {game_id} did not settle")
 
+    # -- many games ------------------------------------------------------------
+
+    @inlineCallbacks
+    def _reconcile_batch(self, game_ids: list[str]) -> Any:
+        """Reconcile many games with one PeerHistories round trip per peer.
+
+        Games already being reconciled (a client's catch-up) are joined, not
+        redone; concurrent :meth:`reconcile` calls for ours join this.  The
+        winners are adopted in one reactor turn, so they share one commit.
+
+        :returns: the :class:`SyncStats` of all of them; a game whose
+            reconcile failed counts as waiting.
+        """
+        joined = [self.reconcile(game_id) for game_id in game_ids if game_id in self._reconciling]
+        mine = [game_id for game_id in game_ids if game_id not in self._reconciling]
+        for game_id in mine:
+            self._reconciling[game_id] = []
+        try:
+            owns = {game_id: self._own_history(game_id) for game_id in mine}
+            links = list(self.links.values())
+            fetched = yield DeferredList(
+                [self._fetch_histories(link, mine, owns) for link in links], consumeErrors=True
+            )
+            found: list[dict[str, tuple[str, ...] | None]] = []
+            for (succeeded, value), link in zip(fetched, links, strict=True):
+                if not succeeded:
+                    _log_unreachable(value, link, f"{len(mine)} games")
+                found.append(value if succeeded else {})
+            settling = [
+                self._settle(game_id, [histories.get(game_id) for histories in found])
+                for game_id in mine
+            ]
+        except Exception:
+            failure = Failure()
+            for game_id in mine:
+                self._finish(failure, game_id)
+            raise
+        for game_id, deferred in zip(mine, settling, strict=True):
+            deferred.addBoth(self._finish, game_id)
+        total = SyncStats()
+        results = yield DeferredList([*settling, *joined], consumeErrors=True)
+        for (succeeded, value), game_id in zip(results, [*mine, *["?"] * len(joined)], strict=True):
+            if succeeded:
+                total.add(value)
+            else:
+                total.waiting += 1
+                log.warn(
+                    "reconciling game {game_id} failed: {error}",
+                    game_id=game_id,
+                    error=value.getErrorMessage(),
+                )
+        return total
+
+    @inlineCallbacks
+    def _fetch_histories(
+        self, link: PeerLink, game_ids: list[str], owns: dict[str, tuple[str, ...]]
+    ) -> Any:
+        """A peer's histories of many games (PeerHistories, then PeerEvents for
+        the few a batch answer does not settle).
+
+        :returns: ``{game_id: history}``: ``()`` if the peer lacks the game,
+            ``None`` if it cannot send it.
+        """
+        if not link.ready:
+            raise Unreachable(link.peer_id)
+        found: dict[str, tuple[str, ...] | None] = {}
+        one_by_one: list[str] = []
+        remaining = list(game_ids)
+        while remaining:
+            asked = remaining[:MAX_HISTORIES]
+            lines = [f"{game_id} {len(owns[game_id])} {_head(owns[game_id])}" for game_id in asked]
+            try:
+                answer = yield link.call(PeerHistories, timeout=self.catchup_timeout, games=lines)
+            except PEER_DOWN:
+                raise
+            except Exception as error:  # e.g. a peer without PeerHistories
+                log.info(
+                    "server {peer_id} did not answer PeerHistories ({error}); asking game by game",
+                    peer_id=link.peer_id,
+                    error=error,
+                )
+                one_by_one.extend(remaining)
+                break
+            answered = 0
+            for line in answer["games"]:
+                record = json.loads(line)
+                game_id = asked[answered]
+                if record.get("id") != game_id:
+                    raise Unreachable(f"server {link.peer_id} answered PeerHistories out of order")
+                answered += 1
+                history = _history_from(record, owns[game_id])
+                if history is _UNSETTLED:
+                    one_by_one.append(game_id)
+                else:
+                    found[game_id] = history  # type: ignore[assignment]
+            if not answered:
+                raise Unreachable(f"server {link.peer_id} answered an empty PeerHistories")
+            remaining = remaining[answered:]
+        for game_id in one_by_one:
+            try:
+                found[game_id] = yield self._fetch_history(link, game_id, owns[game_id])
+            except Exception as error:
+                _log_unreachable(Failure(error), link, game_id)
+                found[game_id] = None
+        return found
+
     # -- finding what differs ------------------------------------------------
 
     @inlineCallbacks
@@ -259,20 +379,36 @@ class Synchronizer:
                         if mine != other:
                             deeper.append(prefix + "0123456789abcdef"[digit])
             if deeper and len(deeper[0]) == TREE_DEPTH:
-                for bucket in deeper:
-                    theirs = yield self._bucket(link, bucket)
-                    ours = {
-                        game_id: entry.head.hex()
-                        for game_id, entry in self.replica.bucket_heads(bucket)
-                    }
-                    differing.update(
-                        game_id
-                        for game_id in set(ours) | set(theirs)
-                        if ours.get(game_id) != theirs.get(game_id)
-                    )
+                yield self._differing_in_buckets(link, deeper, differing)
                 break
             frontier = deeper
         return differing
+
+    def _differing_in_buckets(
+        self, link: PeerLink, buckets: list[str], differing: set[str]
+    ) -> Deferred[Any]:
+        """Add to ``differing`` the games whose heads differ in these leaf buckets.
+
+        A few requests in flight, not one round trip per leaf in turn.
+        """
+        pending = iter(buckets)
+
+        @inlineCallbacks
+        def worker() -> Any:
+            for bucket in pending:
+                theirs = yield self._bucket(link, bucket)
+                ours = {
+                    game_id: entry.head.hex()
+                    for game_id, entry in self.replica.bucket_heads(bucket)
+                }
+                differing.update(
+                    game_id
+                    for game_id in set(ours) | set(theirs)
+                    if ours.get(game_id) != theirs.get(game_id)
+                )
+
+        workers = [worker() for _ in range(min(BUCKETS_PARALLEL, len(buckets)))]
+        return _all_or_first_failure(workers)
 
     @inlineCallbacks
     def _bucket(self, link: PeerLink, bucket: str) -> Any:
@@ -313,28 +449,22 @@ class Synchronizer:
 
     @inlineCallbacks
     def reconcile_all(self, game_ids: Iterable[str]) -> Any:
-        """Reconcile many games, :data:`RECONCILE_PARALLEL` at a time.
+        """Reconcile many games: batches of :data:`MAX_HISTORIES`, a few at a time.
 
-        A few workers each await one game after another: reconciles that
-        finish at once (a peer down) then loop instead of nesting callbacks.
+        A few workers each await one batch after another: while one batch is
+        adopted, the next one's histories are on their way.
         """
         total = SyncStats()
-        pending = iter(sorted(game_ids))
+        ordered = sorted(game_ids)
+        batches = iter(range(0, len(ordered), MAX_HISTORIES))
 
         @inlineCallbacks
         def worker() -> Any:
-            for game_id in pending:
-                try:
-                    stats = yield self.reconcile(game_id)
-                except Exception as error:
-                    total.waiting += 1
-                    log.warn(
-                        "reconciling game {game_id} failed: {error}", game_id=game_id, error=error
-                    )
-                else:
-                    total.add(stats)
+            for start in batches:
+                stats = yield self._reconcile_batch(ordered[start : start + MAX_HISTORIES])
+                total.add(stats)
 
-        yield DeferredList([worker() for _ in range(RECONCILE_PARALLEL)])
+        yield DeferredList([worker() for _ in range(BATCHES_PARALLEL)])
         return total
 
     # -- a whole database ----------------------------------------------------
@@ -395,6 +525,63 @@ class Synchronizer:
             seconds=time.monotonic() - started,
         )
         return stats
+
+
+def _all_or_first_failure(deferreds: list[Deferred[Any]]) -> Deferred[Any]:
+    """Fire when all fired, or fail with the first failure (the others' are consumed)."""
+    return DeferredList(deferreds, fireOnOneErrback=True, consumeErrors=True).addErrback(
+        lambda failure: failure.value.subFailure
+    )
+
+
+#: What :func:`_history_from` answers when one PeerHistories answer is not enough.
+_UNSETTLED = object()
+
+
+def _history_from(record: dict[str, Any], own: tuple[str, ...]) -> object:
+    """A peer's history from its PeerHistories answer about a game, as
+    :meth:`Synchronizer._fetch_history` reads its first PeerEvents answer.
+
+    :returns: the history (``()`` if the peer lacks the game), ``None`` if
+        the peer cannot send it, or :data:`_UNSETTLED` if it takes more
+        (paged, or a history that parts from ours before where we asked).
+    """
+    if record.get("unknown"):
+        return ()
+    if record.get("unavailable"):
+        return None
+    since = len(own)
+    start, version, events = record["start"], record["version"], record["events"]
+    if start == since:  # the peer's history extends ours
+        history = [*own, *events]
+    elif start == version < since:  # the peer is behind, perhaps on our line
+        if _heads(list(own[: start + 1]))[start].hex() == record["head"]:
+            return own[:start]
+        return _UNSETTLED
+    elif start == 0:  # the peer's history differs early: it sent it all
+        history = list(events)
+    else:
+        return _UNSETTLED
+    if not record["complete"]:
+        return _UNSETTLED
+    return tuple(str(event) for event in history)
+
+
+def _head(events: tuple[str, ...]) -> str:
+    head = EMPTY_HEAD
+    for event in events:
+        head = chain(head, event)
+    return head.hex()
+
+
+def _log_unreachable(failure: Failure, link: PeerLink, what: str) -> None:
+    if not failure.check(*PEER_DOWN):
+        log.warn(
+            "could not read {what} from server {peer_id}: {error}",
+            what=f"game {what}" if " " not in what else what,
+            peer_id=link.peer_id,
+            error=failure.getErrorMessage(),
+        )
 
 
 def _heads(events: list[str]) -> list[bytes]:

@@ -136,6 +136,7 @@ CHECKS.update(
         ("PeerBucket", "after"): empty_or(valid_game_id),
         ("PeerEvents", "since"): integer_in(0, MAX_VERSION),
         ("PeerEvents", "head"): valid_hex64,
+        ("PeerHistories", "games"): valid_unicode_list,
         ("PeerDump", "after"): empty_or(valid_game_id),
     }
 )
@@ -336,7 +337,7 @@ class Values:
             return self.choice_of(STATUSES, True)
         if argument in ("nonce", "proof", "head"):
             return self.hex64()
-        if argument == "prefixes":
+        if argument in ("prefixes", "games"):
             return self.unicode_list()
         if argument == "prefix":
             return self.rng.choice((b"0000", b"abcd", b"", b"zz", self.garbage()))

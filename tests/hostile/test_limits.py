@@ -165,6 +165,12 @@ TABLE.update(
         ("PeerBucket", "after"): with_empty(GAME_IDS),
         ("PeerEvents", "since"): [("0", True), (str(MAX), True), ("-1", False), ("", False)],
         ("PeerEvents", "head"): HEX,
+        ("PeerHistories", "games"): [
+            (list_of([]), True),
+            (list_of([f"g1 0 {'0' * 64}", "not a line"]), True),
+            (list_of(["zzzz"] * 300), True),
+            (list_of([b"\xff"]), False),
+        ],
         ("PeerDump", "after"): with_empty(GAME_IDS),
     }
 )
@@ -187,6 +193,7 @@ def base_arguments(name: str, game: Match) -> dict[str, bytes]:
         "nonce": b"0" * 64,
         "proof": b"0" * 64,
         "prefixes": b"",
+        "games": b"",
         "prefix": b"0000",
         "since": b"0",
         "head": b"0" * 64,

@@ -7,6 +7,7 @@ import socket
 import pytest
 
 from game import protocol as p
+from game.server.storage import DATABASE_NAME, META_KEY, Storage
 from tests.integration.cluster import (
     HOST,
     Match,
@@ -78,6 +79,23 @@ async def test_unreadable_database_exits_2_and_rebuild_recovers(make_cluster, cl
     assert "moved the old database aside" in cluster[1].log()
     assert await clients.game(p.GetGame, game_id=game.id) == game.doc
     await clients.assert_converged()
+
+
+@timed_test(30)
+async def test_a_database_of_the_older_format_exits_2(make_cluster):
+    # Format 1 (index entries without their tree bucket and leaf) is refused, not misread.
+    cluster = make_cluster()
+    storage = Storage.open(cluster[1].data)
+    storage.stage("i/g1", (1, "connect4", "open", ("alice", None), 1, b"d" * 32, b"h" * 32, "{}"))
+    storage.stage(META_KEY, {"format": 1, "initialized": True, "clock": 1, "digest": "0" * 64})
+    storage.commit()
+    storage.close()
+    cluster[1].spawn()
+    assert await cluster[1].wait_exit(10) == 2
+    log = cluster[1].log()
+    database = cluster[1].data / DATABASE_NAME
+    assert f"cannot read database {database}: its format 1 is older" in log, log
+    assert "--rebuild" in log, log
 
 
 @timed_test(30)

@@ -21,7 +21,7 @@ from game import protocol as p
 from game.server.connection import MAX_UNSENT
 from game.server.gamelog import EMPTY_HEAD, MOVE, Command, Event, GameLog, canonical_json, decide
 from game.server.peers import proof
-from game.server.replica import bucket_of
+from game.server.replica import bucket_of, event_key
 from game.server.sync import format_children
 from tests.server.helpers import (
     SECRET,
@@ -1275,6 +1275,7 @@ PEER_ONLY: list[tuple[type[p.Command], dict[str, Any]]] = [
     (p.PeerTree, {"prefixes": [""]}),
     (p.PeerBucket, {"prefix": "0000", "after": ""}),
     (p.PeerEvents, {"game_id": "g1", "since": 0, "head": EMPTY_HEAD.hex()}),
+    (p.PeerHistories, {"games": [f"g1 0 {EMPTY_HEAD.hex()}"]}),
     (p.PeerDump, {"after": ""}),
 ]
 
@@ -1554,6 +1555,66 @@ class PeerCommandTests(WireCase):
             self.conn.call(p.PeerEvents, game_id="nosuch", since=0, head=EMPTY_HEAD.hex()),
             wire.UnknownGame,
         )
+
+    def test_peer_histories_answer_as_peer_events_does(self) -> None:
+        self.server.seed_game("g1", moves=["4", "4"])
+        self.server.seed_game("g2")
+        g1 = self.server.replica.game("g1")
+        assert g1 is not None
+        asked = [
+            ("g1", 2, g1.heads[2]),  # we hold its first two events: the rest follows
+            ("g2", 0, EMPTY_HEAD),
+            ("g1", 1, b"\x07" * 32),  # another line: the whole history
+            ("nosuch", 0, EMPTY_HEAD),
+        ]
+        lines = [f"{game_id} {since} {head.hex()}" for game_id, since, head in asked]
+        answer = self.successResultOf(self.conn.call(p.PeerHistories, games=lines))
+        expected = [
+            {"id": game_id, **self.peer_events(game_id, since, head)}
+            for game_id, since, head in asked[:3]
+        ]
+        self.assertEqual(
+            [json.loads(line) for line in answer["games"]],
+            [*expected, {"id": "nosuch", "unknown": True}],
+        )
+
+    def test_peer_histories_pages(self) -> None:
+        line = long_checkers_line(300)
+        for n in range(20):
+            self.server.seed_game(f"c{n:02}", "checkers", line)
+        asked = [f"c{n:02} 0 {EMPTY_HEAD.hex()}" for n in range(20)]
+        answer = self.successResultOf(self.conn.call(p.PeerHistories, games=asked))
+        games = [json.loads(text) for text in answer["games"]]
+        self.assertLessEqual(sum(len(text.encode()) + 2 for text in answer["games"]), p.LIST_BUDGET)
+        self.assertLess(len(games), 20)  # the rest is left to be asked again
+        self.assertTrue(all(game["complete"] for game in games))
+        self.assertEqual([game["id"] for game in games], [f"c{n:02}" for n in range(len(games))])
+        # One game bigger than the page: as much of it as fits, to be paged with PeerEvents.
+        self.server.seed_game("huge", "checkers", long_checkers_line(2000, seed=3))
+        answer = self.successResultOf(
+            self.conn.call(p.PeerHistories, games=[f"huge 0 {EMPTY_HEAD.hex()}", asked[0]])
+        )
+        self.assertEqual([json.loads(text)["complete"] for text in answer["games"]], [False])
+
+    def test_peer_histories_checks_its_lines(self) -> None:
+        head = EMPTY_HEAD.hex()
+        for games in (
+            ["g1 0"],
+            [f"g1 -1 {head}"],
+            [f"g 1 0 {head}"],
+            ["g1 0 " + "A" * 64],
+            [f"g{n} 0 {head}" for n in range(p.MAX_HISTORIES + 1)],
+        ):
+            self.wire_error(self.conn.call(p.PeerHistories, games=games), wire.BadRequest)
+
+    def test_peer_histories_leaves_out_a_damaged_game(self) -> None:
+        self.server.seed_game("g1", moves=["4"])
+        self.server.replica._cache.clear()
+        self.server.storage.stage(event_key("g1", 2), "not the move that was played")
+        answer = self.successResultOf(
+            self.conn.call(p.PeerHistories, games=[f"g1 0 {EMPTY_HEAD.hex()}"])
+        )
+        self.assertEqual(answer["games"], [canonical_json({"id": "g1", "unavailable": True})])
 
     def test_peer_dump_pages(self) -> None:
         ids = [f"d{n:03}" for n in range(400)]

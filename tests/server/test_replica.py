@@ -6,6 +6,7 @@ import hashlib
 import json
 import shutil
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +30,7 @@ from game.server.gamelog import (
     create_event,
     decide,
 )
-from game.server.replica import Replica, bucket_of, leaf_value
+from game.server.replica import DamagedGame, Replica, bucket_of, leaf_value
 from game.server.storage import GroupCommitter, Storage
 
 T0 = "seat-zero-token-0123456789"
@@ -143,6 +144,18 @@ class ReplicaTestCase(SynchronousTestCase):
             to_move = json.loads(document)["to_move"]
             document = self.apply(game_id, MOVE, (T0, T1)[to_move], move=move)
         return document
+
+    def snapshot(self) -> tuple[Any, ...]:
+        """Everything the replica derives from its index, for comparing across a reopen."""
+        replica = self.replica
+        return (
+            {game_id: entry.to_record() for game_id, entry in replica.index.items()},
+            replica.sorted_ids,
+            replica.clock,
+            replica.digest_hex(),
+            dict(replica.tree),
+            replica.buckets,
+        )
 
     def check_bookkeeping(self) -> None:
         """Clock, digest, index and tree, recomputed here from the documents answered."""
@@ -345,6 +358,40 @@ class AdoptTests(ReplicaTestCase):
         self.apply("g1", MOVE, T0, move="5")
         self.check_bookkeeping()
 
+    def test_an_extension_replays_only_the_new_events(self) -> None:
+        self.active("g1", moves=("4",))
+        self.replica._cache.clear()  # read back from the disk, as in a catch-up
+        longer = branch("g1", ["4", "3", "4"])
+
+        def whole_history(*args: object) -> GameLog:
+            raise AssertionError("the whole history was replayed")
+
+        replay = GameLog.from_events
+        self.replica.game("g1")
+        self.patch(GameLog, "from_events", whole_history)
+        document = self.durable(self.replica.adopt("g1", tuple(longer.event_json)))
+        self.assertEqual(document, longer.document())
+        self.patch(GameLog, "from_events", replay)
+        self.check_bookkeeping()
+        self.reopen()
+        self.check_bookkeeping()
+
+    def test_an_extension_that_fails_part_way_changes_nothing(self) -> None:
+        self.active("g1", moves=("4",))
+        before = self.snapshot()
+        game = self.replica.game("g1")
+        assert game is not None
+        events = list(game.event_json)
+        good = branch("g1", ["4", "3"]).event_json[-1]
+        bad = good.replace('"3"', '"9"')
+        self.assertRaises(InvalidEvent, self.replica.adopt, "g1", (*events, good, bad))
+        self.clock.advance(0)
+        self.assertEqual(self.snapshot(), before)
+        game = self.replica.game("g1")
+        assert game is not None
+        self.assertEqual(game.event_json, events)
+        self.check_bookkeeping()
+
     def test_adopt_a_shorter_fork(self) -> None:
         self.active("g1", moves=("4", "4", "4"))
         self.active("other", moves=("1",))
@@ -418,16 +465,6 @@ class AdoptTests(ReplicaTestCase):
 
 
 class PersistenceTests(ReplicaTestCase):
-    def snapshot(self) -> tuple[Any, ...]:
-        replica = self.replica
-        return (
-            {game_id: entry.to_record() for game_id, entry in replica.index.items()},
-            replica.sorted_ids,
-            replica.clock,
-            replica.digest_hex(),
-            dict(replica.tree),
-        )
-
     def events(self, game_id: str) -> list[str]:
         game = self.replica.game(game_id)
         assert game is not None
@@ -475,6 +512,94 @@ class PersistenceTests(ReplicaTestCase):
         self.reopen()
         self.assertFalse(self.replica.is_new)
         self.check_bookkeeping()
+
+
+class LoadCheckTests(ReplicaTestCase):
+    """Start-up trusts the stored tree hashes only as far as the meta record vouches for them."""
+
+    def setUp(self) -> None:
+        super().setUp()
+        self.active("g1", moves=("4",))
+        self.active("g2", kind="reversi")
+        self.committer.close()
+        self.storage.close()
+
+    def rewrite(self, key: str, change: Callable[[Any], Any]) -> None:
+        """Change one stored record behind the replica's back, and commit it."""
+        storage = Storage.open(self.directory)
+        try:
+            storage.stage(key, change(storage.get(key)))
+            storage.commit()
+        finally:
+            storage.close()
+
+    def assert_refused(self, *reasons: str) -> None:
+        with self.assertRaises(ValueError) as caught:
+            self.open()
+        self.storage.close()  # what the server does: it exits
+        for reason in reasons:
+            self.assertIn(reason, str(caught.exception))
+
+    def test_a_consistent_database_loads(self) -> None:
+        self.open()
+        self.check_bookkeeping()
+        self.assertEqual(self.replica.meta["games"], 2)
+
+    def test_meta_that_disagrees_with_the_entries_is_refused(self) -> None:
+        self.rewrite("meta", lambda meta: {**meta, "clock": meta["clock"] + 1})
+        self.assert_refused("does not match the index entries", "clock 6 recorded, 5 found")
+
+    def test_an_entry_whose_leaf_changed_is_refused(self) -> None:
+        self.rewrite("i/g1", lambda entry: (*entry[:-1], entry[-1] ^ 1))
+        self.assert_refused("tree")
+
+    def test_an_entry_whose_version_changed_is_refused(self) -> None:
+        self.rewrite("i/g2", lambda entry: (*entry[:3], entry[3] + 1, *entry[4:]))
+        self.assert_refused("clock")
+
+    def test_a_lost_entry_is_refused(self) -> None:
+        storage = Storage.open(self.directory)
+        del storage._shelf["i/g2"]
+        storage.commit()
+        storage.close()
+        self.assert_refused("games 2 recorded, 1 found")
+
+    def test_entries_without_meta_are_refused(self) -> None:
+        storage = Storage.open(self.directory)
+        del storage._shelf["meta"]
+        storage.commit()
+        storage.close()
+        self.assert_refused("2 index entries but no meta record")
+
+    def test_an_entry_of_another_shape_is_refused(self) -> None:
+        # Format 1's entries: a format number first, a summary last, no tree hashes.
+        self.rewrite("i/g1", lambda entry: (1, *entry[:6], "summary"))
+        self.assert_refused("the index entry of game 'g1' is not one")
+        self.rewrite("i/g1", list)
+        self.assert_refused("the index entry of game 'g1' is not one")
+
+    def test_wrong_tree_hashes_vouched_for_by_meta_are_caught_on_read(self) -> None:
+        # Damage the meta record agrees with loads, but the game's own check finds it.
+        other = next(f"x{n}" for n in range(1000) if bucket_of(f"x{n}") != bucket_of("g1"))
+        wrong_bucket = bucket_of(other)
+        old_leaf: list[int] = []
+
+        def damage(entry: Any) -> Any:
+            old_leaf.append(entry[-1])
+            return (*entry[:-2], wrong_bucket, entry[-1])
+
+        self.rewrite("i/g1", damage)
+        self.open()
+        self.assertEqual(self.replica.index["g1"].bucket, wrong_bucket)
+        self.assertRaises(DamagedGame, self.replica.game, "g1")
+        self.assertTrue(self.replica.is_damaged("g1"))
+        # Repair (what a reconcile does with the peers' copy) moves it to its bucket.
+        self.durable(self.replica.adopt("g1", tuple(branch("g1", ["4"]).event_json)))
+        self.assertNotIn("g1", self.replica.buckets[wrong_bucket])
+        self.check_bookkeeping()
+        self.reopen()
+        self.check_bookkeeping()
+        self.assertEqual(old_leaf, [self.replica.index["g1"].leaf])
 
 
 class CreateTests(ReplicaTestCase):
@@ -707,22 +832,3 @@ class EventRowTests(ReplicaTestCase):
         self.storage.delete("g/g1/00000002")
         self.storage.commit()
         self.assertTrue(self.replica.is_damaged("g1"))
-
-    def test_reads_and_rewrites_a_whole_record(self) -> None:
-        """A game stored in the first layout (one record of all its events)
-        reads back, and its next change rewrites it as event rows."""
-        self.active("g1", moves=("4",))
-        game = self.replica.game("g1")
-        assert game is not None
-        events = list(game.event_json)
-        for n in range(len(events)):
-            self.storage.delete(f"g/g1/{n:08d}")
-        self.storage.stage("g/g1", {"format": 1, "events": events})
-        self.storage.commit()
-        self.reopen()
-        self.check_bookkeeping()
-        self.apply("g1", MOVE, T1, move="4")
-        self.assertIsNone(self.storage.get("g/g1"))
-        self.assertEqual(len(self.rows("g/g1/")), 4)
-        self.reopen()
-        self.check_bookkeeping()

@@ -19,6 +19,7 @@ from twisted.python.failure import Failure
 from twisted.trial.unittest import SynchronousTestCase
 
 from game.server.storage import (
+    _PAGE,
     DATABASE_NAME,
     DELETE,
     FORMAT,
@@ -340,12 +341,44 @@ class StorageTests(SynchronousTestCase):
             f.write(b"\xa5" * 4096)
         self.assert_unreadable(str(self.directory))
 
+    def test_quick_check_complaints_on_one_line(self) -> None:
+        # sqlite's own complaints hold newlines; the server logs the reason as one line.
+        storage = self.open()
+        for i in range(300):
+            storage.stage(f"game/{i}", "x" * 200)
+        storage.commit()
+        storage.close()
+        with (self.directory / DATABASE_NAME).open("r+b") as f:
+            f.seek(4096)  # the table's first page
+            f.write(bytes(range(256)) * 16)
+        with self.assertRaises(UnreadableDatabase) as caught:
+            Storage.open(self.directory)
+        self.assertNotIn("\n", str(caught.exception))
+
     def test_meta_of_newer_format(self) -> None:
         storage = self.open()
         storage.stage(META_KEY, {"format": FORMAT + 1})
         storage.commit()
         storage.close()
         self.assert_unreadable(f"format {FORMAT + 1} is newer")
+
+    def test_meta_of_older_format(self) -> None:
+        # Format 1 index entries lack the tree's bucket and leaf: refused, not misread.
+        storage = self.open()
+        storage.stage(META_KEY, {"format": FORMAT - 1, "clock": 0, "digest": "0" * 64})
+        storage.commit()
+        storage.close()
+        self.assert_unreadable(f"format {FORMAT - 1} is older")
+
+    def test_load_reads_a_prefix_in_one_query(self) -> None:
+        storage = self.open()
+        for i in range(2 * _PAGE + 3):
+            storage.stage(f"i/{i:04}", (i, "x"))
+        storage.stage("h/0", "before")
+        storage.stage("j/0", "after")
+        storage.commit()
+        self.assertEqual(storage.load("i/"), [(f"{i:04}", (i, "x")) for i in range(2 * _PAGE + 3)])
+        self.assertEqual(storage.load("z/"), [])
 
     def test_meta_that_does_not_unpickle(self) -> None:
         self.directory.mkdir()

@@ -1,4 +1,5 @@
-"""Synchronizer.rebuild_from against a fake peer link: a cut-short rebuild resumes."""
+"""Tests for game.server.sync: catch-up of many games with two in-memory peers,
+and a rebuild from a fake peer (a cut-short rebuild resumes)."""
 
 from __future__ import annotations
 
@@ -8,16 +9,179 @@ from pathlib import Path
 from typing import Any
 
 import attrs
-from twisted.internet.defer import Deferred, succeed
+from twisted.internet.defer import Deferred, fail, succeed
 from twisted.internet.task import Clock
+from twisted.protocols import amp
 from twisted.trial.unittest import SynchronousTestCase
 
 from game import protocol as p
-from game.server.gamelog import canonical_json
+from game.server.gamelog import MOVE, Command, canonical_json
 from game.server.replica import Replica
 from game.server.storage import GroupCommitter, Storage
 from game.server.sync import Synchronizer
+from tests.server.helpers import (
+    TOKEN_A,
+    TOKEN_B,
+    Connection,
+    ConnectionTestCase,
+    ServerHarness,
+    authenticate,
+    long_checkers_line,
+)
 from tests.server.test_replica import branch
+
+
+class FakeLink:
+    """What the Synchronizer uses of a PeerLink, over an authenticated connection."""
+
+    def __init__(self, connection: Connection, peer_id: int, *, old: bool = False) -> None:
+        self.connection = connection
+        self.peer_id = peer_id
+        self.ready = True
+        self.bytes_received = 0
+        #: Without PeerHistories, like a server of the previous release.
+        self.old = old
+        self.calls: list[str] = []
+
+    def call(self, command: type[amp.Command], timeout: float, **kwargs: Any) -> Deferred[Any]:
+        self.calls.append(command.__name__)
+        if self.old and command is p.PeerHistories:
+            return fail(amp.RemoteAmpError(amp.UNHANDLED_ERROR_CODE, "Unhandled Command"))
+        return self.connection.send(command, **kwargs)
+
+
+class CatchUpTests(ConnectionTestCase):
+    """Server 1 catches up from servers 2 and 3, which hold the same games, further on."""
+
+    def setUp(self) -> None:
+        self.servers = {i: ServerHarness(self, server_id=i) for i in (1, 2, 3)}
+        self.local = self.servers[1]
+        self.links: dict[int, FakeLink] = {}
+        for i in (2, 3):
+            connection = self.servers[i].connect()
+            self.successResultOf(authenticate(self, connection, peer_id=1))
+            self.links[i] = FakeLink(connection, i)
+        self.sync = Synchronizer(self.local.replica, self.links, self.local.clock, 5.0)  # type: ignore[arg-type]
+
+    def seed_everywhere(self, game_id: str, moves: list[str] | tuple[str, ...] = ()) -> None:
+        for server in self.servers.values():
+            server.seed_game(game_id, moves=moves)
+
+    def play(self, servers: tuple[int, ...], game_id: str, *moves: str) -> None:
+        for i in servers:
+            replica = self.servers[i].replica
+            for move in moves:
+                game = replica.game(game_id)
+                assert game is not None
+                token = (TOKEN_A, TOKEN_B)[game.position.to_move]
+                replica.apply(game_id, Command(MOVE, game.version, token, move=move))
+            self.servers[i].clock.advance(0)
+
+    def wait(self, deferred: Deferred[Any]) -> Any:
+        for _ in range(10_000):
+            if deferred.called:
+                return self.successResultOf(deferred)
+            for server in self.servers.values():
+                server.settle()
+        raise AssertionError("the catch-up did not finish")
+
+    def documents(self, server: int) -> dict[str, str]:
+        replica = self.servers[server].replica
+        return {
+            game_id: self.successResultOf(replica.document(game_id)) for game_id in replica.index
+        }
+
+    def assert_converged(self) -> None:
+        self.assertEqual(self.documents(1), self.documents(2))
+        self.assertEqual(self.documents(1), self.documents(3))
+        self.assertEqual(
+            self.local.node.peer_status()["tree"], self.servers[2].node.peer_status()["tree"]
+        )
+
+    def test_many_games_in_a_few_round_trips(self) -> None:
+        for n in range(250):
+            self.seed_everywhere(f"g{n:03}", moves=["4"])
+        for n in range(0, 250, 2):
+            self.play((2, 3), f"g{n:03}", "3")  # we missed a move
+        for n in range(250, 260):
+            self.seed_everywhere(f"g{n:03}")
+        for n in range(250, 260):
+            self.local.replica.apply(f"g{n:03}", Command(MOVE, 2, TOKEN_A, move="1"))
+            self.local.clock.advance(0)
+            self.play((2, 3), f"g{n:03}", "7")  # a fork: the peers' branch wins
+        self.servers[2].seed_game("new")  # a game we lack
+        self.servers[3].seed_game("new")
+        differing = self.wait(self.sync.differing_games(self.links[2]))
+        self.assertEqual(len(differing), 125 + 10 + 1)
+        stats = self.wait(self.sync.reconcile_all(differing))
+        self.assertEqual((stats.games, stats.forks, stats.waiting), (136, 10, 0))
+        self.assert_converged()
+        for link in self.links.values():
+            # Two batches of at most 100 games: one PeerHistories each, no PeerEvents.
+            self.assertEqual(link.calls.count("PeerHistories"), 2)
+            self.assertNotIn("PeerEvents", link.calls)
+
+    def test_long_histories_take_several_pages(self) -> None:
+        line = long_checkers_line(300)
+        for n in range(30):
+            for server in self.servers.values():
+                server.seed_game(f"c{n:02}", kind="checkers")
+        for n in range(30):
+            for i in (2, 3):
+                replica = self.servers[i].replica
+                for move in line:
+                    game = replica.game(f"c{n:02}")
+                    assert game is not None
+                    token = (TOKEN_A, TOKEN_B)[game.position.to_move]
+                    replica.apply(f"c{n:02}", Command(MOVE, game.version, token, move=move))
+                self.servers[i].clock.advance(0)
+        stats = self.wait(self.sync.reconcile_all([f"c{n:02}" for n in range(30)]))
+        self.assertEqual(stats.games, 30)
+        self.assert_converged()
+        # 30 games of about 300 events do not fit one answer: asked again for the rest.
+        self.assertGreater(self.links[2].calls.count("PeerHistories"), 1)
+
+    def test_a_peer_without_peer_histories_is_asked_game_by_game(self) -> None:
+        for n in range(5):
+            self.seed_everywhere(f"g{n}")
+            self.play((2, 3), f"g{n}", "4")
+        self.links[3].old = True
+        stats = self.wait(self.sync.reconcile_all([f"g{n}" for n in range(5)]))
+        self.assertEqual(stats.games, 5)
+        self.assert_converged()
+        self.assertEqual(self.links[3].calls.count("PeerEvents"), 5)
+        self.assertEqual(self.links[2].calls.count("PeerEvents"), 0)
+
+    def test_one_peer_down(self) -> None:
+        for n in range(5):
+            self.seed_everywhere(f"g{n}")
+            self.play((2, 3), f"g{n}", "4")
+        self.links[3].ready = False
+        stats = self.wait(self.sync.reconcile_all([f"g{n}" for n in range(5)]))
+        self.assertEqual((stats.games, stats.waiting), (5, 0))
+        self.assert_converged()
+        self.assertEqual(self.links[3].calls, [])
+
+    def test_a_concurrent_reconcile_shares_the_work(self) -> None:
+        self.seed_everywhere("g1")
+        self.play((2, 3), "g1", "4")
+        single = self.sync.reconcile("g1")
+        batch = self.sync.reconcile_all(["g1", "g2-unknown"])
+        self.wait(batch)
+        self.assertEqual(self.successResultOf(single).games, 1)
+        self.assert_converged()
+        # g1 was asked for once per peer (PeerEvents), never again in the batch.
+        self.assertEqual(self.links[2].calls.count("PeerEvents"), 1)
+
+    def test_catch_up_with_a_peer(self) -> None:
+        for n in range(40):
+            self.seed_everywhere(f"g{n:02}", moves=["4"])
+            if n % 3 == 0:
+                self.play((2, 3), f"g{n:02}", "5")
+        stats = self.wait(self.sync.catch_up_with(self.links[2]))
+        self.assertEqual(stats.games, 14)
+        self.assert_converged()
+
 
 IDS = [f"game-{n}" for n in range(6)]
 
