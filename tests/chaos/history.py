@@ -197,12 +197,7 @@ class Recorder:
                 _server_id: int = server_id,
                 **kwargs: Any,
             ) -> Any:
-                deferred = _original(command, timeout=timeout, **kwargs)
-                record = self._current
-                if record is not None and record.command == command.commandName.decode():
-                    record.asked.append(_server_id)
-                    deferred.addBoth(self._answered, record, _server_id)
-                return deferred
+                return self._tap(_original(command, timeout=timeout, **kwargs), command, _server_id)
 
             link.call = call  # type: ignore[method-assign]
 
@@ -213,14 +208,17 @@ class Recorder:
                 _original: Any = link.send,
                 _server_id: int = server_id,
             ) -> Any:
-                deferred = _original(command, arguments)
-                record = self._current
-                if record is not None and record.command == command.commandName.decode():
-                    record.asked.append(_server_id)
-                    deferred.addBoth(self._answered, record, _server_id)
-                return deferred
+                return self._tap(_original(command, arguments), command, _server_id)
 
             link.send = send  # type: ignore[method-assign]
+
+    def _tap(self, deferred: Any, command: type[p.Command], server_id: int) -> Any:
+        """Record that the current request went to ``server_id``, and its answer."""
+        record = self._current
+        if record is not None and record.command == command.commandName.decode():
+            record.asked.append(server_id)
+            deferred.addBoth(self._answered, record, server_id)
+        return deferred
 
     def _answered(self, result: object, record: RequestRecord, server_id: int) -> object:
         record.answers[server_id] = _answer_from(result, self.now())

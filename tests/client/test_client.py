@@ -1215,14 +1215,3 @@ class OneTimerPerRequestTests(ClusterCase):
         # The late answer is ignored (the call was cancelled), and nothing breaks.
         cluster[3].release("GetGame", {"game": document(2)})
         cluster.flush()
-
-    def test_a_timeout_reads_as_one(self) -> None:
-        cluster = self.cluster()
-        cluster.hold_everywhere("GetGame")
-        result = cluster.client.get_game("g1")
-        cluster.flush()
-        cluster.advance(TIMEOUT)
-        outcome = self.successResultOf(result)
-        self.assertEqual(outcome.failed, (1, 2, 3))
-        for answer in outcome.decision.answers:
-            self.assertTrue(answer.value.startswith("TimeoutError: "), answer.value)

@@ -435,7 +435,7 @@ class StorageTests(SynchronousTestCase):
         )
 
 
-class GroupCommitterTests(SynchronousTestCase):
+class CommitterCase(SynchronousTestCase):
     def setUp(self) -> None:
         self.storage = Storage.open(temp_dir(self))
         self.addCleanup(self.storage.close)
@@ -443,6 +443,8 @@ class GroupCommitterTests(SynchronousTestCase):
         self.failures: list[Failure] = []
         self.committer = GroupCommitter(self.storage, self.clock, on_failure=self.failures.append)
 
+
+class GroupCommitterTests(CommitterCase):
     def test_one_commit_per_turn(self) -> None:
         fired: list[int] = []
 
@@ -543,15 +545,8 @@ class GroupCommitterTests(SynchronousTestCase):
         self.successResultOf(self.committer.after_pending())
 
 
-class GroupCommitterRecordsTests(SynchronousTestCase):
+class GroupCommitterRecordsTests(CommitterCase):
     """Deleting through a write, and records staged once per batch."""
-
-    def setUp(self) -> None:
-        self.storage = Storage.open(temp_dir(self))
-        self.addCleanup(self.storage.close)
-        self.clock = Clock()
-        self.failures: list[Failure] = []
-        self.committer = GroupCommitter(self.storage, self.clock, on_failure=self.failures.append)
 
     def test_delete(self) -> None:
         self.committer.write([("a", 1), ("b", 2)])
