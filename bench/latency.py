@@ -6,8 +6,8 @@ Sequential moves, one at a time, in games played out in advance:
   servers, as shipped; a move counts when its outcome is acknowledged (two
   identical answers, each sent after that server's fsync'd commit);
 - single: the same moves to one of our servers only, over a raw AMP connection;
-- etcd: a ``PUT`` of the record our server stores for the game after the
-  move (same bytes) to a three-member etcd cluster's leader, through its v3
+- etcd: a ``PUT`` of the row our server stores for the move (its event,
+  same bytes) to a three-member etcd cluster's leader, through its v3
   HTTP/JSON gateway over one persistent connection from a Twisted client.
 
 In each round the three run one after the other (the order flips every

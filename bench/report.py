@@ -275,8 +275,8 @@ def render(directory: Path = RESULTS) -> str:
         "- **etcd**: Debian's `etcd-server` 3.4, three members with default settings (fsync "
         "on every commit), each `PUT` through the v3 HTTP/JSON gateway (`/v3/kv/put`) to the "
         "leader over one persistent HTTP/1.1 connection per writer (Twisted `Agent`, "
-        "`HTTPConnectionPool(persistent=True)`), the value being the record our server "
-        "stores for the game after that move (same bytes). Our commit also writes the "
+        "`HTTPConnectionPool(persistent=True)`), the value being the row our server "
+        "stores for that move, its event (same bytes). Our commit also writes the "
         "game's index entry and the meta record in the same transaction.",
         "",
         "## Targets",

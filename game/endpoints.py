@@ -20,3 +20,14 @@ def client_endpoint(
 
     authority = Certificate.loadPEM(Path(tls_ca).read_bytes())
     return wrapClientTLS(optionsForClientTLS(host, trustRoot=authority), tcp)
+
+
+def send_at_once(transport: object) -> None:
+    """Turn off Nagle's algorithm on a TCP (or TLS over TCP) transport.
+
+    Our traffic is small boxes, several in flight on one connection: Nagle
+    would hold a box back until the previous one is acknowledged.
+    """
+    set_no_delay = getattr(transport, "setTcpNoDelay", None)
+    if set_no_delay is not None:
+        set_no_delay(True)

@@ -25,6 +25,7 @@ from twisted.python.failure import Failure
 
 from game import protocol as p
 from game.ampframe import BoxParser, FramingError, keys_of
+from game.endpoints import send_at_once
 
 log = Logger(namespace="replgame.link")
 
@@ -120,6 +121,10 @@ class LinkProtocol(amp.AMP):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._parser = BoxParser(self.ampBoxReceived, _ANSWER_KEYS, MAX_ANSWER_BYTES, amp.AmpBox)
+
+    def connectionMade(self) -> None:
+        super().connectionMade()
+        send_at_once(self.transport)
 
     def dataReceived(self, data: bytes) -> None:
         self.bytes_received += len(data)

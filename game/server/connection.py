@@ -30,6 +30,7 @@ from zope.interface import implementer
 from game import errors as wire
 from game import protocol as p
 from game.ampframe import BoxParser, FramingError, keys_of
+from game.endpoints import send_at_once
 from game.server.fairness import FairInput
 from game.server.gamelog import (
     ACCEPT_DRAW,
@@ -92,6 +93,7 @@ class ServerProtocol(amp.AMP, TimeoutMixin):
 
     def connectionMade(self) -> None:
         super().connectionMade()
+        send_at_once(self.transport)
         self._live = True
         self.remote = describe(self.transport.getPeer())
         self.transport.registerProducer(self, True)

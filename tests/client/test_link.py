@@ -98,3 +98,19 @@ class AnswerParsingTests(SynchronousTestCase):
         self.assertTrue(transport.disconnecting)
         protocol.connectionLost(Failure(ConnectionLost()))
         self.failureResultOf(pending, ConnectionLost)
+
+
+class NoDelayTests(SynchronousTestCase):
+    def test_links_turn_off_nagle(self) -> None:
+        class TCPTransport(StringTransport):
+            no_delay = False
+
+            def setTcpNoDelay(self, enabled: bool) -> None:
+                self.no_delay = enabled
+
+        transport = TCPTransport()
+        LinkProtocol().makeConnection(transport)
+        self.assertTrue(transport.no_delay)
+
+    def test_a_transport_without_tcp_options_is_left_alone(self) -> None:
+        connected()  # StringTransport has no setTcpNoDelay

@@ -6,8 +6,12 @@ from __future__ import annotations
 
 import struct
 
+from twisted.internet.error import ConnectionDone
+from twisted.internet.testing import StringTransport
 from twisted.logger import capturedLogs
 from twisted.protocols import amp
+from twisted.python.failure import Failure
+from twisted.test.iosim import FakeAddress
 
 from game.server.fairness import SLICE_BYTES, TURN_SLICES
 from tests.server.helpers import Connection, ConnectionTestCase, ServerHarness, start_game
@@ -211,3 +215,20 @@ class LimitsTests(InputCase):
         data = box(_command=b"Status", _ask=b"1", **{f"k{n}": b"" for n in range(200)})
         self.assertGreater(len(data), 1000)
         self.assert_closed_for(victim, data, "a box over max_box_bytes=1000")
+
+
+class NoDelayTests(ConnectionTestCase):
+    def test_connections_turn_off_nagle(self) -> None:
+        class TCPTransport(StringTransport):
+            no_delay = False
+
+            def setTcpNoDelay(self, enabled: bool) -> None:
+                self.no_delay = enabled
+
+        server = ServerHarness(self)
+        protocol = server.factory.buildProtocol(FakeAddress())
+        assert protocol is not None
+        transport = TCPTransport()
+        protocol.makeConnection(transport)
+        self.assertTrue(transport.no_delay)
+        protocol.connectionLost(Failure(ConnectionDone()))
