@@ -329,28 +329,25 @@ class StorageTests(SynchronousTestCase):
         os.truncate(path, path.stat().st_size // 2)
         self.assert_unreadable("malformed")
 
-    def test_corrupt_page(self) -> None:
-        # Opening reads only the schema; the quick check finds a damaged data page.
+    def damage_page(self, offset: int, data: bytes) -> None:
+        """Write 300 rows, close, then overwrite the database file at ``offset``."""
         storage = self.open()
         for i in range(300):
             storage.stage(f"game/{i}", "x" * 200)
         storage.commit()
         storage.close()
         with (self.directory / DATABASE_NAME).open("r+b") as f:
-            f.seek(10 * 4096)
-            f.write(b"\xa5" * 4096)
+            f.seek(offset)
+            f.write(data)
+
+    def test_corrupt_page(self) -> None:
+        # Opening reads only the schema; the quick check finds a damaged data page.
+        self.damage_page(10 * 4096, b"\xa5" * 4096)
         self.assert_unreadable(str(self.directory))
 
     def test_quick_check_complaints_on_one_line(self) -> None:
         # sqlite's own complaints hold newlines; the server logs the reason as one line.
-        storage = self.open()
-        for i in range(300):
-            storage.stage(f"game/{i}", "x" * 200)
-        storage.commit()
-        storage.close()
-        with (self.directory / DATABASE_NAME).open("r+b") as f:
-            f.seek(4096)  # the table's first page
-            f.write(bytes(range(256)) * 16)
+        self.damage_page(4096, bytes(range(256)) * 16)  # the table's first page
         with self.assertRaises(UnreadableDatabase) as caught:
             Storage.open(self.directory)
         self.assertNotIn("\n", str(caught.exception))
