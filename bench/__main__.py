@@ -35,7 +35,7 @@ def targets_table(results: dict[str, dict[str, Any]]) -> tuple[str, list[dict[st
             rows.append({"benchmark": name, "target": target, "holds": bool(holds)})
     text = table(
         ["benchmark", "target", "holds"],
-        [[r["benchmark"], r["target"], "yes" if r["holds"] else "NO"] for r in rows],
+        [[r["benchmark"], r["target"], holds(r["holds"])] for r in rows],
     )
     return text, rows
 

@@ -31,7 +31,16 @@ from typing import Any
 import attrs
 from twisted.internet.defer import DeferredList, ensureDeferred
 
-from bench.common import MIN_ROUNDS, load_average, median, ratio, say, table, write_result
+from bench.common import (
+    MIN_ROUNDS,
+    holds,
+    load_average,
+    median,
+    ratio,
+    run_and_report,
+    say,
+    table,
+)
 from bench.servers import Cluster, RawConnection, Server, socket_bytes_received
 from bench.workload import StoredGame, copy_dataset, database_bytes, write_dataset
 from game import protocol as p
@@ -357,13 +366,13 @@ def render(result: dict[str, Any]) -> str:
                         "exec to serving (median of rounds)",
                         f"{cell['seconds']:.2f} s",
                         "< 1 s",
-                        "yes" if result["targets"]["100 of 100,000: serving < 1 s"] else "NO",
+                        holds(result["targets"]["100 of 100,000: serving < 1 s"]),
                     ],
                     [
                         "bytes received / whole copy",
                         f"{cell['bytes_ratio'] * 100:.3f} %",
                         "< 2 %",
-                        "yes" if result["targets"]["100 of 100,000: bytes < 2% of copy"] else "NO",
+                        holds(result["targets"]["100 of 100,000: bytes < 2% of copy"]),
                     ],
                 ],
             ),
@@ -376,8 +385,6 @@ def _ints(text: str) -> tuple[int, ...]:
 
 
 def main(argv: list[str] | None = None) -> None:
-    from twisted.internet.task import react
-
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--games", type=_ints, default=SIZES)
     parser.add_argument("--missed", type=_ints, default=MISSED)
@@ -385,12 +392,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--seed", type=int, default=1)
     args = parser.parse_args(argv)
 
-    async def go(_: Any) -> None:
-        result = await run(args.games, args.missed, args.rounds, args.seed)
-        say(render(result))
-        say(f"wrote {write_result(NAME, result)}")
-
-    react(lambda reactor: ensureDeferred(go(reactor)))
+    run_and_report(NAME, lambda: run(args.games, args.missed, args.rounds, args.seed), render)
 
 
 if __name__ == "__main__":

@@ -17,12 +17,12 @@ import statistics
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
 from twisted.internet import reactor
-from twisted.internet.defer import Deferred
+from twisted.internet.defer import Deferred, ensureDeferred
 from twisted.internet.task import deferLater
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -187,6 +187,28 @@ def table(headers: Sequence[str], rows: Iterable[Sequence[object]]) -> str:
 
 def say(text: str = "") -> None:
     print(text, flush=True)
+
+
+def holds(value: bool) -> str:
+    """A target table's "holds" cell."""
+    return "yes" if value else "NO"
+
+
+def run_and_report(
+    name: str,
+    run: Callable[[], Awaitable[dict[str, Any]]],
+    render: Callable[[dict[str, Any]], str],
+) -> None:
+    """A benchmark's command line: run it on the real reactor, print its
+    tables, write its JSON result."""
+    from twisted.internet.task import react
+
+    async def go() -> None:
+        result = await run()
+        say(render(result))
+        say(f"wrote {write_result(name, result)}")
+
+    react(lambda _: ensureDeferred(go()))
 
 
 def write_result(name: str, result: dict[str, Any], directory: Path | None = None) -> Path:

@@ -23,14 +23,15 @@ from typing import Any
 from bench.common import (
     MIN_ROUNDS,
     alternate,
+    holds,
     load_average,
     median,
     percentile,
     ratio,
+    run_and_report,
     say,
     summary_ms,
     table,
-    write_result,
 )
 from bench.testbed import EtcdPlayer, OursPlayer, SinglePlayer, Testbed, play
 from bench.workload import PlanSource
@@ -170,13 +171,13 @@ def render(result: dict[str, Any]) -> str:
                     "ours p50 / etcd p50",
                     result["ratios"]["ours_etcd_p50"],
                     "<= 0.80",
-                    _yes(result["targets"]["p50 <= 0.8x etcd"]),
+                    holds(result["targets"]["p50 <= 0.8x etcd"]),
                 ],
                 [
                     "ours p99 / etcd p99",
                     result["ratios"]["ours_etcd_p99"],
                     "<= 1.00",
-                    _yes(result["targets"]["p99 <= etcd"]),
+                    holds(result["targets"]["p99 <= etcd"]),
                 ],
                 ["single p50 / etcd p50", result["ratios"]["single_etcd_p50"], "", ""],
                 ["single p99 / etcd p99", result["ratios"]["single_etcd_p99"], "", ""],
@@ -186,26 +187,14 @@ def render(result: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def _yes(value: bool) -> str:
-    return "yes" if value else "NO"
-
-
 def main(argv: list[str] | None = None) -> None:
-    from twisted.internet.defer import ensureDeferred
-    from twisted.internet.task import react
-
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=MIN_ROUNDS)
     parser.add_argument("--moves", type=int, default=400)
     parser.add_argument("--seed", type=int, default=1)
     args = parser.parse_args(argv)
 
-    async def go(_: Any) -> None:
-        result = await run(args.rounds, args.moves, args.seed)
-        say(render(result))
-        say(f"wrote {write_result(NAME, result)}")
-
-    react(lambda reactor: ensureDeferred(go(reactor)))
+    run_and_report(NAME, lambda: run(args.rounds, args.moves, args.seed), render)
 
 
 if __name__ == "__main__":

@@ -36,10 +36,15 @@ import time
 from pathlib import Path
 from typing import Any
 
-from twisted.internet.defer import ensureDeferred
-
 from bench.catchup import Datasets, MissedMoves
-from bench.common import load_average, percentile, say, summary_ms, table, write_result
+from bench.common import (
+    load_average,
+    percentile,
+    run_and_report,
+    say,
+    summary_ms,
+    table,
+)
 from bench.servers import Cluster, RawConnection
 from bench.testbed import EtcdPlayer, OursPlayer, Testbed, play
 from bench.throughput import Plans, phase
@@ -471,8 +476,6 @@ def _render_startup(start: dict[str, Any]) -> list[str]:
 
 
 def main(argv: list[str] | None = None) -> None:
-    from twisted.internet.task import react
-
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--games", type=int, default=100_000)
     parser.add_argument("--seconds", type=float, default=5.0)
@@ -488,12 +491,9 @@ def main(argv: list[str] | None = None) -> None:
     if unknown:
         parser.error(f"unknown sections: {', '.join(sorted(unknown))}")
 
-    async def go(_: Any) -> None:
-        result = await run(args.games, args.seed, seconds=args.seconds, only=only)
-        say(render(result))
-        say(f"wrote {write_result(NAME, result)}")
-
-    react(lambda reactor: ensureDeferred(go(reactor)))
+    run_and_report(
+        NAME, lambda: run(args.games, args.seed, seconds=args.seconds, only=only), render
+    )
 
 
 if __name__ == "__main__":

@@ -19,10 +19,17 @@ import time
 from pathlib import Path
 from typing import Any
 
-from twisted.internet.defer import ensureDeferred
-
 from bench.catchup import Datasets
-from bench.common import MIN_ROUNDS, load_average, median, say, summary_ms, table, write_result
+from bench.common import (
+    MIN_ROUNDS,
+    holds,
+    load_average,
+    median,
+    run_and_report,
+    say,
+    summary_ms,
+    table,
+)
 from bench.servers import Cluster, RawConnection
 from bench.workload import copy_dataset, database_bytes
 from game import protocol as p
@@ -233,19 +240,19 @@ def render(result: dict[str, Any]) -> str:
                         "peak RSS of any server",
                         f"{result['peak_rss_mb']:.0f} MB",
                         "< 300 MB",
-                        _yes(targets[f"{games} games: peak RSS < 300 MB"]),
+                        holds(targets[f"{games} games: peak RSS < 300 MB"]),
                     ],
                     [
                         "exec to serving, restart with peers serving (slowest)",
                         f"{result['restart_seconds_max']:.2f} s",
                         "< 5 s",
-                        _yes(targets[f"{games} games: restart to serving < 5 s"]),
+                        holds(targets[f"{games} games: restart to serving < 5 s"]),
                     ],
                     [
                         "exec to serving, all three started together (slowest)",
                         f"{result['cold_start_seconds_max']:.2f} s",
                         "< 5 s",
-                        _yes(targets[f"{games} games: all three started together, serving < 5 s"]),
+                        holds(targets[f"{games} games: all three started together, serving < 5 s"]),
                     ],
                 ],
             ),
@@ -253,25 +260,14 @@ def render(result: dict[str, Any]) -> str:
     )
 
 
-def _yes(holds: bool) -> str:
-    return "yes" if holds else "NO"
-
-
 def main(argv: list[str] | None = None) -> None:
-    from twisted.internet.task import react
-
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--games", type=int, default=GAMES)
     parser.add_argument("--rounds", type=int, default=MIN_ROUNDS)
     parser.add_argument("--seed", type=int, default=1)
     args = parser.parse_args(argv)
 
-    async def go(_: Any) -> None:
-        result = await run(args.games, args.rounds, args.seed)
-        say(render(result))
-        say(f"wrote {write_result(NAME, result)}")
-
-    react(lambda reactor: ensureDeferred(go(reactor)))
+    run_and_report(NAME, lambda: run(args.games, args.rounds, args.seed), render)
 
 
 if __name__ == "__main__":

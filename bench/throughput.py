@@ -20,14 +20,15 @@ from typing import Any
 
 from bench.common import (
     MIN_ROUNDS,
+    holds,
     load_average,
     median,
     percentile,
     ratio,
+    run_and_report,
     say,
     summary_ms,
     table,
-    write_result,
 )
 from bench.testbed import EtcdPlayer, MoveFailed, OursPlayer, Testbed
 from bench.workload import GamePlan, PlanSource
@@ -225,7 +226,7 @@ def render(result: dict[str, Any]) -> str:
                 f"ours / etcd moves per second, C={c}",
                 result["ratios"][str(c)],
                 ">= 1.50" if target else "",
-                ("yes" if result["targets"][target] else "NO") if target else "",
+                holds(result["targets"][target]) if target else "",
             ]
         )
     return "\n".join(
@@ -257,21 +258,13 @@ def render(result: dict[str, Any]) -> str:
 
 
 def main(argv: list[str] | None = None) -> None:
-    from twisted.internet.defer import ensureDeferred
-    from twisted.internet.task import react
-
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=MIN_ROUNDS)
     parser.add_argument("--seconds", type=float, default=5.0)
     parser.add_argument("--seed", type=int, default=1)
     args = parser.parse_args(argv)
 
-    async def go(_: Any) -> None:
-        result = await run(args.rounds, args.seconds, args.seed)
-        say(render(result))
-        say(f"wrote {write_result(NAME, result)}")
-
-    react(lambda reactor: ensureDeferred(go(reactor)))
+    run_and_report(NAME, lambda: run(args.rounds, args.seconds, args.seed), render)
 
 
 if __name__ == "__main__":
