@@ -15,7 +15,8 @@ from __future__ import annotations
 import faulthandler
 import sys
 from collections.abc import Callable, Iterator
-from typing import Any
+from pathlib import Path
+from typing import Any, Protocol, TypeVar
 
 import pytest
 
@@ -43,14 +44,26 @@ def hard_deadline(request: pytest.FixtureRequest) -> Iterator[None]:
     faulthandler.cancel_dump_traceback_later()
 
 
-@pytest.fixture
-def make_cluster(
-    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[Callable[..., Cluster]]:
-    clusters: list[Cluster] = []
+class _Cleaned(Protocol):
+    root: Path
 
-    def make(**tuning: float | int) -> Cluster:
-        cluster = Cluster(tmp_path_factory.mktemp("cluster"), **tuning)
+    def cleanup(self) -> None: ...
+
+    def tails(self) -> str: ...
+
+
+C = TypeVar("C", bound=_Cleaned)
+
+
+def clusters_made(
+    request: pytest.FixtureRequest, build: Callable[..., C]
+) -> Iterator[Callable[..., C]]:
+    """The body of a cluster fixture: ``build`` clusters on demand; at
+    teardown, clean every one up and, if the test failed, print its logs."""
+    clusters: list[C] = []
+
+    def make(*args: Any, **kwargs: Any) -> C:
+        cluster = build(*args, **kwargs)
         clusters.append(cluster)
         return cluster
 
@@ -60,8 +73,18 @@ def make_cluster(
     report = getattr(request.node, "report_call", None)
     if report is not None and report.failed:
         for cluster in clusters:
-            print(f"\n===== cluster in {cluster.root} =====")
+            print(f"\n===== {type(cluster).__name__} in {cluster.root} =====")
             print(cluster.tails())
+
+
+@pytest.fixture
+def make_cluster(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Callable[..., Cluster]]:
+    def build(**tuning: float | int) -> Cluster:
+        return Cluster(tmp_path_factory.mktemp("cluster"), **tuning)
+
+    yield from clusters_made(request, build)
 
 
 @pytest.fixture

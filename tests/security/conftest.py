@@ -14,6 +14,7 @@ import pytest
 
 from tests.integration.conftest import (  # noqa: F401
     clients_for,
+    clusters_made,
     hard_deadline,
     make_cluster,
     pytest_runtest_makereport,
@@ -26,18 +27,8 @@ def make_tls_cluster(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Callable[..., TLSCluster]]:
     """Like ``make_cluster``, for :class:`TLSCluster` (killed at teardown, logs on failure)."""
-    clusters: list[TLSCluster] = []
 
-    def make(certificates: Path, **options: object) -> TLSCluster:
-        cluster = TLSCluster(tmp_path_factory.mktemp("tls-cluster"), certificates, **options)  # type: ignore[arg-type]
-        clusters.append(cluster)
-        return cluster
+    def build(certificates: Path, **options: object) -> TLSCluster:
+        return TLSCluster(tmp_path_factory.mktemp("tls-cluster"), certificates, **options)  # type: ignore[arg-type]
 
-    yield make
-    for cluster in clusters:
-        cluster.cleanup()
-    report = getattr(request.node, "report_call", None)
-    if report is not None and report.failed:
-        for cluster in clusters:
-            print(f"\n===== TLS cluster in {cluster.root} =====")
-            print(cluster.tails())
+    yield from clusters_made(request, build)
