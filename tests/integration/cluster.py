@@ -362,6 +362,20 @@ class Server:
         finally:
             connection.transport.abortConnection()
 
+    async def wait_settled(self, timeout: float = 20) -> None:
+        """Wait until the process has exited or serves (whichever comes first)."""
+
+        async def settled() -> None:
+            if self.reap() is not None:
+                return
+            try:
+                status = await self.status(timeout=1)
+            except Exception as error:
+                raise AssertionError(f"no status yet: {error!r}") from None
+            assert status["serving"], status
+
+        await eventually(settled, timeout, what=f"server {self.id} serves or exits")
+
     async def wait_serving(self, timeout: float = 20) -> dict[str, Any]:
         """Poll ``Status`` until the server says it serves; its status."""
         deadline = time.monotonic() + timeout

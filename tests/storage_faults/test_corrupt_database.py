@@ -121,21 +121,33 @@ def event_bytes(match: Match, seat: int, move: str) -> bytes:
     return json.dumps(event, sort_keys=True, separators=(",", ":")).encode()
 
 
-@timed_test(60)
-async def test_a_silently_changed_move_is_never_served(make_cluster, clients_for):
+async def a_game_on_three_servers(make_cluster, clients_for):
+    """Three serving servers and a Connect Four game with two moves on them."""
     cluster = make_cluster()
     await cluster.start_all()
     clients = clients_for(cluster)
     victim = Match(clients, "connect4")
     await victim.start()
     await victim.moves(["4", "5"])
-    honest = victim.doc_text()
-    await cluster[1].stop()
-    path = database(cluster, 1)
+    return cluster, clients, victim
+
+
+def rewrite_first_move(cluster, server_id: int, victim: Match, replacement: bytes) -> None:
+    """Replace the stored event of the victim's first move (stored once,
+    verbatim) with ``replacement`` in server ``server_id``'s database file."""
+    path = database(cluster, server_id)
     data = path.read_bytes()
     original = event_bytes(victim, 0, "4")
     assert data.count(original) == 1, "the event is not stored once, verbatim"
-    path.write_bytes(data.replace(original, event_bytes(victim, 0, "3")))  # same length
+    path.write_bytes(data.replace(original, replacement))
+
+
+@timed_test(60)
+async def test_a_silently_changed_move_is_never_served(make_cluster, clients_for):
+    cluster, clients, victim = await a_game_on_three_servers(make_cluster, clients_for)
+    honest = victim.doc_text()
+    await cluster[1].stop()
+    rewrite_first_move(cluster, 1, victim, event_bytes(victim, 0, "3"))  # same length
     cluster[1].spawn()
     await cluster[1].wait_listening()
     status = cluster[1].reap()
@@ -150,20 +162,12 @@ async def test_a_silently_changed_move_is_never_served(make_cluster, clients_for
 
 @timed_test(60)
 async def test_an_unreadable_event_is_refused_or_repaired(make_cluster, clients_for):
-    cluster = make_cluster()
-    await cluster.start_all()
-    clients = clients_for(cluster)
-    victim = Match(clients, "connect4")
-    await victim.start()
-    await victim.moves(["4", "5"])
+    cluster, clients, victim = await a_game_on_three_servers(make_cluster, clients_for)
     await cluster[1].stop()
-    path = database(cluster, 1)
-    data = path.read_bytes()
     original = event_bytes(victim, 0, "4")
-    assert data.count(original) == 1
-    path.write_bytes(data.replace(original, b"[" + original[1:]))  # not JSON any more
+    rewrite_first_move(cluster, 1, victim, b"[" + original[1:])  # not JSON any more
     cluster[1].spawn()
-    await eventually(_settled(cluster[1]), timeout=20, what="the server serves or exits")
+    await cluster[1].wait_settled()
     if cluster[1].reap() is not None:
         assert cluster[1].reap() == EXIT_UNREADABLE, cluster[1].tail()
         return
@@ -175,18 +179,11 @@ async def test_an_unreadable_event_is_refused_or_repaired(make_cluster, clients_
 
 @timed_test(90)
 async def test_a_silently_changed_move_never_spreads(make_cluster, clients_for):
-    cluster = make_cluster()
-    await cluster.start_all()
-    clients = clients_for(cluster)
-    victim = Match(clients, "connect4")
-    await victim.start()
-    await victim.moves(["4", "5"])
+    cluster, clients, victim = await a_game_on_three_servers(make_cluster, clients_for)
     honest = victim.doc_text()
     for i in ALL:
         await cluster[i].stop()
-    path = database(cluster, 1)
-    data = path.read_bytes()
-    path.write_bytes(data.replace(event_bytes(victim, 0, "4"), event_bytes(victim, 0, "3")))
+    rewrite_first_move(cluster, 1, victim, event_bytes(victim, 0, "3"))
     # Server 1 serves alone (after startup_wait); server 3 rebuilds from it; server 2 returns.
     await cluster[1].start()
     await cluster[3].start("--rebuild")
@@ -227,7 +224,7 @@ async def test_random_damage_is_refused_or_never_served(make_cluster, clients_fo
             Path(f"{path}{suffix}").unlink(missing_ok=True)
         server = cluster[2]
         server.spawn()
-        await eventually(_settled(server), timeout=20, what="the server serves or exits")
+        await server.wait_settled()
         status = server.reap()
         if status is not None:
             assert status == EXIT_UNREADABLE, f"attempt {attempt}: exit {status}\n{server.tail()}"
@@ -244,16 +241,3 @@ async def test_random_damage_is_refused_or_never_served(make_cluster, clients_fo
     path.write_bytes(original)
     for i in ALL:
         assert i == 2 or not support.log_problems(cluster[i].log())
-
-
-def _settled(server):
-    async def check():
-        if server.reap() is not None:
-            return
-        try:
-            status = await server.status(timeout=1)
-        except Exception as error:
-            raise AssertionError(f"no status yet: {error!r}") from None
-        assert status["serving"], status
-
-    return check

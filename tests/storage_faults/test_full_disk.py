@@ -151,7 +151,7 @@ async def test_a_server_on_a_full_disk_refuses_to_start_with_a_clear_message(
     await cluster[1].stop()
     filler = fill(small_filesystem)
     cluster[1].spawn()
-    await eventually(_exited_or_serving(cluster[1]), timeout=20, what="server 1 settles")
+    await cluster[1].wait_settled()
     status = cluster[1].reap()
     log = cluster[1].log()
     if status is None:
@@ -169,19 +169,6 @@ async def test_a_server_on_a_full_disk_refuses_to_start_with_a_clear_message(
     filler.unlink()
     await cluster[1].start()
     assert await clients.game(p.GetGame, game_id=game.id) == game.doc
-
-
-def _exited_or_serving(server: Any) -> Any:
-    async def check() -> None:
-        if server.reap() is not None:
-            return
-        try:
-            status = await server.status(timeout=1)
-        except Exception as error:
-            raise AssertionError(f"no status: {error!r}") from None
-        assert status["serving"], status
-
-    return check
 
 
 # -- an injected write error, in-process ---------------------------------------------
