@@ -12,7 +12,6 @@ answered only once the group commit made it durable.
 from __future__ import annotations
 
 import bisect
-import gc
 import hashlib
 import json
 from collections import OrderedDict
@@ -173,15 +172,8 @@ class Replica:
         """
         meta = self.storage.get_meta()
         self.meta = meta or {}
-        # Hundreds of thousands of long-lived objects: the cyclic collector
-        # would traverse them again and again as they are made, for nothing.
-        collecting = gc.isenabled()
-        gc.disable()
-        try:
-            self._build(self.storage.load(_INDEX_KEY), meta)
-        finally:
-            if collecting:
-                gc.enable()
+        # (The server builds this with the cyclic collector off: see tap.makeService.)
+        self._build(self.storage.load(_INDEX_KEY), meta)
 
     def _build(self, records: Iterable[tuple[str, object]], meta: dict[str, Any] | None) -> None:
         """Build index, buckets, clock, digest and tree from ``(id, entry)`` pairs.
