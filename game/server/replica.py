@@ -25,8 +25,9 @@ from twisted.python.failure import Failure
 from game import errors as wire
 from game.protocol import LIST_BUDGET
 from game.server import gamelog
+from game.server.commit import GroupCommitter
 from game.server.gamelog import Command, Event, GameLog, InvalidEvent
-from game.server.storage import DELETE, FORMAT, GroupCommitter, Storage, StorageError
+from game.server.storage import DELETE, FORMAT, Storage, StorageError
 
 #: Depth (hex digits of SHA-256 of the game id) of the anti-entropy tree's leaves.
 TREE_DEPTH: Final = 4

@@ -21,13 +21,13 @@ from twisted.python.failure import Failure
 
 from game.config import ClusterConfig
 from game.endpoints import client_endpoint
+from game.server.commit import GroupCommitter
 from game.server.connection import ServerFactory
 from game.server.node import ServerNode
 from game.server.peers import PeerLink
 from game.server.replica import Replica
 from game.server.storage import (
     DataDirectoryInUse,
-    GroupCommitter,
     Storage,
     StorageError,
     UnreadableDatabase,

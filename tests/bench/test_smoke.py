@@ -19,8 +19,9 @@ from twisted.internet.task import Clock
 from bench import ampparse, catchup, latency, plot, profiling, report, scale, throughput
 from bench.common import percentile, write_result
 from bench.workload import PlanSource, StoredGame, write_dataset
+from game.server.commit import GroupCommitter
 from game.server.replica import Replica
-from game.server.storage import GroupCommitter, Storage
+from game.server.storage import Storage
 
 SEED = 7
 

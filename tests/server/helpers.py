@@ -27,12 +27,13 @@ from game import errors as wire
 from game import protocol as p
 from game.config import ClusterConfig, default_config
 from game.rules import Position, new_game
+from game.server.commit import GroupCommitter
 from game.server.connection import ServerFactory, ServerProtocol
 from game.server.gamelog import JOIN, MOVE, Command, token_hash
 from game.server.node import SERVING, ServerNode
 from game.server.peers import proof
 from game.server.replica import Replica
-from game.server.storage import GroupCommitter, Storage
+from game.server.storage import Storage
 
 SECRET = "connection-test-cluster-secret"
 WRONG_SECRET = "not-the-cluster-secret"

@@ -17,6 +17,7 @@ from twisted.trial.unittest import SynchronousTestCase
 
 from game import errors as wire
 from game.protocol import LIST_BUDGET
+from game.server.commit import GroupCommitter
 from game.server.gamelog import (
     EMPTY_HEAD,
     JOIN,
@@ -31,7 +32,7 @@ from game.server.gamelog import (
     decide,
 )
 from game.server.replica import DamagedGame, Replica, bucket_of, leaf_value
-from game.server.storage import GroupCommitter, Storage
+from game.server.storage import Storage
 
 T0 = "seat-zero-token-0123456789"
 T1 = "seat-one-token-0123456789"

@@ -18,6 +18,7 @@ from twisted.internet.task import Clock
 from twisted.python.failure import Failure
 from twisted.trial.unittest import SynchronousTestCase
 
+from game.server.commit import GroupCommitter
 from game.server.storage import (
     _PAGE,
     DATABASE_NAME,
@@ -26,7 +27,6 @@ from game.server.storage import (
     META_KEY,
     CommitFailed,
     DataDirectoryInUse,
-    GroupCommitter,
     SqliteMapping,
     Storage,
     StorageError,

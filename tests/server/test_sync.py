@@ -15,9 +15,10 @@ from twisted.protocols import amp
 from twisted.trial.unittest import SynchronousTestCase
 
 from game import protocol as p
+from game.server.commit import GroupCommitter
 from game.server.gamelog import MOVE, Command, canonical_json
 from game.server.replica import Replica
-from game.server.storage import GroupCommitter, Storage
+from game.server.storage import Storage
 from game.server.sync import Synchronizer
 from tests.server.helpers import (
     TOKEN_A,

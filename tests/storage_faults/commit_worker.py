@@ -21,9 +21,10 @@ import sys
 
 from twisted.internet.task import Clock
 
+from game.server.commit import GroupCommitter
 from game.server.gamelog import JOIN, MOVE, RESIGN, Command
 from game.server.replica import Replica
-from game.server.storage import GroupCommitter, Storage
+from game.server.storage import Storage
 
 
 def token_for(game_id: str, seat: int) -> str:

@@ -25,8 +25,9 @@ from twisted.python.failure import Failure
 
 from game import errors as wire
 from game import protocol as p
+from game.server.commit import GroupCommitter
 from game.server.replica import Replica
-from game.server.storage import GroupCommitter, Storage
+from game.server.storage import Storage
 from tests.integration.cluster import Match, error_tag, eventually, new_token, timed_test
 from tests.server.helpers import (
     TOKEN_A,

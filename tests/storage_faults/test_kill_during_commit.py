@@ -34,8 +34,9 @@ from pathlib import Path
 
 from twisted.internet.task import Clock
 
+from game.server.commit import GroupCommitter
 from game.server.replica import Replica
-from game.server.storage import GroupCommitter, Storage
+from game.server.storage import Storage
 
 WORKER = Path(__file__).with_name("commit_worker.py")
 ROOT = Path(__file__).resolve().parents[2]
