@@ -14,6 +14,14 @@ A cluster is exactly three servers with ids 1, 2 and 3, described in TOML
 Everything here is a frozen value.  Every mistake in a file is a
 :class:`ConfigError` whose message names the file, the table and the key, so
 that a user can fix it without reading this module.
+
+Each TOML key is an attrs field of :class:`ClusterConfig` (``[cluster]``),
+:class:`ServerConfig` (``[[servers]]``) or :class:`Tuning` (``[tuning]``),
+named as the key, whose metadata is a :class:`Setting`: its type, its bounds
+and what it is for; its default is the field's, and a key without one is
+required.  One reader (:func:`_read_table`) checks a table against those
+fields, and the same checks are the fields' attrs validator, so a value built
+in Python is held to the rules of the file.
 """
 
 from __future__ import annotations
@@ -31,10 +39,12 @@ import attrs
 __all__ = [
     "DEFAULT_SOURCE",
     "DEVELOPMENT_SECRET",
+    "SERVER_IDS",
+    "Bounds",
     "ClusterConfig",
     "ConfigError",
-    "ServerAddress",
     "ServerConfig",
+    "Setting",
     "Tuning",
     "config_from_servers",
     "default_config",
@@ -61,6 +71,145 @@ class ConfigError(ValueError):
     """
 
 
+# -- what a key may hold -----------------------------------------------------------
+
+
+@attrs.frozen
+class Bounds:
+    """The numbers a setting allows.
+
+    :ivar wording: what the number must be, completing "must be ...".
+    :ivar holds: whether a number is allowed.
+    """
+
+    wording: str
+    holds: Callable[[float], bool]
+
+
+PORT: Final = Bounds("a port from 1 to 65535", lambda n: 1 <= n <= 65535)
+POSITIVE_NUMBER: Final = Bounds("a positive number", lambda n: math.isfinite(n) and n > 0)
+POSITIVE_INTEGER: Final = Bounds("a positive integer", lambda n: n > 0)
+
+
+@attrs.frozen
+class Setting:
+    """One TOML key, as the metadata of the attrs field that holds it.
+
+    :ivar kind: ``str`` (a non-empty string), ``int`` (an integer, not a
+        boolean) or ``float`` (any number; an integer becomes a float).
+    :ivar description: what the key is for, in a few words.
+    :ivar bounds: for a number, the values allowed.
+    :ivar host: whether the string is a host name or address.
+    """
+
+    kind: type[str] | type[int] | type[float]
+    description: str
+    bounds: Bounds | None = None
+    host: bool = False
+
+    def problem(self, value: object) -> str | None:
+        """What is wrong with ``value`` for this key, or ``None``.
+
+        :return: the end of a sentence that begins with the key's name, e.g.
+            ``must be an integer, not a string``.
+        """
+        if self.kind is str:
+            if not isinstance(value, str):
+                return f"must be a string, not {_toml_type(value)}"
+            if not value.strip():
+                return "must not be empty"
+            return _host_problem(value) if self.host else None
+        # bool before int: bool is a subclass of int.
+        if self.kind is int and (isinstance(value, bool) or not isinstance(value, int)):
+            return f"must be an integer, not {_toml_type(value)}"
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            return f"must be a number, not {_toml_type(value)}"
+        if self.bounds is not None and not self.bounds.holds(value):
+            return f"must be {self.bounds.wording}, not {value}"
+        return None
+
+    def parse(self, value: Any) -> Any:
+        """``value``, already checked, as the field holds it."""
+        return float(value) if self.kind is float else value
+
+
+def _host_problem(host: str) -> str | None:
+    """What is wrong with a host name or address, or ``None``."""
+    if any(c.isspace() for c in host):
+        return f"must not contain spaces: {host!r}"
+    if host.startswith("[") or host.endswith("]"):
+        return f'must be written without brackets: {host!r} (e.g. "::1", not "[::1]")'
+    return None
+
+
+# In this order: bool is a subclass of int, and datetime of date.
+_TOML_TYPES: Final = (
+    (bool, "a boolean"),
+    (int, "an integer"),
+    (float, "a float"),
+    (str, "a string"),
+    (list, "an array"),
+    (dict, "a table"),
+    (datetime.datetime, "a date-time"),
+    (datetime.date, "a date"),
+    (datetime.time, "a time"),
+)
+
+
+def _toml_type(value: object) -> str:
+    """The TOML name of a parsed value's type, for error messages."""
+    return next((name for kind, name in _TOML_TYPES if isinstance(value, kind)), "a value")
+
+
+_SETTING: Final = "replgame.setting"
+
+
+def _setting(
+    kind: type[str] | type[int] | type[float],
+    description: str,
+    bounds: Bounds | None = None,
+    *,
+    host: bool = False,
+) -> dict[str, Setting]:
+    """The metadata of a field that is a TOML key."""
+    return {_SETTING: Setting(kind, description, bounds, host)}
+
+
+def _settings(cls: type[attrs.AttrsInstance]) -> list[tuple[attrs.Attribute[Any], Setting]]:
+    """The fields of ``cls`` that are TOML keys, in order, with their settings."""
+    return [(f, f.metadata[_SETTING]) for f in attrs.fields(cls) if _SETTING in f.metadata]
+
+
+def _check_setting(instance: object, field: attrs.Attribute[Any], value: object) -> None:
+    """The attrs validator of every setting: the checks of the file reader.
+
+    :raises ConfigError: naming the class and the key.
+    """
+    problem = field.metadata[_SETTING].problem(value)
+    if problem is not None:
+        raise ConfigError(f'{type(instance).__name__} "{field.name}" {problem}')
+
+
+def _validate_settings(cls: type, fields: list[attrs.Attribute[Any]]) -> list[attrs.Attribute[Any]]:
+    """An attrs ``field_transformer``: every setting gets :func:`_check_setting`
+    as its validator (``None`` passes where it is the default)."""
+    return [
+        field.evolve(
+            validator=(
+                attrs.validators.optional(_check_setting)
+                if field.default is None
+                else _check_setting
+            )
+        )
+        if _SETTING in field.metadata
+        else field
+        for field in fields
+    ]
+
+
+# -- the values ------------------------------------------------------------------------
+
+
 def _escape_endpoint(value: str) -> str:
     """Escape a value for a Twisted endpoint string (IPv6 hosts hold colons).
 
@@ -81,28 +230,30 @@ def _format_address(host: str, port: int) -> str:
     return f"{host}:{port}"
 
 
-@attrs.frozen
+@attrs.frozen(field_transformer=_validate_settings)
 class ServerConfig:
-    """One server of the cluster: where clients and peers reach it.
+    """One server of the cluster, a ``[[servers]]`` entry: where clients and
+    peers reach it.  Each field's :class:`Setting` says what it is."""
 
-    :ivar id: 1, 2 or 3.
-    :ivar host: where clients connect.
-    :ivar port: where clients connect.
-    :ivar peer_host: where peers connect (default ``host``).
-    :ivar peer_port: where peers connect (default ``port``).
-    :ivar listen: the Twisted server endpoint string the server listens on
-        (default ``tcp:PORT:interface=HOST``).
-    :ivar data: the data directory, relative to the working directory
-        (default ``replgame-data/ID``).
-    """
-
-    id: int
-    host: str
-    port: int
-    peer_host: str = attrs.field()
-    peer_port: int = attrs.field()
-    listen: str = attrs.field()
-    data: str = attrs.field()
+    id: int = attrs.field(metadata=_setting(int, "the server's id: 1, 2 or 3"))
+    host: str = attrs.field(metadata=_setting(str, "where clients connect", host=True))
+    port: int = attrs.field(metadata=_setting(int, "where clients connect", PORT))
+    peer_host: str = attrs.field(
+        metadata=_setting(str, "where peers connect (default: host)", host=True)
+    )
+    peer_port: int = attrs.field(
+        metadata=_setting(int, "where peers connect (default: port)", PORT)
+    )
+    listen: str = attrs.field(
+        metadata=_setting(
+            str, "the endpoint string it listens on (default: tcp:PORT:interface=HOST)"
+        )
+    )
+    data: str = attrs.field(
+        metadata=_setting(
+            str, "its data directory, relative to the working directory (default: replgame-data/ID)"
+        )
+    )
 
     @peer_host.default
     def _peer_host_default(self) -> str:
@@ -135,40 +286,39 @@ class ServerConfig:
         return f"server {self.id} ({_format_address(self.host, self.port)})"
 
 
-#: The same class under the name some callers use for it.
-ServerAddress = ServerConfig
+def _seconds(default: float, description: str) -> Any:
+    """A field of :class:`Tuning` that is a positive number of seconds."""
+    return attrs.field(default=default, metadata=_setting(float, description, POSITIVE_NUMBER))
 
 
-@attrs.frozen
+def _limit(default: int, description: str) -> Any:
+    """A field of :class:`Tuning` that is a positive integer."""
+    return attrs.field(default=default, metadata=_setting(int, description, POSITIVE_INTEGER))
+
+
+@attrs.frozen(field_transformer=_validate_settings)
 class Tuning:
-    """Timeouts (seconds) and limits (bytes, connections) of the cluster.
+    """Timeouts (seconds) and limits (bytes, connections) of the cluster, the
+    ``[tuning]`` table.  Each field's :class:`Setting` says what it is."""
 
-    :ivar startup_wait: a server with an existing database serves alone
-        after this if no peer answers.
-    :ivar catchup_timeout: how long a catch-up from a peer may take.
-    :ivar anti_entropy_interval: time between anti-entropy rounds.
-    :ivar heartbeat: time between heartbeats on an idle link.
-    :ivar request_timeout: how long a client waits for a server's answer.
-    :ivar max_box_bytes: the largest AMP box accepted.
-    :ivar max_connections: the most connections a server accepts at once.
-    """
-
-    startup_wait: float = 3.0
-    catchup_timeout: float = 5.0
-    anti_entropy_interval: float = 5.0
-    heartbeat: float = 10.0
-    request_timeout: float = 5.0
-    max_box_bytes: int = 262144
-    max_connections: int = 512
+    startup_wait: float = _seconds(
+        3.0, "a server with an existing database serves alone after this if no peer answers"
+    )
+    catchup_timeout: float = _seconds(5.0, "how long a catch-up from a peer may take")
+    anti_entropy_interval: float = _seconds(5.0, "time between anti-entropy rounds")
+    heartbeat: float = _seconds(10.0, "time between heartbeats on an idle link")
+    request_timeout: float = _seconds(5.0, "how long a client waits for an answer")
+    max_box_bytes: int = _limit(262144, "the largest AMP box accepted")
+    max_connections: int = _limit(512, "the most connections a server accepts at once")
 
 
-@attrs.frozen
+@attrs.frozen(kw_only=True, field_transformer=_validate_settings)
 class ClusterConfig:
     """A whole cluster: three servers, the shared secret, TLS and tuning.
 
-    :ivar secret: the secret shared by the servers, or ``None`` (allowed
-        for clients; servers call :meth:`require_secret`).
-    :ivar tls_ca: the path of the CA certificate that servers are verified
+    :ivar secret: the ``[cluster]`` secret shared by the servers, or
+        ``None`` (allowed for clients; servers call :meth:`require_secret`).
+    :ivar tls_ca: the ``[cluster]`` CA certificate that servers are verified
         against (absolute, resolved relative to the configuration file), or
         ``None`` for plain TCP.
     :ivar servers: the three servers, sorted by id (1, 2, 3).
@@ -178,8 +328,13 @@ class ClusterConfig:
     """
 
     # Not in repr: a logged configuration must not leak the secret.
-    secret: str | None = attrs.field(repr=False)
-    tls_ca: str | None
+    secret: str | None = attrs.field(
+        default=None, repr=False, metadata=_setting(str, "the secret shared by the servers")
+    )
+    tls_ca: str | None = attrs.field(
+        default=None,
+        metadata=_setting(str, "the CA certificate servers are verified against"),
+    )
     servers: tuple[ServerConfig, ...]
     tuning: Tuning = attrs.field(factory=Tuning)
     source: str = DEFAULT_SOURCE
@@ -230,261 +385,121 @@ class ClusterConfig:
         return digest[:16]
 
 
-# -- reading TOML --------------------------------------------------------------
+# -- reading TOML ------------------------------------------------------------------------
 
-_TOP_KEYS: Final = ("cluster", "servers", "tuning")
-_CLUSTER_KEYS: Final = ("secret", "tls_ca")
-_SERVER_KEYS: Final = ("id", "host", "port", "peer_host", "peer_port", "listen", "data")
-_REQUIRED_SERVER_KEYS: Final = ("id", "host", "port")
-_TUNING_FLOATS: Final = (
-    "startup_wait",
-    "catchup_timeout",
-    "anti_entropy_interval",
-    "heartbeat",
-    "request_timeout",
-)
-_TUNING_INTS: Final = ("max_box_bytes", "max_connections")
+_TABLES: Final = ("cluster", "servers", "tuning")
 
 
-def _toml_type(value: object) -> str:
-    """The TOML name of a parsed value's type, for error messages."""
-    # bool before int: bool is a subclass of int.
-    if isinstance(value, bool):
-        return "a boolean"
-    if isinstance(value, int):
-        return "an integer"
-    if isinstance(value, float):
-        return "a float"
-    if isinstance(value, str):
-        return "a string"
-    if isinstance(value, list):
-        return "an array"
-    if isinstance(value, dict):
-        return "a table"
-    if isinstance(value, datetime.datetime):
-        return "a date-time"
-    if isinstance(value, datetime.date):
-        return "a date"
-    if isinstance(value, datetime.time):
-        return "a time"
-    return type(value).__name__
+def _check_keys(table: Mapping[str, object], known: Iterable[str], where: str) -> None:
+    """Refuse keys that are not in ``known``.
 
-
-class _Reader:
-    """Checks parsed TOML, raising errors that name the file, table and key.
-
-    :ivar source: the file name used as the prefix of every message.
+    :param where: the table's name, e.g. ``[[servers]] entry 2``.
+    :raises ConfigError: naming the first unknown key.
     """
-
-    def __init__(self, source: str) -> None:
-        self.source = source
-
-    def error(self, message: str) -> ConfigError:
-        """A :class:`ConfigError` prefixed with the file name."""
-        return ConfigError(f"{self.source}: {message}")
-
-    def check_keys(self, table: Mapping[str, Any], known: Iterable[str], where: str) -> None:
-        """Reject keys that are not in ``known``.
-
-        :param table: a parsed TOML table.
-        :param known: the keys allowed in it.
-        :param where: the table's name, e.g. ``[[servers]] entry 2``.
-        :raises ConfigError: naming the first unknown key.
-        """
-        allowed = tuple(known)
-        for key in table:
-            if key not in allowed:
-                raise self.error(
-                    f'unknown key "{key}" in {where} (known keys: {", ".join(allowed)})'
-                )
-
-    def table(self, value: object, where: str) -> dict[str, Any]:
-        """``value`` if it is a table.
-
-        :raises ConfigError: if it is not.
-        """
-        if not isinstance(value, dict):
-            raise self.error(f"{where} must be a table, not {_toml_type(value)}")
-        return value
-
-    def string(self, value: object, key: str, where: str) -> str:
-        """``value`` if it is a non-empty string.
-
-        :raises ConfigError: if it is not.
-        """
-        if not isinstance(value, str):
-            raise self.error(f'"{key}" in {where} must be a string, not {_toml_type(value)}')
-        if not value.strip():
-            raise self.error(f'"{key}" in {where} must not be empty')
-        return value
-
-    def host(self, value: object, key: str, where: str) -> str:
-        """``value`` if it is a usable host name or address.
-
-        :raises ConfigError: if it is not.
-        """
-        host = self.string(value, key, where)
-        if host != host.strip() or any(c.isspace() for c in host):
-            raise self.error(f'"{key}" in {where} must not contain spaces: {host!r}')
-        if host.startswith("[") or host.endswith("]"):
-            raise self.error(
-                f'"{key}" in {where} must be written without brackets: {host!r} '
-                f'(e.g. "::1", not "[::1]")'
-            )
-        return host
-
-    def integer(self, value: object, key: str, where: str) -> int:
-        """``value`` if it is an integer (booleans are not).
-
-        :raises ConfigError: if it is not.
-        """
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise self.error(f'"{key}" in {where} must be an integer, not {_toml_type(value)}')
-        return value
-
-    def port(self, value: object, key: str, where: str) -> int:
-        """``value`` if it is a TCP port, 1-65535.
-
-        :raises ConfigError: if it is not.
-        """
-        port = self.integer(value, key, where)
-        if not 1 <= port <= 65535:
-            raise self.error(f'"{key}" in {where} must be a port from 1 to 65535, not {port}')
-        return port
-
-    def positive_float(self, value: object, key: str, where: str) -> float:
-        """``value`` as a float if it is a positive finite number.
-
-        :raises ConfigError: if it is not.
-        """
-        if isinstance(value, bool) or not isinstance(value, int | float):
-            raise self.error(f'"{key}" in {where} must be a number, not {_toml_type(value)}')
-        if not (math.isfinite(value) and value > 0):
-            raise self.error(f'"{key}" in {where} must be a positive number, not {value}')
-        return float(value)
-
-    def positive_int(self, value: object, key: str, where: str) -> int:
-        """``value`` if it is a positive integer.
-
-        :raises ConfigError: if it is not.
-        """
-        number = self.integer(value, key, where)
-        if number <= 0:
-            raise self.error(f'"{key}" in {where} must be a positive integer, not {number}')
-        return number
-
-    def cluster(self, document: Mapping[str, Any], base: str) -> tuple[str | None, str | None]:
-        """The ``[cluster]`` table: ``(secret, tls_ca)``.
-
-        :param document: the whole parsed file.
-        :param base: the directory ``tls_ca`` is relative to.
-        """
-        where = "[cluster]"
-        table = self.table(document.get("cluster", {}), where)
-        self.check_keys(table, _CLUSTER_KEYS, where)
-        secret = None
-        if "secret" in table:
-            secret = self.string(table["secret"], "secret", where)
-        tls_ca = None
-        if "tls_ca" in table:
-            tls_ca = os.path.normpath(
-                os.path.join(base, self.string(table["tls_ca"], "tls_ca", where))
-            )
-        return secret, tls_ca
-
-    def server(self, value: object, number: int) -> ServerConfig:
-        """One ``[[servers]]`` entry.
-
-        :param value: the parsed entry.
-        :param number: its position in the file, from 1.
-        """
-        where = f"[[servers]] entry {number}"
-        entry = self.table(value, where)
-        self.check_keys(entry, _SERVER_KEYS, where)
-        for key in _REQUIRED_SERVER_KEYS:
-            if key not in entry:
-                raise self.error(f'{where} has no "{key}"')
-        server_id = self.integer(entry["id"], "id", where)
-        host = self.host(entry["host"], "host", where)
-        port = self.port(entry["port"], "port", where)
-        optional: dict[str, Any] = {}
-        if "peer_host" in entry:
-            optional["peer_host"] = self.host(entry["peer_host"], "peer_host", where)
-        if "peer_port" in entry:
-            optional["peer_port"] = self.port(entry["peer_port"], "peer_port", where)
-        if "listen" in entry:
-            optional["listen"] = self.string(entry["listen"], "listen", where)
-        if "data" in entry:
-            optional["data"] = self.string(entry["data"], "data", where)
-        return ServerConfig(id=server_id, host=host, port=port, **optional)
-
-    def servers(self, document: Mapping[str, Any]) -> tuple[ServerConfig, ...]:
-        """Every ``[[servers]]`` entry, checked as a cluster and sorted by id."""
-        if "servers" not in document:
-            raise self.error("no [[servers]] entries; a cluster has exactly three (ids 1, 2, 3)")
-        entries = document["servers"]
-        if not isinstance(entries, list):
-            raise self.error(
-                f'"servers" must be an array of tables ([[servers]]), not {_toml_type(entries)}'
-            )
-        servers = [self.server(entry, number) for number, entry in enumerate(entries, 1)]
-        return _check_cluster(servers, self.error)
-
-    def tuning(self, document: Mapping[str, Any]) -> Tuning:
-        """The optional ``[tuning]`` table."""
-        where = "[tuning]"
-        table = self.table(document.get("tuning", {}), where)
-        self.check_keys(table, _TUNING_FLOATS + _TUNING_INTS, where)
-        values: dict[str, Any] = {}
-        for key in _TUNING_FLOATS:
-            if key in table:
-                values[key] = self.positive_float(table[key], key, where)
-        for key in _TUNING_INTS:
-            if key in table:
-                values[key] = self.positive_int(table[key], key, where)
-        return Tuning(**values)
+    allowed = tuple(known)
+    for key in table:
+        if key not in allowed:
+            raise ConfigError(f'unknown key "{key}" in {where} (known keys: {", ".join(allowed)})')
 
 
-def _check_cluster(
-    servers: list[ServerConfig], error: Callable[[str], ConfigError]
-) -> tuple[ServerConfig, ...]:
+def _read_table(cls: type[attrs.AttrsInstance], value: object, where: str) -> dict[str, Any]:
+    """Check a TOML table against the settings of ``cls``.
+
+    :param value: the parsed table.
+    :param where: the table's name, e.g. ``[[servers]] entry 2``.
+    :return: the values the table gives, by field name, for ``cls(**values)``
+        (the fields' defaults stand for the keys it leaves out).
+    :raises ConfigError: naming the table and the key.
+    """
+    if not isinstance(value, dict):
+        raise ConfigError(f"{where} must be a table, not {_toml_type(value)}")
+    settings = _settings(cls)
+    _check_keys(value, (field.name for field, _ in settings), where)
+    values: dict[str, Any] = {}
+    for field, setting in settings:
+        if field.name not in value:
+            if field.default is attrs.NOTHING:
+                raise ConfigError(f'{where} has no "{field.name}" ({setting.description})')
+            continue
+        problem = setting.problem(value[field.name])
+        if problem is not None:
+            raise ConfigError(f'"{field.name}" in {where} {problem}')
+        values[field.name] = setting.parse(value[field.name])
+    return values
+
+
+def _read_servers(document: Mapping[str, Any]) -> tuple[ServerConfig, ...]:
+    """Every ``[[servers]]`` entry, checked as a cluster and sorted by id."""
+    if "servers" not in document:
+        raise ConfigError("no [[servers]] entries; a cluster has exactly three (ids 1, 2, 3)")
+    entries = document["servers"]
+    if not isinstance(entries, list):
+        raise ConfigError(
+            f'"servers" must be an array of tables ([[servers]]), not {_toml_type(entries)}'
+        )
+    return _check_cluster(
+        [
+            ServerConfig(**_read_table(ServerConfig, entry, f"[[servers]] entry {number}"))
+            for number, entry in enumerate(entries, 1)
+        ]
+    )
+
+
+def _check_cluster(servers: list[ServerConfig]) -> tuple[ServerConfig, ...]:
     """Check that ``servers`` form a cluster; return them sorted by id.
 
     :param servers: the servers, in the order they were given.
-    :param error: makes a :class:`ConfigError` from a message.
     :raises ConfigError: if there are not exactly three servers with ids
         1, 2 and 3, or two share a client address, a peer address or a
         listen endpoint.
     """
     if len(servers) != len(SERVER_IDS):
-        raise error(
+        raise ConfigError(
             f"a cluster has exactly three servers (ids 1, 2, 3), but {len(servers)} are given"
         )
     seen: dict[int, int] = {}
     for number, server in enumerate(servers, 1):
         if server.id in seen:
-            raise error(
+            raise ConfigError(
                 f"[[servers]] entries {seen[server.id]} and {number} have the same id {server.id}"
             )
         seen[server.id] = number
     if sorted(seen) != list(SERVER_IDS):
         given = ", ".join(str(i) for i in sorted(seen))
-        raise error(f"server ids must be exactly 1, 2 and 3, not {given}")
+        raise ConfigError(f"server ids must be exactly 1, 2 and 3, not {given}")
     ordered = tuple(sorted(servers, key=lambda s: s.id))
     for i, first in enumerate(ordered):
         for second in ordered[i + 1 :]:
             pair = f"servers {first.id} and {second.id}"
             if first.host.lower() == second.host.lower() and first.port == second.port:
                 address = _format_address(first.host, first.port)
-                raise error(f"{pair} have the same client address {address}")
+                raise ConfigError(f"{pair} have the same client address {address}")
             if first.peer_host.lower() == second.peer_host.lower() and (
                 first.peer_port == second.peer_port
             ):
                 address = _format_address(first.peer_host, first.peer_port)
-                raise error(f"{pair} have the same peer address {address}")
+                raise ConfigError(f"{pair} have the same peer address {address}")
             if first.listen == second.listen:
-                raise error(f'{pair} have the same listen endpoint "{first.listen}"')
+                raise ConfigError(f'{pair} have the same listen endpoint "{first.listen}"')
     return ordered
+
+
+def _read_toml(source: str) -> dict[str, Any]:
+    """The parsed file.
+
+    :raises ConfigError: if it is missing, unreadable or not TOML.
+    """
+    try:
+        with open(source, "rb") as f:
+            return tomllib.load(f)
+    except FileNotFoundError:
+        raise ConfigError(f"configuration file not found: {source}") from None
+    except tomllib.TOMLDecodeError as e:
+        raise ConfigError(f"{source}: not valid TOML: {e}") from None
+    except UnicodeDecodeError as e:
+        raise ConfigError(f"{source}: not valid TOML: not UTF-8 text ({e.reason})") from None
+    except OSError as e:
+        raise ConfigError(f"cannot read configuration file {source}: {e.strerror}") from None
 
 
 def load_config(path: str | os.PathLike[str]) -> ClusterConfig:
@@ -497,27 +512,18 @@ def load_config(path: str | os.PathLike[str]) -> ClusterConfig:
         not a valid cluster.
     """
     source = os.fspath(path)
+    document = _read_toml(source)
     try:
-        with open(source, "rb") as f:
-            document = tomllib.load(f)
-    except FileNotFoundError:
-        raise ConfigError(f"configuration file not found: {source}") from None
-    except tomllib.TOMLDecodeError as e:
-        raise ConfigError(f"{source}: not valid TOML: {e}") from None
-    except UnicodeDecodeError as e:
-        raise ConfigError(f"{source}: not valid TOML: not UTF-8 text ({e.reason})") from None
-    except OSError as e:
-        raise ConfigError(f"cannot read configuration file {source}: {e.strerror}") from None
-
-    reader = _Reader(source)
-    reader.check_keys(document, _TOP_KEYS, "the top-level table")
-    base = os.path.dirname(os.path.abspath(source))
-    secret, tls_ca = reader.cluster(document, base)
-    servers = reader.servers(document)
-    tuning = reader.tuning(document)
-    return ClusterConfig(
-        secret=secret, tls_ca=tls_ca, servers=servers, tuning=tuning, source=source
-    )
+        _check_keys(document, _TABLES, "the top-level table")
+        cluster = _read_table(ClusterConfig, document.get("cluster", {}), "[cluster]")
+        if "tls_ca" in cluster:
+            base = os.path.dirname(os.path.abspath(source))
+            cluster["tls_ca"] = os.path.normpath(os.path.join(base, cluster["tls_ca"]))
+        servers = _read_servers(document)
+        tuning = Tuning(**_read_table(Tuning, document.get("tuning", {}), "[tuning]"))
+    except ConfigError as error:
+        raise ConfigError(f"{source}: {error}") from None
+    return ClusterConfig(servers=servers, tuning=tuning, source=source, **cluster)
 
 
 def default_config() -> ClusterConfig:
@@ -529,45 +535,59 @@ def default_config() -> ClusterConfig:
         ServerConfig(id=server_id, host=_DEFAULT_HOST, port=port)
         for server_id, port in zip(SERVER_IDS, _DEFAULT_PORTS, strict=True)
     )
-    return ClusterConfig(
-        secret=DEVELOPMENT_SECRET,
-        tls_ca=None,
-        servers=servers,
-        tuning=Tuning(),
-        source=DEFAULT_SOURCE,
-    )
+    return ClusterConfig(secret=DEVELOPMENT_SECRET, servers=servers, source=DEFAULT_SOURCE)
 
 
-def _parse_address(text: str, error: Callable[[str], ConfigError]) -> tuple[str, int]:
+# -- --servers HOST:PORT,HOST:PORT,HOST:PORT ----------------------------------------------
+
+
+def _parse_address(text: str) -> tuple[str, int]:
     """Parse ``HOST:PORT`` or ``[IPV6]:PORT``.
 
     :param text: one address of a ``--servers`` list.
-    :param error: makes a :class:`ConfigError` from a message.
+    :raises ConfigError: if it is not one.
     """
     if text.startswith("["):
         close = text.find("]")
         if close == -1:
-            raise error(f'"{text}" has no closing bracket (expected [IPV6]:PORT)')
+            raise ConfigError(f'"{text}" has no closing bracket (expected [IPV6]:PORT)')
         host, rest = text[1:close], text[close + 1 :]
         if not rest.startswith(":"):
-            raise error(f'"{text}" has no port (expected [IPV6]:PORT)')
+            raise ConfigError(f'"{text}" has no port (expected [IPV6]:PORT)')
         port_text = rest[1:]
     else:
         host, colon, port_text = text.rpartition(":")
         if not colon:
-            raise error(f'"{text}" has no port (expected HOST:PORT)')
+            raise ConfigError(f'"{text}" has no port (expected HOST:PORT)')
         if ":" in host:
-            raise error(f'"{text}": write an IPv6 address in brackets, e.g. [::1]:7301')
+            raise ConfigError(f'"{text}": write an IPv6 address in brackets, e.g. [::1]:7301')
     if not host or any(c.isspace() or c in "[]" for c in host):
-        raise error(f'"{text}" has no valid host (expected HOST:PORT)')
+        raise ConfigError(f'"{text}" has no valid host (expected HOST:PORT)')
     if not port_text:
-        raise error(f'"{text}" has no port (expected HOST:PORT)')
+        raise ConfigError(f'"{text}" has no port (expected HOST:PORT)')
     if not (port_text.isascii() and port_text.isdigit()):
-        raise error(f'"{text}" has an invalid port "{port_text}" (expected 1-65535)')
+        raise ConfigError(f'"{text}" has an invalid port "{port_text}" (expected 1-65535)')
     port = int(port_text)
-    if not 1 <= port <= 65535:
-        raise error(f'"{text}" has an invalid port {port} (expected 1-65535)')
+    if not PORT.holds(port):
+        raise ConfigError(f'"{text}" has an invalid port {port} (expected 1-65535)')
     return host, port
+
+
+def _servers_from_spec(spec: str) -> tuple[ServerConfig, ...]:
+    """The servers of a ``--servers`` list, checked as a cluster."""
+    parts = [part.strip() for part in spec.split(",")]
+    if any(not part for part in parts):
+        raise ConfigError(f'"{spec}" has an empty address (expected HOST:PORT,HOST:PORT,HOST:PORT)')
+    if len(parts) != len(SERVER_IDS):
+        raise ConfigError(
+            f"a cluster has exactly three servers, but {len(parts)} are given in "
+            f'"{spec}" (expected HOST:PORT,HOST:PORT,HOST:PORT)'
+        )
+    servers = []
+    for server_id, part in zip(SERVER_IDS, parts, strict=True):
+        host, port = _parse_address(part)
+        servers.append(ServerConfig(id=server_id, host=host, port=port))
+    return _check_cluster(servers)
 
 
 def config_from_servers(spec: str) -> ClusterConfig:
@@ -580,27 +600,8 @@ def config_from_servers(spec: str) -> ClusterConfig:
     :param spec: the comma-separated list of exactly three addresses.
     :raises ConfigError: if ``spec`` is not three distinct valid addresses.
     """
-    source = f"--servers {spec}"
-
-    def error(message: str) -> ConfigError:
-        return ConfigError(f"--servers: {message}")
-
-    parts = [part.strip() for part in spec.split(",")]
-    if any(not part for part in parts):
-        raise error(f'"{spec}" has an empty address (expected HOST:PORT,HOST:PORT,HOST:PORT)')
-    if len(parts) != len(SERVER_IDS):
-        raise error(
-            f"a cluster has exactly three servers, but {len(parts)} are given in "
-            f'"{spec}" (expected HOST:PORT,HOST:PORT,HOST:PORT)'
-        )
-    servers = []
-    for server_id, part in zip(SERVER_IDS, parts, strict=True):
-        host, port = _parse_address(part, error)
-        servers.append(ServerConfig(id=server_id, host=host, port=port))
-    return ClusterConfig(
-        secret=None,
-        tls_ca=None,
-        servers=_check_cluster(servers, error),
-        tuning=Tuning(),
-        source=source,
-    )
+    try:
+        servers = _servers_from_spec(spec)
+    except ConfigError as error:
+        raise ConfigError(f"--servers: {error}") from None
+    return ClusterConfig(servers=servers, source=f"--servers {spec}")

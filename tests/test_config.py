@@ -13,7 +13,6 @@ from game.config import (
     DEVELOPMENT_SECRET,
     ClusterConfig,
     ConfigError,
-    ServerAddress,
     ServerConfig,
     Tuning,
     config_from_servers,
@@ -224,9 +223,6 @@ class ExampleTests(ConfigTestCase):
     def test_secret_not_in_repr(self) -> None:
         self.assertNotIn("shared by the three", repr(self.load(EXAMPLE)))
 
-    def test_server_address_alias(self) -> None:
-        self.assertIs(ServerAddress, ServerConfig)
-
 
 class SecretTests(ConfigTestCase):
     def test_missing_secret_allowed_for_clients(self) -> None:
@@ -432,9 +428,10 @@ class ServerErrorTests(ConfigTestCase):
                 SECRET + SERVER_1 + SERVER_2.replace(line, "") + SERVER_3,
                 f'[[servers]] entry 2 has no "{key}"',
             )
+        # The message says what the missing key is for.
         self.assert_error(
             SECRET + SERVER_1 + SERVER_2 + SERVER_3.replace("port = 7303\n", ""),
-            '[[servers]] entry 3 has no "port"',
+            '[[servers]] entry 3 has no "port" (where clients connect)',
         )
 
     def test_wrong_ids(self) -> None:
@@ -540,6 +537,46 @@ class ServerErrorTests(ConfigTestCase):
             )
         )
         self.assertEqual(config.server(2).client_address, ("127.0.0.2", 7301))
+
+
+class FieldsTests(ConfigTestCase):
+    """The reader and the validators follow the attrs fields."""
+
+    def test_every_tuning_field_is_a_key(self) -> None:
+        fields = attrs.fields(Tuning)
+        lines = "".join(f"{field.name} = {field.default}\n" for field in fields)
+        self.assertEqual(self.load(EXAMPLE + "[tuning]\n" + lines).tuning, Tuning())
+        self.assert_error(
+            EXAMPLE + "[tuning]\nnot_a_key = 1\n",
+            f"(known keys: {', '.join(field.name for field in fields)})",
+        )
+
+    def test_values_built_in_python_are_checked(self) -> None:
+        for make, message in (
+            (
+                lambda: ServerConfig(id=1, host="h", port=0),
+                'ServerConfig "port" must be a port from 1 to 65535, not 0',
+            ),
+            (
+                lambda: ServerConfig(id=1, host="h", port=1, peer_host="[::1]"),
+                'ServerConfig "peer_host" must be written without brackets',
+            ),
+            (
+                lambda: ServerConfig(id=True, host="h", port=1),
+                'ServerConfig "id" must be an integer, not a boolean',
+            ),
+            (lambda: Tuning(heartbeat=0), 'Tuning "heartbeat" must be a positive number, not 0'),
+            (
+                lambda: attrs.evolve(default_config(), secret=""),
+                'ClusterConfig "secret" must not be empty',
+            ),
+        ):
+            error = self.assertRaises(ConfigError, make)
+            self.assertIn(message, str(error))
+
+    def test_no_secret_allowed(self) -> None:
+        # A client's configuration may have none: None passes where it is the default.
+        self.assertIsNone(attrs.evolve(default_config(), secret=None, tls_ca=None).secret)
 
 
 class TuningErrorTests(ConfigTestCase):

@@ -20,8 +20,9 @@ from typing import Any, NoReturn
 
 from game import protocol as p
 from game.client.client import ReplicatedClient
+from game.client.options import add_cluster_options, cluster_options_text, resolve_config
 from game.client.tokens import TokenStore
-from game.config import ClusterConfig, ConfigError, config_from_servers, default_config, load_config
+from game.config import ConfigError
 
 PROG = "replgame-play"
 
@@ -42,18 +43,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog=PROG,
         description="Play replgame games in a window, on a cluster of three replicated servers.",
     )
-    source = parser.add_mutually_exclusive_group()
-    source.add_argument(
-        "--config",
-        metavar="PATH",
-        help="the cluster's TOML configuration (default: the built-in local cluster "
-        "on 127.0.0.1 ports 7301-7303)",
-    )
-    source.add_argument(
-        "--servers",
-        metavar="HOST:PORT,HOST:PORT,HOST:PORT",
-        help="the three servers' client addresses, instead of --config",
-    )
+    add_cluster_options(parser)
     parser.add_argument("--name", help="your player name (default: your login name)")
     parser.add_argument(
         "--seats",
@@ -70,28 +60,12 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def resolve_config(args: argparse.Namespace) -> ClusterConfig:
-    if args.servers:
-        return config_from_servers(args.servers)
-    if args.config:
-        return load_config(args.config)
-    return default_config()
-
-
 def default_name() -> str:
     try:
         name = os.environ.get("USER") or getpass.getuser()
         return p.check_player(name.strip()[:32])
     except Exception:
         return "player"
-
-
-def cluster_options(args: argparse.Namespace) -> str:
-    if args.config:
-        return f" --config {args.config}"
-    if args.servers:
-        return f" --servers {args.servers}"
-    return ""
 
 
 def has_display() -> bool:
@@ -127,7 +101,7 @@ def run(args: argparse.Namespace) -> int:
             fail(f"--name: {error}")
     width, height = _pair(args.size, "x", "--size")
     if not args.headless and not has_display():
-        sys.stderr.write(NO_DISPLAY.format(prog=PROG, options=cluster_options(args)))
+        sys.stderr.write(NO_DISPLAY.format(prog=PROG, options=cluster_options_text(args)))
         return 3
 
     import pyglet
