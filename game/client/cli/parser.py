@@ -95,6 +95,8 @@ def _game_id(value: str) -> str:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    """The parser of ``replgame``: a subparser per command; the command's name
+    is ``args.command``."""
     parser = argparse.ArgumentParser(
         prog=PROG,
         description="Play and watch replgame games on a cluster of three replicated servers.",
