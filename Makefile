@@ -9,7 +9,7 @@ TIMED := tools/timed
 UNIT := tests.rules tests.server tests.client tests.test_config tests.test_ampframe tests.client_gui
 # Modules held to mypy --strict.
 STRICT := game/rules game/protocol.py game/errors.py game/config.py game/client/options.py \
-	game/server/gamelog.py game/server/forks.py game/server/commit.py game/server/storage.py
+	game/client/cli game/client/reports.py game/server/gamelog.py game/server/forks.py game/server/commit.py game/server/storage.py
 
 .PHONY: test lint demo certs clean chaos bench
 

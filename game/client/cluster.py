@@ -241,8 +241,8 @@ class ClusterRunner:
 
     async def report_when_serving(self) -> None:
         """Print the status table once all three serve, or after ``wait`` seconds."""
-        from game.client.cli import format_status, status_json
         from game.client.client import ReplicatedClient
+        from game.client.reports import format_status, status_json
 
         client = self._status_client = ReplicatedClient(self.config, self.reactor)
         client.start()

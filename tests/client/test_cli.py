@@ -1,495 +1,32 @@
-"""Tests for the ``replgame`` command line: parsing, seat choice, output
-shapes, and whole subcommands and bot runs over an in-memory fake client.
-
-:class:`FakeClient` stands for a :class:`~game.client.client.ReplicatedClient`
-whose three servers run the server's own decision logic
-(:mod:`game.server.gamelog`) and agree, unless a test scripts a fault; its
-answers are real :class:`~game.client.client.Outcome` values decided by
-:func:`game.client.majority.decide`.
-"""
+"""Tests for whole ``replgame`` commands and bot runs over an in-memory
+fake client (:class:`~tests.client.cli_fakes.FakeClient`)."""
 
 from __future__ import annotations
 
-import argparse
-import contextlib
 import io
 import json
 import random
 import shutil
 import tempfile
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from twisted.internet.defer import Deferred, fail, succeed
+from twisted.internet.defer import Deferred, fail
 from twisted.internet.task import Clock
 from twisted.internet.testing import MemoryReactorClock
 from twisted.trial.unittest import SynchronousTestCase
 
 from game import errors as wire
-from game.client import cli
 from game.client.bots import run_bots
-from game.client.client import NoServers, Outcome, ServerStatus, WatchUpdate
-from game.client.majority import ServerAnswer, decide
-from game.client.tokens import Seat, TokenStore
+from game.client.cli import watch
+from game.client.cli.choices import CliError
+from game.client.cli.commands import COMMANDS
+from game.client.cli.parser import build_parser
+from game.client.cli.session import Session
+from game.client.client import NoServers, WatchUpdate
+from game.client.tokens import TokenStore
 from game.config import default_config
-from game.server.gamelog import (
-    ACCEPT_DRAW,
-    JOIN,
-    MOVE,
-    OFFER_DRAW,
-    RESIGN,
-    Command,
-    GameLog,
-    Repeat,
-    create_event,
-)
-from game.server.gamelog import decide as decide_event
-
-CLUSTER = default_config().cluster_id
-
-
-def outcome_of(command: str, *answers: tuple[int, Any], asked: int | None = None) -> Outcome:
-    """The Outcome of answers arriving in this order (a dict is a response,
-    a WireError an error, another exception a failure)."""
-    arrived = [ServerAnswer.from_outcome(sid, value) for sid, value in answers]
-    decision = decide(arrived, asked if asked is not None else len(arrived))
-    assert decision is not None
-    answered = {sid for sid, _ in answers}
-    pending = tuple(sid for sid in (1, 2, 3) if asked == 3 and sid not in answered)
-    return Outcome(command, decision, pending)
-
-
-def doc(version: int = 3, **fields: Any) -> dict[str, Any]:
-    base = {
-        "id": "g1",
-        "kind": "connect4",
-        "version": version,
-        "status": "active",
-        "players": ["alice", "bob"],
-        "to_move": 0,
-        "moves": ["4"] * (version - 2),
-        "position": "4" * (version - 2),
-        "legal": ["1", "2", "3", "4", "5", "6", "7"],
-        "draw_offer": None,
-        "result": None,
-    }
-    base.update(fields)
-    return base
-
-
-def game_answer(document: dict[str, Any]) -> dict[str, str]:
-    return {"game": json.dumps(document, sort_keys=True, separators=(",", ":"))}
-
-
-def seat(number: int, game_id: str = "g1", player: str = "alice") -> Seat:
-    return Seat(CLUSTER, game_id, number, player, f"token-{number}-0123456789abcdef", "connect4")
-
-
-# -- parsing ---------------------------------------------------------------------
-
-
-class ParserTests(SynchronousTestCase):
-    def temporary_directory(self) -> Path:
-        directory = Path(tempfile.mkdtemp(prefix="replgame-cli-test-"))
-        self.addCleanup(shutil.rmtree, directory, True)
-        return directory
-
-    def parse(self, *argv: str) -> argparse.Namespace:
-        return cli.build_parser().parse_args(list(argv))
-
-    def refuses(self, *argv: str) -> str:
-        err = io.StringIO()
-        with contextlib.redirect_stderr(err), self.assertRaises(SystemExit) as raised:
-            self.parse(*argv)
-        self.assertEqual(raised.exception.code, 2)
-        return err.getvalue()
-
-    def test_common_options_before_or_after_the_command(self) -> None:
-        after = self.parse("status", "--config", "c.toml", "--json")
-        before = self.parse("--config", "c.toml", "--json", "status")
-        for args in (after, before):
-            self.assertEqual((args.command, args.config, args.json), ("status", "c.toml", True))
-        plain = self.parse("status")
-        self.assertEqual((plain.config, plain.servers, plain.json), (None, None, False))
-
-    def test_servers_and_config_exclude_each_other(self) -> None:
-        self.refuses("status", "--config", "c.toml", "--servers", "a:1,b:2,c:3")
-
-    def test_new(self) -> None:
-        args = self.parse("new", "reversi", "--as", "alice")
-        self.assertEqual((args.kind, args.player, args.seat), ("reversi", "alice", 0))
-        self.assertEqual(self.parse("new", "checkers", "--as", "bob", "--seat", "1").seat, 1)
-        self.assertIn("invalid choice", self.refuses("new", "chess", "--as", "alice"))
-        self.assertIn("--as", self.refuses("new", "connect4"))
-        self.assertIn("player must", self.refuses("new", "connect4", "--as", " alice"))
-        self.assertIn("a seat is 0", self.refuses("new", "connect4", "--as", "a", "--seat", "2"))
-
-    def test_game_commands(self) -> None:
-        args = self.parse("move", "g1", "4", "--seat", "1")
-        self.assertEqual((args.command, args.game, args.move, args.seat), ("move", "g1", "4", 1))
-        self.assertIsNone(self.parse("resign", "g1").seat)
-        self.assertIsNone(self.parse("draw", "g1").seat)
-        self.assertEqual(self.parse("join", "g1", "--as", "bob").player, "bob")
-        self.assertFalse(self.parse("watch", "g1").keep)
-        self.assertIn("game_id", self.refuses("show", "not/an/id"))
-
-    def test_games(self) -> None:
-        args = self.parse("games", "--status", "active", "--kind", "reversi", "--mine")
-        self.assertEqual((args.status, args.kind, args.mine), ("active", "reversi", True))
-        self.refuses("games", "--status", "paused")
-
-    def test_bot_and_cluster(self) -> None:
-        args = self.parse("bot", "--games", "20")
-        self.assertEqual((args.games, args.kind, args.concurrency), (20, None, 50))
-        self.assertIn("at least 1", self.refuses("bot", "--games", "0"))
-        self.refuses("bot")
-        args = self.parse("cluster", "--config", "c.toml")
-        self.assertEqual((args.run_dir, args.wait), ("replgame-run", 30.0))
-
-    def test_every_command_has_help(self) -> None:
-        for command in [*cli.COMMANDS, "cluster"]:
-            out = io.StringIO()
-            with contextlib.redirect_stdout(out), self.assertRaises(SystemExit) as raised:
-                self.parse(command, "--help")
-            self.assertEqual(raised.exception.code, 0)
-            self.assertIn(f"usage: replgame {command}", out.getvalue())
-            self.assertIn("--config", out.getvalue())
-
-    def test_resolve_config(self) -> None:
-        self.assertEqual(cli.resolve_config(self.parse("status")), default_config())
-        servers = cli.resolve_config(self.parse("status", "--servers", "h:1,h:2,h:3"))
-        self.assertEqual([s.port for s in servers.servers], [1, 2, 3])
-        path = self.temporary_directory() / "c.toml"
-        path.write_text(
-            "".join(
-                f'[[servers]]\nid = {i}\nhost = "127.0.0.1"\nport = {9000 + i}\n' for i in (1, 2, 3)
-            )
-        )
-        loaded = cli.resolve_config(self.parse("status", "--config", str(path)))
-        self.assertEqual(loaded.source, str(path))
-
-
-# -- pure helpers ------------------------------------------------------------------------
-
-
-class SeatChoiceTests(SynchronousTestCase):
-    def test_the_one_seat_held(self) -> None:
-        self.assertEqual(cli.choose_seat([seat(1)], doc(to_move=0), "move"), seat(1))
-        self.assertEqual(cli.choose_seat([seat(0)], doc(), "resign"), seat(0))
-
-    def test_both_seats_move_and_draw_for_the_side_to_move(self) -> None:
-        both = [seat(0), seat(1)]
-        self.assertEqual(cli.choose_seat(both, doc(to_move=1), "move").seat, 1)
-        self.assertEqual(cli.choose_seat(both, doc(to_move=0), "draw").seat, 0)
-
-    def test_both_seats_resign_needs_a_choice(self) -> None:
-        both = [seat(0), seat(1)]
-        with self.assertRaises(cli.CliError) as raised:
-            cli.choose_seat(both, doc(), "resign")
-        self.assertIn("--seat 0 (black) or --seat 1 (white)", raised.exception.message)
-        self.assertEqual(cli.choose_seat(both, doc(), "resign", requested=1).seat, 1)
-
-    def test_a_seat_not_held(self) -> None:
-        with self.assertRaises(cli.CliError) as raised:
-            cli.choose_seat([seat(0)], doc(), "move", requested=1)
-        self.assertEqual(
-            raised.exception.message, "you hold no seat 1 in game g1 (you hold seat 0)"
-        )
-        with self.assertRaises(cli.CliError) as raised:
-            cli.choose_seat([], doc(status="open", players=["alice", None]), "move")
-        self.assertIn("replgame join g1 --as NAME", raised.exception.message)
-        with self.assertRaises(cli.CliError) as raised:
-            cli.choose_seat([], doc(), "move")
-        self.assertIn("alice (black) and bob (white)", raised.exception.message)
-
-    def test_both_seats_of_a_finished_game(self) -> None:
-        with self.assertRaises(cli.CliError) as raised:
-            cli.choose_seat([seat(0), seat(1)], doc(status="finished", to_move=None), "move")
-        self.assertIn("finished; nobody is to move", raised.exception.message)
-
-    def test_draw_offer_or_accept(self) -> None:
-        self.assertEqual(cli.draw_action(doc(), 0), "offer")
-        self.assertEqual(cli.draw_action(doc(draw_offer=1, to_move=0), 0), "accept")
-        with self.assertRaises(cli.CliError) as raised:
-            cli.draw_action(doc(draw_offer=0, to_move=0), 0)
-        self.assertIn("play your move, then bob (white) may accept it", raised.exception.message)
-        with self.assertRaises(cli.CliError) as raised:
-            cli.draw_action(doc(draw_offer=0, to_move=1), 0)
-        self.assertIn("it is up to bob (white) to accept it", raised.exception.message)
-
-    def test_game_id_prefixes(self) -> None:
-        seats = [seat(0, "abcdef"), seat(0, "abc999"), seat(0, "xyz123")]
-        self.assertEqual(cli.resolve_game("xy", seats), "xyz123")
-        self.assertEqual(cli.resolve_game("abc", seats), "abc")  # ambiguous: as given
-        self.assertEqual(cli.resolve_game("abcdef", seats), "abcdef")
-        self.assertEqual(cli.resolve_game("other", seats), "other")
-
-
-class OutcomeOutputTests(SynchronousTestCase):
-    def test_majority_answer(self) -> None:
-        outcome = outcome_of("MakeMove", (2, game_answer(doc())), (1, game_answer(doc())), asked=3)
-        self.assertEqual(
-            cli.outcome_fields(outcome),
-            {"provisional": False, "agreed": [1, 2], "differed": [], "failed": [],
-             "pending": [3], "unreachable": []},
-        )  # fmt: skip
-        self.assertIsNone(cli.provisional_note(outcome))
-        self.assertIsNone(cli.servers_note(outcome))
-
-    def test_one_server_only(self) -> None:
-        outcome = outcome_of("MakeMove", (2, game_answer(doc())))
-        fields = cli.outcome_fields(outcome, unreachable=[1, 3])
-        self.assertEqual(
-            fields,
-            {"provisional": True, "agreed": [2], "differed": [], "failed": [], "pending": [],
-             "unreachable": [1, 3]},
-        )  # fmt: skip
-        self.assertEqual(
-            cli.provisional_note(outcome), "PROVISIONAL: only server 2 answered; no majority"
-        )
-        self.assertEqual(
-            cli.servers_note(outcome, [1, 3]),
-            "note: answer of server 2; servers 1 and 3 unreachable",
-        )
-
-    def test_all_differ(self) -> None:
-        outcome = outcome_of(
-            "GetGame",
-            (3, game_answer(doc(5))),
-            (1, game_answer(doc(4))),
-            (2, wire.UnknownGame()),
-        )
-        fields = cli.outcome_fields(outcome)
-        self.assertEqual((fields["agreed"], fields["differed"]), ([3], [1, 2]))
-        self.assertEqual(
-            cli.provisional_note(outcome),
-            "PROVISIONAL: servers 1, 2 and 3 answered differently; no majority; "
-            "showing server 3's answer",
-        )
-
-    def test_a_dissent_or_a_failure_under_a_majority(self) -> None:
-        dissent = outcome_of(
-            "MakeMove",
-            (3, wire.StaleVersion.at(9)),
-            (2, game_answer(doc())),
-            (1, game_answer(doc())),
-        )
-        self.assertFalse(cli.outcome_fields(dissent)["provisional"])
-        self.assertEqual(cli.outcome_fields(dissent)["differed"], [3])
-        self.assertEqual(
-            cli.servers_note(dissent),
-            "note: answer of servers 1 and 2; server 3 answered differently",
-        )
-        failure = outcome_of(
-            "MakeMove",
-            (3, TimeoutError("no answer")),
-            (2, game_answer(doc())),
-            (1, game_answer(doc())),
-        )
-        self.assertEqual(cli.outcome_fields(failure)["failed"], [3])
-        self.assertEqual(
-            cli.servers_note(failure), "note: answer of servers 1 and 2; server 3 did not answer"
-        )
-
-    def test_refusal_message(self) -> None:
-        refused = outcome_of(
-            "MakeMove",
-            (1, wire.IllegalMoveError("'9' is not connect4 notation")),
-            (2, wire.IllegalMoveError("'9' is not connect4 notation")),
-        )
-        self.assertEqual(
-            cli.refusal_message("move", refused),
-            "move refused by the servers: ILLEGAL_MOVE ('9' is not connect4 notation)",
-        )
-        alone = outcome_of("MakeMove", (2, wire.NotYourTurn()))
-        self.assertEqual(
-            cli.refusal_message("move", alone),
-            "move refused by the servers: NOT_YOUR_TURN (it is not this seat's turn); "
-            "provisional: server 2 only, no majority",
-        )
-
-    def test_unreachable_message(self) -> None:
-        self.assertEqual(
-            cli.unreachable_message(default_config()),
-            "no server reachable at 127.0.0.1:7301, 127.0.0.1:7302, 127.0.0.1:7303; "
-            "start them with `replgame cluster`",
-        )
-
-
-class StatusOutputTests(SynchronousTestCase):
-    config = default_config()
-
-    def statuses(self, *specs: tuple[int, bool, bool, int, str]) -> list[ServerStatus]:
-        return [
-            ServerStatus(sid, reachable, serving, clock, 2, digest)
-            if reachable
-            else ServerStatus(sid, False, error="not connected")
-            for sid, reachable, serving, clock, digest in specs
-        ]
-
-    def test_all_agree(self) -> None:
-        statuses = self.statuses(*((i, True, True, 7, "ab" * 32) for i in (1, 2, 3)))
-        text = cli.format_status(self.config, statuses)
-        self.assertEqual(
-            text.splitlines(),
-            [
-                "server  address         reachable  serving  clock  games  digest",
-                "1       127.0.0.1:7301  yes        yes      7      2      abababababababab",
-                "2       127.0.0.1:7302  yes        yes      7      2      abababababababab",
-                "3       127.0.0.1:7303  yes        yes      7      2      abababababababab",
-                "agree: yes, all 3 serve the same games at clock 7",
-            ],
-        )
-        data = cli.status_json(self.config, statuses)
-        self.assertEqual((data["agree"], data["provisional"]), (True, False))
-        self.assertEqual(data["servers"][0]["digest"], "ab" * 32)
-
-    def test_one_down_one_behind(self) -> None:
-        statuses = self.statuses(
-            (1, True, True, 7, "ab" * 32), (2, False, False, 0, ""), (3, True, True, 6, "cd" * 32)
-        )
-        text = cli.format_status(self.config, statuses)
-        self.assertIn("2       127.0.0.1:7302  no         -        -      -      -", text)
-        self.assertIn(
-            "agree: no, server 2 unreachable, digests differ (server 1: abababababab; "
-            "server 3: cdcdcdcdcdcd)",
-            text,
-        )
-        self.assertIn("PROVISIONAL: no two serving servers hold the same games", text)
-        self.assertTrue(cli.status_json(self.config, statuses)["provisional"])
-
-    def test_not_serving_yet(self) -> None:
-        statuses = self.statuses(
-            (1, True, True, 7, "ab" * 32), (2, True, True, 7, "ab" * 32), (3, True, False, 0, "0")
-        )
-        agree, why, provisional = cli.status_summary(statuses)
-        self.assertEqual((agree, why, provisional), (False, "server 3 not serving yet", False))
-
-
-# -- whole commands over a fake client ---------------------------------------------------------
-
-
-class FakeLink:
-    def __init__(self, client: FakeClient, server_id: int) -> None:
-        self.client = client
-        self.server_id = server_id
-        self.timeout = 5.0
-
-    def call(self, command: Any, timeout: float | None = None, **kwargs: Any) -> Deferred[Any]:
-        self.client.sent.append((self.server_id, command.commandName.decode(), kwargs))
-        return succeed({"game": self.client.games[kwargs["game_id"]].document()})
-
-
-class FakeClient:
-    """Three agreeing servers in memory, running the server's decisions.
-
-    ``fault(command, arguments)`` may return an Outcome (or a failed
-    Deferred) to answer instead.
-    """
-
-    def __init__(self, clock: Clock | None = None) -> None:
-        self.clock = clock or Clock()
-        self.games: dict[str, GameLog] = {}
-        self.requests: list[tuple[str, dict[str, Any]]] = []
-        self.sent: list[tuple[int, str, dict[str, Any]]] = []
-        self.active = [1, 2, 3]
-        self.inactive: list[int] = []
-        self.fault: Callable[[str, dict[str, Any]], Any] = lambda command, arguments: None
-        self.links = {sid: FakeLink(self, sid) for sid in (1, 2, 3)}
-        self.answers_each: dict[int, Any] = {}
-
-    def start(self) -> None:
-        pass
-
-    def settled(self) -> Deferred[list[int]]:
-        return succeed(list(self.active))
-
-    def stop(self) -> Deferred[None]:
-        return succeed(None)
-
-    def _answer(self, command: str, arguments: dict[str, Any], run: Callable[[], str]) -> Any:
-        self.requests.append((command, arguments))
-        faulty = self.fault(command, arguments)
-        if faulty is not None:
-            return faulty if isinstance(faulty, Deferred) else succeed(faulty)
-        try:
-            value: Any = {"game": run()}
-        except wire.WireError as error:
-            value = error
-        return succeed(outcome_of(command, *((sid, value) for sid in self.active)))
-
-    def _change(self, game_id: str, command: Command) -> str:
-        game = self.games.get(game_id)
-        if game is None:
-            raise wire.UnknownGame()
-        event = decide_event(game, command)
-        if not isinstance(event, Repeat):
-            game.append(event)
-        return game.document()
-
-    def create_game(self, game_id: str, kind: str, player: str, token: str, seat: int = 0) -> Any:
-        def run() -> str:
-            if game_id in self.games:
-                raise wire.GameExists()
-            self.games[game_id] = GameLog(game_id, create_event(kind, player, seat, token, game_id))
-            return self.games[game_id].document()
-
-        return self._answer("CreateGame", {"game_id": game_id, "kind": kind}, run)
-
-    def join_game(self, game_id: str, version: int, player: str, token: str) -> Any:
-        command = Command(JOIN, version, token, player=player)
-        arguments = {"game_id": game_id, "version": version}
-        return self._answer("JoinGame", arguments, lambda: self._change(game_id, command))
-
-    def make_move(self, game_id: str, version: int, move: str, token: str) -> Any:
-        command = Command(MOVE, version, token, move=move)
-        arguments = {"game_id": game_id, "version": version, "move": move}
-        return self._answer("MakeMove", arguments, lambda: self._change(game_id, command))
-
-    def _simple(self, name: str, kind: str, game_id: str, version: int, token: str) -> Any:
-        command = Command(kind, version, token)
-        arguments = {"game_id": game_id, "version": version}
-        return self._answer(name, arguments, lambda: self._change(game_id, command))
-
-    def resign(self, game_id: str, version: int, token: str) -> Any:
-        return self._simple("Resign", RESIGN, game_id, version, token)
-
-    def offer_draw(self, game_id: str, version: int, token: str) -> Any:
-        return self._simple("OfferDraw", OFFER_DRAW, game_id, version, token)
-
-    def accept_draw(self, game_id: str, version: int, token: str) -> Any:
-        return self._simple("AcceptDraw", ACCEPT_DRAW, game_id, version, token)
-
-    def _read(self, game_id: str) -> str:
-        if game_id not in self.games:
-            raise wire.UnknownGame()
-        return self.games[game_id].document()
-
-    def get_game(self, game_id: str) -> Any:
-        return self._answer("GetGame", {"game_id": game_id}, lambda: self._read(game_id))
-
-    def sync_game(self, game_id: str) -> Any:
-        return self._answer("SyncGame", {"game_id": game_id}, lambda: self._read(game_id))
-
-    def watch(self, game_id: str, listener: Callable[[WatchUpdate], None]) -> Any:
-        self.watched = (game_id, listener)
-        return self
-
-    def current(self) -> WatchUpdate | None:
-        return self.latest
-
-    latest: WatchUpdate | None = None
-
-    def ask_each(self, command: Any, **arguments: Any) -> Deferred[dict[int, Any]]:
-        self.requests.append((command.commandName.decode(), arguments))
-        if self.answers_each:
-            return succeed(dict(self.answers_each))
-        try:
-            value: Any = {"game": self._read(arguments["game_id"])}
-        except wire.WireError as error:
-            value = error
-        return succeed({sid: value for sid in self.active})
+from tests.client.cli_fakes import CLUSTER, FakeClient, outcome_of
 
 
 class CommandTests(SynchronousTestCase):
@@ -500,23 +37,23 @@ class CommandTests(SynchronousTestCase):
         self.client = FakeClient()
 
     def run_command(self, *argv: str) -> str:
-        args = cli.build_parser().parse_args(list(argv))
+        args = build_parser().parse_args(list(argv))
         out = io.StringIO()
-        session = cli.Session(
+        session = Session(
             Clock(), args, default_config(), out=out, store=self.store, client=self.client
         )
-        self.successResultOf(Deferred.fromCoroutine(cli.COMMANDS[args.command](session)))
+        self.successResultOf(Deferred.fromCoroutine(COMMANDS[args.command](session)))
         return out.getvalue()
 
-    def failing(self, *argv: str) -> cli.CliError:
-        args = cli.build_parser().parse_args(list(argv))
-        session = cli.Session(
+    def failing(self, *argv: str) -> CliError:
+        args = build_parser().parse_args(list(argv))
+        session = Session(
             Clock(), args, default_config(), out=io.StringIO(), store=self.store, client=self.client
         )
         failure = self.failureResultOf(
-            Deferred.fromCoroutine(cli.COMMANDS[args.command](session)), cli.CliError
+            Deferred.fromCoroutine(COMMANDS[args.command](session)), CliError
         )
-        error: cli.CliError = failure.value
+        error: CliError = failure.value
         return error
 
     def new_game(self, kind: str = "connect4") -> str:
@@ -635,12 +172,12 @@ class CommandTests(SynchronousTestCase):
         game_id = self.new_game()
         self.run_command("join", game_id, "--as", "bob")
         reactor = MemoryReactorClock()
-        args = cli.build_parser().parse_args(["watch", game_id, "--json"])
+        args = build_parser().parse_args(["watch", game_id, "--json"])
         out = io.StringIO()
-        session = cli.Session(
+        session = Session(
             reactor, args, default_config(), out=out, store=self.store, client=self.client
         )
-        running = Deferred.fromCoroutine(cli.cmd_watch(session))
+        running = Deferred.fromCoroutine(watch.cmd_watch(session))
         _, listener = self.client.watched
         game = self.client.games[game_id]
         documents = {game.version: game.document()}
@@ -681,18 +218,18 @@ class CommandTests(SynchronousTestCase):
     def test_watch_draws_what_it_has_after_a_second(self) -> None:
         game_id = self.new_game()
         reactor = MemoryReactorClock()
-        args = cli.build_parser().parse_args(["watch", game_id])
+        args = build_parser().parse_args(["watch", game_id])
         out = io.StringIO()
-        session = cli.Session(
+        session = Session(
             reactor, args, default_config(), out=out, store=self.store, client=self.client
         )
-        Deferred.fromCoroutine(cli.cmd_watch(session))
+        Deferred.fromCoroutine(watch.cmd_watch(session))
         _, listener = self.client.watched
         document = self.client.games[game_id].document()
         self.client.latest = WatchUpdate(game_id, document, True, (2,), {2: 1})
         listener(self.client.latest)
         self.assertEqual(out.getvalue(), "")
-        reactor.advance(cli.WATCH_SETTLE)
+        reactor.advance(watch.WATCH_SETTLE)
         self.assertIn("PROVISIONAL: only server 2 holds this version; no majority", out.getvalue())
         self.assertIn("watching on servers 2: v1", out.getvalue())
 

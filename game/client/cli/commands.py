@@ -1,0 +1,276 @@
+"""The ``replgame`` commands that ask the servers once and print the answer:
+``status``, ``games``, ``show``, ``new``, ``join``, ``move``, ``resign``,
+``draw`` and ``bot`` (``watch`` follows a game: :mod:`game.client.cli.watch`).
+
+Each command is one coroutine over a :class:`~game.client.cli.session.Session`;
+what it prints comes from :mod:`game.client.reports`, which seat it acts for
+from :mod:`game.client.cli.choices`.  :data:`COMMANDS` maps the names to them.
+"""
+
+from __future__ import annotations
+
+import functools
+import random
+import sys
+import uuid
+from collections.abc import Callable, Coroutine
+from typing import Any
+
+from twisted.internet.defer import Deferred
+
+from game import errors as wire
+from game import protocol as p
+from game.client import reports
+from game.client.cli.choices import CliError, choose_seat, draw_action, free_seat
+from game.client.cli.session import Session
+from game.client.cli.watch import cmd_watch
+from game.client.client import NoAnswer, NoServers, Outcome
+from game.client.majority import ListedGame, ServerAnswer, decide
+from game.client.tokens import Seat, new_token
+
+#: Pages of ``ListGames`` read at most (100 games each).
+MAX_PAGES = 100
+PAGE_SIZE = 100
+
+
+async def cmd_status(session: Session) -> None:
+    session.client.start()
+    await session.client.settled()
+    statuses = await session.client.statuses()
+    if not any(s.reachable for s in statuses):
+        raise CliError(reports.unreachable_message(session.config))
+    session.emit(
+        reports.format_status(session.config, statuses),
+        reports.status_json(session.config, statuses),
+    )
+
+
+async def cmd_games(session: Session) -> None:
+    await session.connect()
+    args = session.args
+    mine: dict[str, list[int]] | None = None
+    if args.mine:
+        mine = {}
+        try:
+            for seat in session.store.seats(session.cluster):
+                mine.setdefault(seat.game_id, []).append(seat.seat)
+        except OSError as error:
+            raise CliError(str(error)) from None
+    listed: list[ListedGame] = []
+    cursor = ""
+    for _ in range(MAX_PAGES):
+        try:
+            page = await session.client.list_games(
+                status=args.status or "", kind=args.kind or "", limit=PAGE_SIZE, after=cursor
+            )
+        except (NoServers, NoAnswer) as error:
+            raise CliError(str(error)) from None
+        listed.extend(g for g in page.games if mine is None or reports.listed_id(g) in mine)
+        cursor = page.next
+        if not cursor:
+            break
+    session.emit(
+        reports.format_games(listed, mine),
+        reports.games_json(listed, mine, session.client.inactive),
+    )
+
+
+async def cmd_show(session: Session) -> None:
+    """Ask every server, draw the answer, and repair the servers that differ."""
+    await session.connect()
+    game_id = session.game_id()
+    unreachable = session.client.inactive
+    answers = await session.client.ask_each(p.GetGame, game_id=game_id)
+    found = [ServerAnswer.from_outcome(sid, value) for sid, value in sorted(answers.items())]
+    decision = decide(found, len(found))
+    if decision is None:  # pragma: no cover - decide() decides once all answered
+        raise CliError(f"no answer for game {game_id}")
+    outcome = Outcome("GetGame", decision)
+    if decision.chosen is None:
+        reasons = "; ".join(f"server {a.server_id}: {a.value}" for a in found)
+        raise CliError(f"no server answered about game {game_id} ({reasons})")
+    if outcome.error is not None:
+        data = {**reports.error_fields(outcome), **reports.outcome_fields(outcome, unreachable)}
+        if isinstance(outcome.error, wire.UnknownGame):
+            raise CliError(f"no game {game_id} on the servers", data)
+        raise CliError(reports.refusal_message("show", outcome), data)
+    repaired = await _read_repair(session, game_id, outcome)
+    session.show_outcome(outcome, "", {"repaired": repaired}, unreachable)
+
+
+async def _read_repair(session: Session, game_id: str, outcome: Outcome) -> list[int]:
+    """Send ``SyncGame`` to the servers whose answer differed and wait for them."""
+    targets = sorted(outcome.differed)
+    if outcome.provisional and targets:
+        targets = sorted({*outcome.agreed, *outcome.differed})
+    if not targets:
+        return []
+    calls = []
+    for server_id in targets:
+        link = session.client.links[server_id]
+        calls.append(
+            link.call(p.SyncGame, timeout=2 * link.timeout, game_id=game_id).addCallbacks(
+                lambda _, sid=server_id: sid, lambda _: None
+            )
+        )
+    done = []
+    for call in calls:
+        server_id = await call
+        if server_id is not None:
+            done.append(server_id)
+    if done:
+        session.say(reports.read_repair_note(done))
+    return done
+
+
+async def cmd_new(session: Session) -> None:
+    args = session.args
+    await session.connect()
+    game_id = uuid.uuid4().hex
+    token = new_token()
+    outcome = await session.request(
+        "new",
+        lambda: session.client.create_game(game_id, args.kind, args.player, token, args.seat),
+    )
+    session.remember(Seat(session.cluster, game_id, args.seat, args.player, token, args.kind))
+    session.show_outcome(
+        outcome,
+        reports.created_text(args.kind, game_id, args.player, args.seat),
+        {"seat": args.seat, "player": args.player},
+    )
+
+
+async def cmd_join(session: Session) -> None:
+    args = session.args
+    await session.connect()
+    game_id = args.game
+    document = (await session.read_game(game_id)).game()
+    seat = free_seat(document)
+    token = new_token()
+    outcome = await session.request(
+        "join",
+        lambda: session.client.join_game(game_id, document["version"], args.player, token),
+    )
+    session.remember(Seat(session.cluster, game_id, seat, args.player, token, document["kind"]))
+    session.show_outcome(
+        outcome,
+        reports.joined_text(game_id, args.player, seat),
+        {"seat": seat, "player": args.player},
+    )
+
+
+#: Sends one change for a seat, given the game as last read.
+Send = Callable[[dict[str, Any], Seat], Deferred[Outcome]]
+
+
+async def _act(session: Session, action: str, send: Send) -> tuple[Outcome, Seat, dict[str, Any]]:
+    """Read the game, pick the user's seat, send; once more after a re-read
+    if the servers say the version was stale or they are behind."""
+    await session.connect()
+    game_id = session.game_id()
+    seats = session.seats(game_id)
+    document = (await session.read_game(game_id)).game()
+    for attempt in range(2):
+        seat = choose_seat(seats, document, action, session.args.seat)
+        try:
+            outcome = await session.request(action, functools.partial(send, document, seat))
+        except CliError as error:
+            if attempt == 0 and error.tag in ("STALE_VERSION", "BEHIND"):
+                document = (await session.read_game(game_id, sync=True)).game()
+                continue
+            raise
+        return outcome, seat, document
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+async def cmd_move(session: Session) -> None:
+    args = session.args
+    outcome, seat, _ = await _act(
+        session,
+        "move",
+        lambda doc, seat: session.client.make_move(
+            doc["id"], doc["version"], args.move, seat.token
+        ),
+    )
+    session.show_outcome(
+        outcome,
+        reports.played_text(args.move, seat.player, seat.seat),
+        {"seat": seat.seat, "move": args.move},
+    )
+
+
+async def cmd_resign(session: Session) -> None:
+    outcome, seat, before = await _act(
+        session,
+        "resign",
+        lambda doc, seat: session.client.resign(doc["id"], doc["version"], seat.token),
+    )
+    session.show_outcome(
+        outcome, reports.resigned_text(before, seat.player, seat.seat), {"seat": seat.seat}
+    )
+
+
+async def cmd_draw(session: Session) -> None:
+    chosen: dict[str, str] = {}
+
+    def send(document: dict[str, Any], seat: Seat) -> Deferred[Outcome]:
+        # Offer or accept depends on the game as read, which a retry re-reads.
+        action = chosen["action"] = draw_action(document, seat.seat)
+        if action == "accept":
+            return session.client.accept_draw(document["id"], document["version"], seat.token)
+        return session.client.offer_draw(document["id"], document["version"], seat.token)
+
+    outcome, seat, document = await _act(session, "draw", send)
+    session.show_outcome(
+        outcome,
+        reports.draw_text(chosen["action"], document, seat.player, seat.seat),
+        {"seat": seat.seat, "action": chosen["action"]},
+    )
+
+
+async def cmd_bot(session: Session) -> None:
+    from game.client.bots import run_bots
+
+    args = session.args
+    await session.connect()
+    rng = random.Random(args.seed)
+    if getattr(args, "open", False):
+        from game.client.opponent import run_open_bots
+
+        report = await run_open_bots(
+            session.client,
+            args.games,
+            args.kind,
+            rng,
+            stall_timeout=args.stall_timeout,
+            announce=lambda line: print(line, file=sys.stderr, flush=True),
+        )
+    else:
+        report = await run_bots(
+            session.client,
+            args.games,
+            args.kind,
+            rng,
+            concurrency=args.concurrency,
+            stall_timeout=args.stall_timeout,
+        )
+    data = report.to_json()
+    data["provisional"] = any(d.provisional for d in report.disagreements)
+    session.emit(report.describe(), data)
+    if report.abandoned:
+        raise CliError(f"{len(report.abandoned)} of {report.games} bot games abandoned")
+
+
+#: Every command that talks to the servers (``cluster`` runs them instead).
+COMMANDS: dict[str, Callable[[Session], Coroutine[Any, Any, None]]] = {
+    "status": cmd_status,
+    "games": cmd_games,
+    "show": cmd_show,
+    "new": cmd_new,
+    "join": cmd_join,
+    "move": cmd_move,
+    "resign": cmd_resign,
+    "draw": cmd_draw,
+    "watch": cmd_watch,
+    "bot": cmd_bot,
+}

@@ -1,0 +1,393 @@
+"""What ``replgame`` prints: the text and the ``--json`` data of answers,
+game listings, watched games and the servers' status.
+
+Pure: plain functions from values (:class:`~game.client.client.Outcome`,
+:class:`~game.client.client.ServerStatus`, listings, game documents) to
+strings and dicts, with no Twisted and no I/O, so that ``replgame status``,
+``replgame cluster`` and the other commands share them and unit tests check
+them without a reactor.  The client's value types are imported for type
+checking only.
+
+The fields of a game document are read here (and in
+:mod:`game.client.cli.choices`), so that a typed document has few places to
+change.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Final
+
+from game.client import boards
+from game.config import DEFAULT_SOURCE, ClusterConfig
+
+if TYPE_CHECKING:
+    from game.client.client import Outcome, ServerStatus, WatchUpdate
+    from game.client.majority import ListedGame
+
+#: The command's name, as messages quote it.
+PROG: Final = "replgame"
+#: What clears a terminal before a watched game is drawn again.
+CLEAR_SCREEN: Final = "\x1b[H\x1b[2J"
+
+
+# -- servers ------------------------------------------------------------------------
+
+
+def and_list(ids: Sequence[int]) -> str:
+    """``1``, ``1 and 2``, ``1, 2 and 3``."""
+    names = [str(i) for i in ids]
+    if len(names) <= 1:
+        return "".join(names)
+    return ", ".join(names[:-1]) + " and " + names[-1]
+
+
+def servers_phrase(ids: Sequence[int]) -> str:
+    """``server 2``, ``servers 1 and 3``."""
+    return f"server{'s' if len(ids) != 1 else ''} {and_list(ids)}"
+
+
+def addresses(config: ClusterConfig) -> str:
+    return ", ".join(f"{s.host}:{s.port}" for s in config.servers)
+
+
+def unreachable_message(config: ClusterConfig) -> str:
+    start = f"{PROG} cluster"
+    if config.source != DEFAULT_SOURCE and not config.source.startswith("--servers"):
+        start += f" --config {config.source}"
+    return f"no server reachable at {addresses(config)}; start them with `{start}`"
+
+
+# -- answers ------------------------------------------------------------------------
+
+
+def outcome_fields(outcome: Outcome, unreachable: Sequence[int] = ()) -> dict[str, Any]:
+    """Who stood where behind an answer, for ``--json``."""
+    return {
+        "provisional": bool(outcome.provisional),
+        "agreed": sorted(outcome.agreed),
+        "differed": sorted(outcome.differed),
+        "failed": sorted(outcome.failed),
+        "pending": sorted(outcome.pending),
+        "unreachable": sorted(unreachable),
+    }
+
+
+def error_fields(outcome: Outcome) -> dict[str, Any]:
+    """The error the servers answered, for ``--json``."""
+    error = outcome.error
+    assert error is not None
+    return {"error": {"tag": error.tag.decode(), "description": error.description}}
+
+
+def provisional_note(outcome: Outcome) -> str | None:
+    """The ``PROVISIONAL:`` line of a provisional answer, else None."""
+    if not outcome.provisional:
+        return None
+    answered = [*outcome.agreed, *outcome.differed]
+    if not answered:
+        return "PROVISIONAL: no server gave an answer that counts; no majority"
+    if len(answered) == 1:
+        return f"PROVISIONAL: only server {answered[0]} answered; no majority"
+    chosen = outcome.agreed[0] if outcome.agreed else answered[0]
+    return (
+        f"PROVISIONAL: {servers_phrase(sorted(answered))} answered differently; no majority; "
+        f"showing server {chosen}'s answer"
+    )
+
+
+def servers_note(outcome: Outcome, unreachable: Sequence[int] = ()) -> str | None:
+    """A line about servers that differed, failed or were unreachable, if any."""
+    parts = []
+    if outcome.differed and not outcome.provisional:
+        parts.append(f"{servers_phrase(sorted(outcome.differed))} answered differently")
+    if outcome.failed:
+        parts.append(f"{servers_phrase(sorted(outcome.failed))} did not answer")
+    if unreachable:
+        parts.append(f"{servers_phrase(sorted(unreachable))} unreachable")
+    if not parts:
+        return None
+    agreed = sorted(outcome.agreed)
+    head = f"answer of {servers_phrase(agreed)}" if agreed else "no answer"
+    return f"note: {head}; " + "; ".join(parts)
+
+
+def refusal_message(action: str, outcome: Outcome) -> str:
+    """``move refused by the servers: ILLEGAL_MOVE ('9' is not connect4 notation)``."""
+    error = outcome.error
+    assert error is not None
+    text = f"{action} refused by the servers: {error.tag.decode()} ({error.description})"
+    if outcome.provisional:
+        text += f"; provisional: {servers_phrase(sorted(outcome.agreed))} only, no majority"
+    return text
+
+
+def no_answer_message(action: str, outcome: Outcome) -> str:
+    """``no server answered move (server 1: ...; server 2: ...)``."""
+    reasons = "; ".join(f"server {a.server_id}: {a.value}" for a in outcome.decision.answers)
+    return f"no server answered {action} ({reasons or 'none asked'})"
+
+
+def game_report(
+    outcome: Outcome,
+    text: str,
+    extra: Mapping[str, Any] | None = None,
+    unreachable: Sequence[int] = (),
+) -> tuple[str, dict[str, Any]]:
+    """A game answer as text (``text``, its provisional mark, the board and a
+    note on the other servers) and as ``--json`` data."""
+    document = outcome.game()
+    lines = text.rstrip("\n").splitlines()
+    note = provisional_note(outcome)
+    if note:
+        lines.append(note)
+    if lines:
+        lines.append("")
+    lines.append(boards.render_game(document))
+    servers = servers_note(outcome, unreachable)
+    if servers:
+        lines.append(servers)
+    data = {"game": document, **outcome_fields(outcome, unreachable), **(extra or {})}
+    return "\n".join(lines), data
+
+
+def read_repair_note(repaired: Sequence[int]) -> str:
+    """The line saying which servers were asked to sync a game."""
+    return (
+        f"read repair: {servers_phrase(repaired)} answered differently and "
+        f"{'were' if len(repaired) > 1 else 'was'} asked to sync the game (SyncGame)"
+    )
+
+
+# -- what a command did ---------------------------------------------------------------
+
+
+def created_text(kind: str, game_id: str, player: str, seat: int) -> str:
+    return (
+        f"created {kind} game {game_id}: you are {player} "
+        f"({boards.COLOURS[seat]}, seat {seat})\n"
+        f"another player joins with: {PROG} join {game_id} --as NAME\n"
+    )
+
+
+def joined_text(game_id: str, player: str, seat: int) -> str:
+    return f"joined game {game_id} as {player} ({boards.COLOURS[seat]}, seat {seat})\n"
+
+
+def played_text(move: str, player: str, seat: int) -> str:
+    return f"played {move} as {player} ({boards.COLOURS[seat]})\n"
+
+
+def resigned_text(before: Mapping[str, Any], player: str, seat: int) -> str:
+    """What resigning did, given the game as it was before."""
+    verb = "cancelled the game" if before["status"] == "open" else "resigned"
+    return f"{player} ({boards.COLOURS[seat]}) {verb}\n"
+
+
+def draw_text(action: str, document: Mapping[str, Any], player: str, seat: int) -> str:
+    """What ``replgame draw`` did: ``offer`` or ``accept``."""
+    who = f"{player} ({boards.COLOURS[seat]})"
+    if action == "accept":
+        return f"{who} accepted the draw offer: the game is drawn\n"
+    opponent = boards.seat_label(document, 1 - seat)
+    return (
+        f"{who} offered a draw; it stands until {opponent} accepts it "
+        f"(`{PROG} draw {document['id']}`) or makes a move\n"
+    )
+
+
+# -- watched games ----------------------------------------------------------------------
+
+
+def is_over(update: WatchUpdate) -> bool:
+    """Whether a watched game is finished, by a majority of the servers."""
+    return bool(update.game()["status"] == "finished" and not update.provisional)
+
+
+def watch_frame(update: WatchUpdate, unreachable: Sequence[int], clear: bool) -> str:
+    """A watched game drawn once: a separator (or a cleared screen), the
+    board, its provisional mark, and which servers hold which version."""
+    held = ", ".join(f"{sid}: v{version}" for sid, version in sorted(update.versions.items()))
+    lines = [CLEAR_SCREEN if clear else "-" * 40, boards.render_game(update.game())]
+    if update.provisional:
+        lines.append(
+            f"PROVISIONAL: only {servers_phrase(list(update.agreed))} holds this version; "
+            "no majority"
+        )
+    lines.append(
+        f"watching on servers {held or 'none'}"
+        + (f"; {servers_phrase(unreachable)} unreachable" if unreachable else "")
+    )
+    return "\n".join(lines)
+
+
+def watch_json(update: WatchUpdate, unreachable: Sequence[int]) -> dict[str, Any]:
+    """A watched game's state as one ``--json`` line."""
+    return {
+        "game": update.game(),
+        "provisional": update.provisional,
+        "agreed": sorted(update.agreed),
+        "versions": {str(k): v for k, v in sorted(update.versions.items())},
+        "unreachable": list(unreachable),
+    }
+
+
+# -- listings ---------------------------------------------------------------------------
+
+
+def _table(rows: Sequence[Sequence[str]]) -> list[str]:
+    """Rows in columns as wide as their widest cell, two spaces apart."""
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    return [
+        "  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip()
+        for row in rows
+    ]
+
+
+def format_games(
+    listed: Sequence[ListedGame], mine: Mapping[str, Sequence[int]] | None = None
+) -> str:
+    """The table of ``replgame games``; ``mine``: the user's seats per game id,
+    when only those games are listed."""
+    if not listed:
+        return "no games"
+    header = ["id", "kind", "status", "version", "players"]
+    if mine is not None:
+        header.append("you")
+    rows = [header]
+    for game in listed:
+        summary = game.summary
+        players = summary.get("players") or [None, None]
+        row = [
+            summary["id"],
+            summary["kind"],
+            summary["status"],
+            str(summary["version"]),
+            " vs ".join(name if name is not None else "(open)" for name in players),
+        ]
+        if mine is not None:
+            row.append(
+                ", ".join(f"seat {s} ({boards.COLOURS[s]})" for s in mine.get(summary["id"], ()))
+            )
+        if game.provisional:
+            row[-1] += f"  PROVISIONAL ({servers_phrase(list(game.servers))} only)"
+        rows.append(row)
+    lines = _table(rows)
+    provisional = sum(1 for game in listed if game.provisional)
+    lines.append(f"{len(listed)} game{'s' if len(listed) != 1 else ''}")
+    if provisional:
+        lines.append(
+            f"PROVISIONAL: {provisional} game(s) not listed alike by two servers; no majority"
+        )
+    return "\n".join(lines)
+
+
+def games_json(
+    listed: Sequence[ListedGame],
+    mine: Mapping[str, Sequence[int]] | None,
+    unreachable: Sequence[int],
+) -> dict[str, Any]:
+    """``replgame games --json``."""
+    return {
+        "games": [
+            {
+                **game.summary,
+                "provisional": game.provisional,
+                "servers": list(game.servers),
+                **({"mine": sorted(mine.get(game.summary["id"], []))} if mine is not None else {}),
+            }
+            for game in listed
+        ],
+        "provisional": any(game.provisional for game in listed),
+        "unreachable": list(unreachable),
+    }
+
+
+def listed_id(game: ListedGame) -> str:
+    """The id of a listed game."""
+    game_id: str = game.summary["id"]
+    return game_id
+
+
+# -- status -----------------------------------------------------------------------------
+
+
+def status_summary(statuses: Sequence[ServerStatus]) -> tuple[bool, str, bool]:
+    """``(agree, explanation, provisional)`` for a set of server statuses.
+
+    They agree when all are reachable, serving, and report the same clock and
+    digest.  The view is provisional when fewer than two serving servers
+    report the same digest.
+    """
+    serving = [s for s in statuses if s.reachable and s.serving]
+    down = [s.server_id for s in statuses if not s.reachable]
+    idle = [s.server_id for s in statuses if s.reachable and not s.serving]
+    by_digest: dict[str, list[int]] = {}
+    for s in serving:
+        by_digest.setdefault(s.digest, []).append(s.server_id)
+    provisional = not any(len(ids) >= 2 for ids in by_digest.values())
+    clocks = {s.clock for s in serving}
+    if not down and not idle and len(by_digest) == 1 and len(clocks) == 1:
+        return True, f"all {len(serving)} serve the same games at clock {clocks.pop()}", provisional
+    reasons = []
+    if down:
+        reasons.append(f"{servers_phrase(down)} unreachable")
+    if idle:
+        reasons.append(f"{servers_phrase(idle)} not serving yet")
+    if len(by_digest) > 1:
+        groups = "; ".join(
+            f"{servers_phrase(ids)}: {d[:12]}" for d, ids in sorted(by_digest.items())
+        )
+        reasons.append(f"digests differ ({groups})")
+    elif len(clocks) > 1:
+        reasons.append("clocks differ")
+    return False, ", ".join(reasons), provisional
+
+
+def format_status(config: ClusterConfig, statuses: Sequence[ServerStatus]) -> str:
+    """The table of ``replgame status``."""
+    rows = [("server", "address", "reachable", "serving", "clock", "games", "digest")]
+    for s in sorted(statuses, key=lambda s: s.server_id):
+        server = config.server(s.server_id)
+        address = f"{server.host}:{server.port}"
+        if s.reachable:
+            rows.append(
+                (
+                    str(s.server_id),
+                    address,
+                    "yes",
+                    "yes" if s.serving else "no",
+                    str(s.clock),
+                    str(s.games),
+                    s.digest[:16],
+                )
+            )
+        else:
+            rows.append((str(s.server_id), address, "no", "-", "-", "-", "-"))
+    lines = _table(rows)
+    agree, why, provisional = status_summary(statuses)
+    lines.append(f"agree: {'yes' if agree else 'no'}, {why}")
+    if provisional:
+        lines.append("PROVISIONAL: no two serving servers hold the same games; no majority")
+    return "\n".join(lines)
+
+
+def status_json(config: ClusterConfig, statuses: Sequence[ServerStatus]) -> dict[str, Any]:
+    """``replgame status --json``."""
+    agree, why, provisional = status_summary(statuses)
+    servers = []
+    for s in sorted(statuses, key=lambda s: s.server_id):
+        server = config.server(s.server_id)
+        servers.append(
+            {
+                "id": s.server_id,
+                "address": f"{server.host}:{server.port}",
+                "reachable": s.reachable,
+                "serving": s.serving,
+                "clock": s.clock,
+                "games": s.games,
+                "digest": s.digest,
+                "error": s.error,
+            }
+        )
+    return {"servers": servers, "agree": agree, "reason": why, "provisional": provisional}

@@ -1,0 +1,197 @@
+"""Test doubles of the ``replgame`` unit tests: game documents, outcomes
+decided from scripted answers, seats, and :class:`FakeClient`.
+
+:class:`FakeClient` stands for a :class:`~game.client.client.ReplicatedClient`
+whose three servers run the server's own decision logic
+(:mod:`game.server.gamelog`) and agree, unless a test scripts a fault; its
+answers are real :class:`~game.client.client.Outcome` values decided by
+:func:`game.client.majority.decide`.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any
+
+from twisted.internet.defer import Deferred, succeed
+from twisted.internet.task import Clock
+
+from game import errors as wire
+from game.client.client import Outcome, WatchUpdate
+from game.client.majority import ServerAnswer, decide
+from game.client.tokens import Seat
+from game.config import default_config
+from game.server.gamelog import (
+    ACCEPT_DRAW,
+    JOIN,
+    MOVE,
+    OFFER_DRAW,
+    RESIGN,
+    Command,
+    GameLog,
+    Repeat,
+    create_event,
+)
+from game.server.gamelog import decide as decide_event
+
+CLUSTER = default_config().cluster_id
+
+
+def outcome_of(command: str, *answers: tuple[int, Any], asked: int | None = None) -> Outcome:
+    """The Outcome of answers arriving in this order (a dict is a response,
+    a WireError an error, another exception a failure)."""
+    arrived = [ServerAnswer.from_outcome(sid, value) for sid, value in answers]
+    decision = decide(arrived, asked if asked is not None else len(arrived))
+    assert decision is not None
+    answered = {sid for sid, _ in answers}
+    pending = tuple(sid for sid in (1, 2, 3) if asked == 3 and sid not in answered)
+    return Outcome(command, decision, pending)
+
+
+def doc(version: int = 3, **fields: Any) -> dict[str, Any]:
+    base = {
+        "id": "g1",
+        "kind": "connect4",
+        "version": version,
+        "status": "active",
+        "players": ["alice", "bob"],
+        "to_move": 0,
+        "moves": ["4"] * (version - 2),
+        "position": "4" * (version - 2),
+        "legal": ["1", "2", "3", "4", "5", "6", "7"],
+        "draw_offer": None,
+        "result": None,
+    }
+    base.update(fields)
+    return base
+
+
+def game_answer(document: dict[str, Any]) -> dict[str, str]:
+    return {"game": json.dumps(document, sort_keys=True, separators=(",", ":"))}
+
+
+def seat(number: int, game_id: str = "g1", player: str = "alice") -> Seat:
+    return Seat(CLUSTER, game_id, number, player, f"token-{number}-0123456789abcdef", "connect4")
+
+
+class FakeLink:
+    def __init__(self, client: FakeClient, server_id: int) -> None:
+        self.client = client
+        self.server_id = server_id
+        self.timeout = 5.0
+
+    def call(self, command: Any, timeout: float | None = None, **kwargs: Any) -> Deferred[Any]:
+        self.client.sent.append((self.server_id, command.commandName.decode(), kwargs))
+        return succeed({"game": self.client.games[kwargs["game_id"]].document()})
+
+
+class FakeClient:
+    """Three agreeing servers in memory, running the server's decisions.
+
+    ``fault(command, arguments)`` may return an Outcome (or a failed
+    Deferred) to answer instead.
+    """
+
+    def __init__(self, clock: Clock | None = None) -> None:
+        self.clock = clock or Clock()
+        self.games: dict[str, GameLog] = {}
+        self.requests: list[tuple[str, dict[str, Any]]] = []
+        self.sent: list[tuple[int, str, dict[str, Any]]] = []
+        self.active = [1, 2, 3]
+        self.inactive: list[int] = []
+        self.fault: Callable[[str, dict[str, Any]], Any] = lambda command, arguments: None
+        self.links = {sid: FakeLink(self, sid) for sid in (1, 2, 3)}
+        self.answers_each: dict[int, Any] = {}
+
+    def start(self) -> None:
+        pass
+
+    def settled(self) -> Deferred[list[int]]:
+        return succeed(list(self.active))
+
+    def stop(self) -> Deferred[None]:
+        return succeed(None)
+
+    def _answer(self, command: str, arguments: dict[str, Any], run: Callable[[], str]) -> Any:
+        self.requests.append((command, arguments))
+        faulty = self.fault(command, arguments)
+        if faulty is not None:
+            return faulty if isinstance(faulty, Deferred) else succeed(faulty)
+        try:
+            value: Any = {"game": run()}
+        except wire.WireError as error:
+            value = error
+        return succeed(outcome_of(command, *((sid, value) for sid in self.active)))
+
+    def _change(self, game_id: str, command: Command) -> str:
+        game = self.games.get(game_id)
+        if game is None:
+            raise wire.UnknownGame()
+        event = decide_event(game, command)
+        if not isinstance(event, Repeat):
+            game.append(event)
+        return game.document()
+
+    def create_game(self, game_id: str, kind: str, player: str, token: str, seat: int = 0) -> Any:
+        def run() -> str:
+            if game_id in self.games:
+                raise wire.GameExists()
+            self.games[game_id] = GameLog(game_id, create_event(kind, player, seat, token, game_id))
+            return self.games[game_id].document()
+
+        return self._answer("CreateGame", {"game_id": game_id, "kind": kind}, run)
+
+    def join_game(self, game_id: str, version: int, player: str, token: str) -> Any:
+        command = Command(JOIN, version, token, player=player)
+        arguments = {"game_id": game_id, "version": version}
+        return self._answer("JoinGame", arguments, lambda: self._change(game_id, command))
+
+    def make_move(self, game_id: str, version: int, move: str, token: str) -> Any:
+        command = Command(MOVE, version, token, move=move)
+        arguments = {"game_id": game_id, "version": version, "move": move}
+        return self._answer("MakeMove", arguments, lambda: self._change(game_id, command))
+
+    def _simple(self, name: str, kind: str, game_id: str, version: int, token: str) -> Any:
+        command = Command(kind, version, token)
+        arguments = {"game_id": game_id, "version": version}
+        return self._answer(name, arguments, lambda: self._change(game_id, command))
+
+    def resign(self, game_id: str, version: int, token: str) -> Any:
+        return self._simple("Resign", RESIGN, game_id, version, token)
+
+    def offer_draw(self, game_id: str, version: int, token: str) -> Any:
+        return self._simple("OfferDraw", OFFER_DRAW, game_id, version, token)
+
+    def accept_draw(self, game_id: str, version: int, token: str) -> Any:
+        return self._simple("AcceptDraw", ACCEPT_DRAW, game_id, version, token)
+
+    def _read(self, game_id: str) -> str:
+        if game_id not in self.games:
+            raise wire.UnknownGame()
+        return self.games[game_id].document()
+
+    def get_game(self, game_id: str) -> Any:
+        return self._answer("GetGame", {"game_id": game_id}, lambda: self._read(game_id))
+
+    def sync_game(self, game_id: str) -> Any:
+        return self._answer("SyncGame", {"game_id": game_id}, lambda: self._read(game_id))
+
+    def watch(self, game_id: str, listener: Callable[[WatchUpdate], None]) -> Any:
+        self.watched = (game_id, listener)
+        return self
+
+    def current(self) -> WatchUpdate | None:
+        return self.latest
+
+    latest: WatchUpdate | None = None
+
+    def ask_each(self, command: Any, **arguments: Any) -> Deferred[dict[int, Any]]:
+        self.requests.append((command.commandName.decode(), arguments))
+        if self.answers_each:
+            return succeed(dict(self.answers_each))
+        try:
+            value: Any = {"game": self._read(arguments["game_id"])}
+        except wire.WireError as error:
+            value = error
+        return succeed({sid: value for sid in self.active})
