@@ -274,11 +274,11 @@ class GameWatch:
             return None
         versions = {server_id: version for server_id, (version, _) in self.documents.items()}
         # Documents are compared as text, byte for byte.
-        majority = agreed(sorted(self.documents.items()), key=lambda held: held[1][1])
+        held = [(server_id, text) for server_id, (_, text) in sorted(self.documents.items())]
+        majority = agreed(held, key=lambda holding: holding[1])
         if majority:
-            document = majority[0][1][1]
             ids = tuple(server_id for server_id, _ in majority)
-            return WatchUpdate(self.game_id, document, False, ids, versions)
+            return WatchUpdate(self.game_id, majority[0][1], False, ids, versions)
         # No two agree: show the most advanced document, marked provisional.
         server_id, (_, document) = max(self.documents.items(), key=lambda item: item[1][0])
         return WatchUpdate(self.game_id, document, True, (server_id,), versions)

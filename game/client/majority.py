@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
-from typing import Any, Final, TypeVar
+from typing import Any, Final, TypeVar, cast
 
 import attrs
 
@@ -35,13 +35,10 @@ NOT_A_VOTE: Final = (wire.NotServing, wire.Internal)
 T = TypeVar("T")
 
 
-def _itself(item: Any) -> Hashable:
-    return item  # type: ignore[no-any-return]
-
-
-def agreed(items: Iterable[T], key: Callable[[T], Hashable | None] = _itself) -> tuple[T, ...]:
-    """The items that agree: every item whose key is the first one (in
-    ``items``' order) that two items share; ``()`` when no two agree.
+def agreed(items: Iterable[T], key: Callable[[T], Hashable | None] | None = None) -> tuple[T, ...]:
+    """The items that agree: every item whose key (by default the item
+    itself) is the first one, in ``items``' order, that two items share;
+    ``()`` when no two agree.
 
     An item whose key is None is not a vote (a failure, a server that does
     not serve).  Of three servers at most one key can be held twice, so the
@@ -53,7 +50,7 @@ def agreed(items: Iterable[T], key: Callable[[T], Hashable | None] = _itself) ->
     groups: dict[Hashable, list[T]] = {}
     first: Hashable | None = None
     for item in items:
-        vote = key(item)
+        vote = key(item) if key is not None else cast(Hashable, item)
         if vote is None:
             continue
         group = groups.setdefault(vote, [])
