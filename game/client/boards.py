@@ -1,7 +1,7 @@
 """Drawing a game document as terminal text: a header and the board.
 
-Pure functions from a parsed game document (PROTOCOL.md, "The game
-document") to text; the board is read from the document's ``position`` with
+Pure functions from a :class:`~game.client.document.GameDocument`
+(PROTOCOL.md, "The game document") to text; the board is read from the document's ``position`` with
 :func:`game.rules.from_text`.  Seat 0 is black and moves first in every
 kind.  Each board shows the coordinates a player types:
 
@@ -18,6 +18,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any, Final, cast
 
+from game.client.document import GameDocument
 from game.rules import from_text
 from game.rules.checkers import Checkers, square_cell
 from game.rules.connect4 import COLUMNS, ROWS, Connect4
@@ -38,10 +39,18 @@ DISCS: Final = ("X", "O")
 PIECES: Final = (("b", "B"), ("w", "W"))
 
 
-def seat_label(document: Mapping[str, Any], seat: int) -> str:
+def typed(document: GameDocument | Mapping[str, Any]) -> GameDocument:
+    """``document`` as a :class:`GameDocument`.  The CLI still hands the
+    JSON object to :func:`seat_label` and :func:`render_game`; once it reads
+    ``GameDocument`` (issue 11), this goes."""
+    if isinstance(document, GameDocument):
+        return document
+    return GameDocument.from_mapping(document)
+
+
+def seat_label(document: GameDocument | Mapping[str, Any], seat: int) -> str:
     """``alice (black)``, or ``(open seat) (white)`` while the seat is free."""
-    players: Sequence[str | None] = document.get("players") or (None, None)
-    name = players[seat] if seat < len(players) else None
+    name = typed(document).player(seat)
     return f"{name if name is not None else '(open seat)'} ({COLOURS[seat]})"
 
 
@@ -49,48 +58,47 @@ def _symbol(kind: str, seat: int) -> str:
     return PIECES[seat][0] if kind == "checkers" else DISCS[seat]
 
 
-def describe_result(document: Mapping[str, Any]) -> str:
+def describe_result(document: GameDocument) -> str:
     """``alice (black) wins: four in a row``, ``draw: board full``, or ``-``."""
-    result = document.get("result")
-    if not result:
+    result = document.result
+    if result is None:
         return "-"
-    winner, reason = result.get("winner"), result.get("reason", "")
-    if reason == "cancelled":
+    winner, reason = result.winner, result.reason
+    if result.cancelled:
         return "cancelled"
     if winner is None:
         return f"draw: {reason}"
     return f"{seat_label(document, winner)} wins: {reason}"
 
 
-def render_header(document: Mapping[str, Any]) -> str:
+def render_header(document: GameDocument) -> str:
     """The lines above the board: id, kind, players, status, turn, result, moves."""
-    kind = document["kind"]
-    status = document["status"]
-    moves: Sequence[str] = document.get("moves") or ()
+    kind = document.kind
+    status = document.status
+    moves = document.moves
     lines = [
-        f"game {document['id']}  {KIND_NAMES.get(kind, kind)} ({kind})  "
-        f"version {document['version']}",
+        f"game {document.game_id}  {KIND_NAMES.get(kind, kind)} ({kind})  "
+        f"version {document.version}",
         "players: "
         + "  vs  ".join(
             f"{_symbol(kind, seat)} {seat_label(document, seat)}, seat {seat}" for seat in (0, 1)
         ),
     ]
-    to_move = document.get("to_move")
+    to_move = document.to_move
     if status == "active" and to_move is not None:
         lines.append(f"status: active, {seat_label(document, to_move)} to move")
     elif status == "open":
         lines.append("status: open, waiting for a second player")
     else:
         lines.append(f"status: {status}")
-    draw_offer = document.get("draw_offer")
+    draw_offer = document.draw_offer
     if draw_offer is not None:
         lines.append(f"draw offered by {seat_label(document, draw_offer)}")
     lines.append(f"last move: {moves[-1]} (move {len(moves)})" if moves else "last move: none yet")
-    if document.get("result"):
+    if document.result is not None:
         lines.append(f"result: {describe_result(document)}")
-    legal: Sequence[str] = document.get("legal") or ()
-    if legal:
-        lines.append(f"legal moves: {' '.join(legal)}")
+    if document.legal:
+        lines.append(f"legal moves: {' '.join(document.legal)}")
     return "\n".join(lines)
 
 
@@ -154,21 +162,22 @@ def render_checkers(position: Checkers) -> str:
     return "\n".join(lines)
 
 
-def render_board(document: Mapping[str, Any]) -> str:
+def render_board(document: GameDocument) -> str:
     """The board of a game document.
 
     :raises game.rules.RulesError: the kind or position is not readable.
     """
-    kind = document["kind"]
-    position = from_text(kind, document["position"])
+    kind = document.kind
+    position = from_text(kind, document.position)
     if kind == "connect4":
         return render_connect4(cast(Connect4, position))
     if kind == "reversi":
-        legal = (document.get("legal") or ()) if document.get("status") == "active" else ()
+        legal = document.legal if document.status == "active" else ()
         return render_reversi(cast(Reversi, position), legal)
     return render_checkers(cast(Checkers, position))
 
 
-def render_game(document: Mapping[str, Any]) -> str:
+def render_game(document: GameDocument | Mapping[str, Any]) -> str:
     """The header and the board, for ``replgame show`` and ``watch``."""
+    document = typed(document)
     return f"{render_header(document)}\n\n{render_board(document)}"

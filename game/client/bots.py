@@ -17,7 +17,6 @@ without a majority, is recorded as a :class:`Disagreement`.
 
 from __future__ import annotations
 
-import json
 import random
 import uuid
 from collections.abc import Callable, Sequence
@@ -28,6 +27,7 @@ from twisted.internet.defer import Deferred, DeferredSemaphore, gatherResults
 from twisted.internet.task import deferLater
 
 from game.client.client import NoAnswer, NoServers, Outcome, ReplicatedClient
+from game.client.document import DocumentError, GameDocument
 from game.client.majority import ERROR, OK
 from game.client.tokens import new_token
 from game.rules import KINDS, MOVE_LIMIT
@@ -99,6 +99,18 @@ class GameResult:
     moves: int
     winner: int | None
     reason: str
+
+    @classmethod
+    def of(cls, document: GameDocument) -> GameResult:
+        """The result of a finished game's document."""
+        result = document.result
+        return cls(
+            document.game_id,
+            document.kind,
+            len(document.moves),
+            result.winner if result is not None else None,
+            result.reason if result is not None else "",
+        )
 
 
 @attrs.define
@@ -178,9 +190,9 @@ def describe_answers(outcome: Outcome) -> dict[int, str]:
     for answer in outcome.decision.answers:
         if answer.kind == OK:
             try:
-                version = json.loads(answer.value["game"])["version"]
+                version = GameDocument.from_json(answer.value["game"]).version
                 described[answer.server_id] = f"version {version}"
-            except (KeyError, TypeError, ValueError):
+            except (KeyError, TypeError, DocumentError):
                 described[answer.server_id] = "ok"
         elif answer.kind == ERROR:
             error = answer.value
@@ -201,7 +213,7 @@ class _GameBots:
         self.game_id = uuid.uuid4().hex
         self.tokens = (new_token(), new_token())
         self.names = (f"bot{index}-black", f"bot{index}-white")
-        self.document: dict[str, Any] | None = None
+        self.document: GameDocument | None = None
         self.last_progress = run.clock.seconds()
         self.failures = 0
         self.last_problem = "no answer yet"
@@ -209,7 +221,7 @@ class _GameBots:
 
     @property
     def version(self) -> int:
-        return int(self.document["version"]) if self.document is not None else 0
+        return self.document.version if self.document is not None else 0
 
     # -- one request -----------------------------------------------------------
 
@@ -249,8 +261,8 @@ class _GameBots:
         """Take the game document of a successful outcome; True if it moved on."""
         if outcome.error is not None or outcome.decision.chosen is None:
             return False
-        document = outcome.game()
-        advanced = self.document is None or document["version"] > self.version
+        document = outcome.game_document()
+        advanced = self.document is None or document.version > self.version
         self.document = document
         if advanced:
             self.last_progress = self.run.clock.seconds()
@@ -305,16 +317,7 @@ class _GameBots:
             )
             return
         assert self.document is not None
-        result = self.document.get("result") or {}
-        self.run.report.finished.append(
-            GameResult(
-                self.game_id,
-                self.kind,
-                len(self.document["moves"]),
-                result.get("winner"),
-                result.get("reason", ""),
-            )
-        )
+        self.run.report.finished.append(GameResult.of(self.document))
 
     async def _create(self) -> str | None:
         while self.document is None:
@@ -342,7 +345,7 @@ class _GameBots:
         return None
 
     def _joined(self) -> bool:
-        return self.document is not None and self.document["status"] != "open"
+        return self.document is not None and self.document.status != "open"
 
     async def _join(self) -> str | None:
         while not self._joined():
@@ -360,8 +363,8 @@ class _GameBots:
             if reason is not None:
                 return reason
         assert self.document is not None
-        if self.document["players"][1] != self.names[1]:
-            return f"someone else took seat 1: {self.document['players'][1]!r}"
+        if self.document.player(1) != self.names[1]:
+            return f"someone else took seat 1: {self.document.player(1)!r}"
         return None
 
     def _move_sender(self, version: int, move: str, seat: int) -> Callable[[], Deferred[Outcome]]:
@@ -371,10 +374,10 @@ class _GameBots:
         while True:
             document = self.document
             assert document is not None
-            if document["status"] == "finished":
+            if document.status == "finished":
                 return None
-            legal = document.get("legal") or []
-            seat = document.get("to_move")
+            legal = document.legal
+            seat = document.to_move
             if seat is None or not legal:
                 self.last_problem = f"active game without a side to move at version {self.version}"
                 reason = await self.trouble()

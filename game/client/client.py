@@ -27,7 +27,16 @@ from twisted.python.failure import Failure
 
 from game import errors as wire
 from game import protocol as p
-from game.client.majority import OK, Decision, Listing, ServerAnswer, decide, merge_listings
+from game.client.document import DocumentError, GameDocument
+from game.client.majority import (
+    OK,
+    Decision,
+    Listing,
+    ServerAnswer,
+    agreed,
+    decide,
+    merge_listings,
+)
 from game.config import ClusterConfig, ServerConfig
 from game.endpoints import client_endpoint
 from game.link import LinkProtocol, ReconnectingLink, backoff, encode_request
@@ -112,8 +121,16 @@ class Outcome:
         """The game document text of a game answer."""
         return str(self.response["game"])
 
+    def game_document(self) -> GameDocument:
+        """The game document, typed.
+
+        :raises DocumentError: the servers answered a malformed document.
+        """
+        return GameDocument.from_json(self.document)
+
     def game(self) -> dict[str, Any]:
-        """The game document, parsed."""
+        """The game document as a JSON object (what the CLI still reads;
+        prefer :meth:`game_document`)."""
         parsed: dict[str, Any] = json.loads(self.document)
         return parsed
 
@@ -222,7 +239,13 @@ class WatchUpdate:
     agreed: tuple[int, ...]
     versions: dict[int, int]
 
+    def game_document(self) -> GameDocument:
+        """The document shown, typed."""
+        return GameDocument.from_json(self.document)
+
     def game(self) -> dict[str, Any]:
+        """The document shown as a JSON object (what the CLI still reads;
+        prefer :meth:`game_document`)."""
         parsed: dict[str, Any] = json.loads(self.document)
         return parsed
 
@@ -239,7 +262,7 @@ class GameWatch:
     def offer(self, server_id: int, document: str) -> None:
         # Answers on one connection arrive in order, so the latest is what the
         # server holds, even when a fork resolution moved it back.
-        self.documents[server_id] = (json.loads(document)["version"], document)
+        self.documents[server_id] = (GameDocument.from_json(document).version, document)
         self.refresh()
 
     def forget(self, server_id: int) -> None:
@@ -249,14 +272,13 @@ class GameWatch:
     def current(self) -> WatchUpdate | None:
         if not self.documents:
             return None
-        holders: dict[str, list[int]] = {}
-        for server_id, (_, document) in sorted(self.documents.items()):
-            holders.setdefault(document, []).append(server_id)
         versions = {server_id: version for server_id, (version, _) in self.documents.items()}
-        majority = [(doc, ids) for doc, ids in holders.items() if len(ids) >= 2]
+        # Documents are compared as text, byte for byte.
+        held = [(server_id, text) for server_id, (_, text) in sorted(self.documents.items())]
+        majority = agreed(held, key=lambda holding: holding[1])
         if majority:
-            document, ids = majority[0]
-            return WatchUpdate(self.game_id, document, False, tuple(ids), versions)
+            ids = tuple(server_id for server_id, _ in majority)
+            return WatchUpdate(self.game_id, majority[0][1], False, ids, versions)
         # No two agree: show the most advanced document, marked provisional.
         server_id, (_, document) = max(self.documents.items(), key=lambda item: item[1][0])
         return WatchUpdate(self.game_id, document, True, (server_id,), versions)
@@ -531,8 +553,8 @@ class ReplicatedClient:
 
     def _game_changed(self, server_id: int, document: str) -> None:
         try:
-            game_id = json.loads(document)["id"]
-        except (ValueError, KeyError, TypeError):
+            game_id = GameDocument.from_json(document).game_id
+        except DocumentError:
             return
         watch = self.watches.get(game_id)
         if watch is not None:

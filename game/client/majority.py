@@ -1,4 +1,8 @@
-"""Deciding what the three servers said: a pure function over their answers.
+"""Deciding what the three servers said: pure functions over their answers.
+
+:func:`agreed` is the one rule "two of three agree", used for answers
+(:func:`decide`), listings (:func:`merge_listings`), watched documents
+(:meth:`game.client.client.GameWatch.current`) and status digests.
 
 An answer is a success (compared byte for byte: game documents are
 canonical JSON) or an error (compared by its tag).  Two identical answers
@@ -11,12 +15,13 @@ those say the server cannot answer, not what it holds.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
-from typing import Any, Final
+from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
+from typing import Any, Final, TypeVar, cast
 
 import attrs
 
 from game import errors as wire
+from game.client.document import GameSummary
 
 OK: Final = "ok"
 ERROR: Final = "error"
@@ -26,6 +31,33 @@ _PLAIN: Final = (str, int, bool)
 
 #: Errors that mean "this server cannot answer now", not an opinion.
 NOT_A_VOTE: Final = (wire.NotServing, wire.Internal)
+
+T = TypeVar("T")
+
+
+def agreed(items: Iterable[T], key: Callable[[T], Hashable | None] | None = None) -> tuple[T, ...]:
+    """The items that agree: every item whose key (by default the item
+    itself) is the first one, in ``items``' order, that two items share;
+    ``()`` when no two agree.
+
+    An item whose key is None is not a vote (a failure, a server that does
+    not serve).  Of three servers at most one key can be held twice, so the
+    order only matters to say which item came first.
+
+    >>> agreed([(1, "a"), (2, "b"), (3, "b")], key=lambda item: item[1])
+    ((2, 'b'), (3, 'b'))
+    """
+    groups: dict[Hashable, list[T]] = {}
+    first: Hashable | None = None
+    for item in items:
+        vote = key(item) if key is not None else cast(Hashable, item)
+        if vote is None:
+            continue
+        group = groups.setdefault(vote, [])
+        group.append(item)
+        if first is None and len(group) == 2:
+            first = vote
+    return tuple(groups[first]) if first is not None else ()
 
 
 @attrs.frozen
@@ -87,13 +119,9 @@ def decide(answers: Sequence[ServerAnswer], asked: int) -> Decision | None:
 
     :param asked: how many servers the request went to.
     """
-    groups: dict[Any, list[ServerAnswer]] = {}
-    for answer in answers:
-        key = answer.key
-        if key is not None:
-            groups.setdefault(key, []).append(answer)
-            if len(groups[key]) >= 2:
-                return _decision(answers, groups[key][0], provisional=False)
+    majority = agreed(answers, key=lambda answer: answer.key)
+    if majority:
+        return _decision(answers, majority[0], provisional=False)
     if len(answers) < asked:
         return None
     votes = [answer for answer in answers if answer.key is not None]
@@ -121,11 +149,18 @@ def _decision(
 @attrs.frozen
 class ListedGame:
     """A game summary in a merged listing; ``provisional`` when no two
-    servers gave it identically (then it is the highest version seen)."""
+    servers gave it identically (then it is the highest version seen).
+
+    ``summary`` is the summary's JSON object, ``game`` the same typed.
+    """
 
     summary: dict[str, Any]
     provisional: bool
     servers: tuple[int, ...]
+    game: GameSummary = attrs.field(init=False, eq=False, repr=False)
+
+    def __attrs_post_init__(self) -> None:
+        object.__setattr__(self, "game", GameSummary.from_mapping(self.summary))
 
 
 @attrs.frozen
@@ -139,23 +174,27 @@ def merge_listings(pages: Mapping[int, tuple[Sequence[str], str]]) -> Listing:
 
     A server whose page was full (``next`` not empty) may hold more games
     after its last id, so the merged page stops at the smallest such cursor.
+
+    :raises game.client.document.DocumentError: a summary is malformed.
     """
     cursors = [cursor for _, cursor in pages.values() if cursor]
     bound = min(cursors) if cursors else None
-    by_id: dict[str, dict[str, list[int]]] = {}
+    # Per game id, (server id, summary text, summary) in server order.
+    by_id: dict[str, list[tuple[int, str, GameSummary]]] = {}
     for server_id, (summaries, _) in sorted(pages.items()):
         for text in summaries:
-            game_id = json.loads(text)["id"]
-            if bound is None or game_id <= bound:
-                by_id.setdefault(game_id, {}).setdefault(text, []).append(server_id)
+            summary = GameSummary.from_json(text)
+            if bound is None or summary.game_id <= bound:
+                by_id.setdefault(summary.game_id, []).append((server_id, text, summary))
     games = []
     for game_id in sorted(by_id):
-        texts = by_id[game_id]
-        agreed = [(text, ids) for text, ids in texts.items() if len(ids) >= 2]
-        if agreed:
-            text, ids = agreed[0]
-            games.append(ListedGame(json.loads(text), False, tuple(ids)))
-        else:
-            text = max(texts, key=lambda t: json.loads(t)["version"])
-            games.append(ListedGame(json.loads(text), True, tuple(texts[text])))
+        held = by_id[game_id]
+        majority = agreed(held, key=lambda holding: holding[1])
+        provisional = not majority
+        if provisional:
+            # No two agree: the most advanced summary, from every server that gave it.
+            text = max(held, key=lambda holding: holding[2].version)[1]
+            majority = tuple(holding for holding in held if holding[1] == text)
+        servers = tuple(server_id for server_id, _, _ in majority)
+        games.append(ListedGame(json.loads(majority[0][1]), provisional, servers))
     return Listing(tuple(games), bound or "")

@@ -21,6 +21,7 @@ from twisted.internet.task import deferLater
 
 from game.client.bots import Abandoned, BotReport, GameResult, kinds_to_play
 from game.client.client import NoAnswer, NoServers, Outcome, ReplicatedClient
+from game.client.document import GameDocument
 from game.client.tokens import new_token
 
 #: Seconds between two reads of a game while the bot waits for the other side.
@@ -48,14 +49,14 @@ class OpenGameBot:
         self.name = name
         self.game_id = uuid.uuid4().hex
         self.token = new_token()
-        self.document: dict[str, Any] | None = None
+        self.document: GameDocument | None = None
         self.moves = 0
         self.last_progress = clock.seconds()
         self.problem = "no answer yet"
 
     @property
     def version(self) -> int:
-        return int(self.document["version"]) if self.document is not None else 0
+        return self.document.version if self.document is not None else 0
 
     def adopt(self, outcome: Outcome | None) -> bool:
         """Take a successful answer's document; True if it is newer."""
@@ -64,8 +65,8 @@ class OpenGameBot:
         if outcome.error is not None:
             self.problem = f"{outcome.error.tag.decode()} ({outcome.error.description})"
             return False
-        document = outcome.game()
-        newer = self.document is None or document["version"] > self.version
+        document = outcome.game_document()
+        newer = self.document is None or document.version > self.version
         if newer:
             self.last_progress = self.clock.seconds()
         self.document = document
@@ -106,18 +107,10 @@ class OpenGameBot:
         while True:
             document = self.document
             assert document is not None
-            if document["status"] == "finished":
-                result = document.get("result") or {}
-                return GameResult(
-                    self.game_id,
-                    self.kind,
-                    len(document["moves"]),
-                    result.get("winner"),
-                    result.get("reason", ""),
-                )
-            legal = document.get("legal") or []
-            if document["status"] == "active" and document.get("to_move") == SEAT and legal:
-                move = self.rng.choice(legal)
+            if document.status == "finished":
+                return GameResult.of(document)
+            if document.my_turn(SEAT) and document.legal:
+                move = self.rng.choice(document.legal)
                 version = self.version
                 outcome = await self.ask(self._move_sender(version, move))
                 if self.adopt(outcome):

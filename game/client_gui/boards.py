@@ -1,6 +1,7 @@
 """The boards of the three kinds, as cells in window coordinates, and what a
-click on a cell means.  Pure: from a game document (PROTOCOL.md, "The game
-document"), the viewer's seat and the checkers selection.
+click on a cell means.  Pure: from a game document
+(:class:`~game.client.document.GameDocument`), the viewer's seat and the
+checkers selection.
 
 Each board is drawn from the viewer's own side:
 
@@ -17,11 +18,12 @@ Each board is drawn from the viewer's own side:
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
-from typing import Any, Final
+from collections.abc import Sequence
+from typing import Final
 
 import attrs
 
+from game.client.document import GameDocument
 from game.client_gui import palette as colour
 from game.client_gui.scene import Action, Box, Cell, Disc, Hotspot, Label, Rect
 from game.rules import from_text, new_game
@@ -59,12 +61,6 @@ def flipped(kind: str, seat: int | None) -> bool:
     return False
 
 
-def my_turn(document: Mapping[str, Any], seat: int | None) -> bool:
-    return (
-        seat is not None and document.get("status") == "active" and document.get("to_move") == seat
-    )
-
-
 def checkers_path(move: str) -> tuple[int, ...]:
     """``"11-15"`` -> (11, 15); ``"1x10x19"`` -> (1, 10, 19)."""
     return tuple(int(part) for part in move.replace("x", "-").split("-"))
@@ -80,7 +76,7 @@ def _grid(area: Rect, columns: int, rows: int, margin: float) -> tuple[int, int,
 
 
 def board(
-    document: Mapping[str, Any],
+    document: GameDocument,
     seat: int | None,
     area: Rect,
     selection: Sequence[int] = (),
@@ -92,7 +88,7 @@ def board(
     :param drop: Connect Four: how far the last disc has fallen, 0 to 1
         (None or 1: it has landed).
     """
-    kind = document["kind"]
+    kind = document.kind
     if kind == "connect4":
         return _connect4(document, area, seat, drop)
     if kind == "reversi":
@@ -105,19 +101,17 @@ def board(
 # -- Connect Four --------------------------------------------------------------------
 
 
-def connect4_last(document: Mapping[str, Any]) -> tuple[int, int] | None:
+def connect4_last(document: GameDocument) -> tuple[int, int] | None:
     """(column, row) of the last disc, both from 0, row 0 at the bottom."""
-    text = str(document.get("position") or "")
+    text = document.position
     if not text:
         return None
     column = int(text[-1]) - 1
     return column, text.count(text[-1]) - 1
 
 
-def _connect4(
-    document: Mapping[str, Any], area: Rect, seat: int | None, drop: float | None
-) -> Board:
-    position = from_text("connect4", document["position"])
+def _connect4(document: GameDocument, area: Rect, seat: int | None, drop: float | None) -> Board:
+    position = from_text("connect4", document.position)
     assert isinstance(position, Connect4)
     size, x0, y0 = _grid(area, COLUMNS, ROWS, margin=22)
     last = connect4_last(document)
@@ -148,7 +142,7 @@ def _connect4(
         )
         for column in range(COLUMNS)
     )
-    label_colour = colour.TEXT if my_turn(document, seat) else colour.DIM_TEXT
+    label_colour = colour.TEXT if document.my_turn(seat) else colour.DIM_TEXT
     labels = tuple(
         Label(
             str(column + 1),
@@ -173,9 +167,9 @@ def reversi_square(column: int, row: int) -> str:
     return f"{FILES[column]}{row + 1}"
 
 
-def reversi_flips(document: Mapping[str, Any]) -> tuple[str | None, list[str]]:
+def reversi_flips(document: GameDocument) -> tuple[str | None, list[str]]:
     """The last move's square (None for none or a pass) and the discs it turned."""
-    moves: Sequence[str] = document.get("moves") or ()
+    moves = document.moves
     if not moves or moves[-1] == PASS:
         return None, []
     position = new_game("reversi")
@@ -197,13 +191,13 @@ def _square_rect(
     return Rect(x0 + column * size, y0 + (count - 1 - row) * size, size, size)
 
 
-def _reversi(document: Mapping[str, Any], seat: int | None, area: Rect) -> Board:
-    position = from_text("reversi", document["position"])
+def _reversi(document: GameDocument, seat: int | None, area: Rect) -> Board:
+    position = from_text("reversi", document.position)
     assert isinstance(position, Reversi)
     size, x0, y0 = _grid(area, SIZE, SIZE, margin=20)
     turned = flipped("reversi", seat)
     last, turned_over = reversi_flips(document)
-    hints = set(document.get("legal") or ()) if my_turn(document, seat) else set()
+    hints = set(document.legal) if document.my_turn(seat) else set()
     cells = []
     hotspots = []
     for row in range(SIZE):
@@ -239,21 +233,20 @@ def _reversi(document: Mapping[str, Any], seat: int | None, area: Rect) -> Board
 # -- Checkers ------------------------------------------------------------------------
 
 
-def checkers_paths(document: Mapping[str, Any]) -> list[tuple[int, ...]]:
-    return [checkers_path(move) for move in document.get("legal") or ()]
+def checkers_paths(document: GameDocument) -> list[tuple[int, ...]]:
+    return [checkers_path(move) for move in document.legal]
 
 
 def _checkers(
-    document: Mapping[str, Any], seat: int | None, area: Rect, selection: tuple[int, ...]
+    document: GameDocument, seat: int | None, area: Rect, selection: tuple[int, ...]
 ) -> Board:
-    position = from_text("checkers", document["position"])
+    position = from_text("checkers", document.position)
     assert isinstance(position, Checkers)
     size, x0, y0 = _grid(area, SIZE, SIZE, margin=10)
     turned = flipped("checkers", seat)
-    moves: Sequence[str] = document.get("moves") or ()
-    last_path = set(checkers_path(moves[-1])) if moves else set()
-    mine = my_turn(document, seat)
-    legal: Sequence[str] = (document.get("legal") or ()) if mine else ()
+    last = document.last_move
+    last_path = set(checkers_path(last)) if last is not None else set()
+    legal = document.legal if document.my_turn(seat) else ()
     paths = [checkers_path(move) for move in legal]
     forced = {checkers_path(move)[0] for move in legal if "x" in move}
     landings = {
@@ -320,21 +313,21 @@ class Intent:
 
 
 def click_board(
-    document: Mapping[str, Any], seat: int | None, selection: Sequence[int], action: Action
+    document: GameDocument, seat: int | None, selection: Sequence[int], action: Action
 ) -> Intent:
     """What a click on a board cell or column means for ``seat``."""
     selection = tuple(selection)
     if seat is None:
         return Intent(selection=selection, notice="You are watching this game.")
-    status = document.get("status")
+    status = document.status
     if status == "open":
         return Intent(notice="Waiting for an opponent to join.")
     if status != "active":
         return Intent(notice="The game is over.")
-    if document.get("to_move") != seat:
+    if document.to_move != seat:
         return Intent(selection=selection, notice="It is not your move.")
-    legal: Sequence[str] = document.get("legal") or ()
-    kind = document["kind"]
+    legal = document.legal
+    kind = document.kind
     if kind == "connect4":
         if action.value in legal:
             return Intent(move=action.value)
@@ -342,14 +335,14 @@ def click_board(
     if kind == "reversi":
         if action.value in legal:
             return Intent(move=action.value)
-        if legal == [PASS] or tuple(legal) == (PASS,):
+        if legal == (PASS,):
             return Intent(move=PASS)
         return Intent(notice=f"You cannot place a disc on {action.value}.")
     return _click_checkers(document, legal, selection, int(action.value))
 
 
 def _click_checkers(
-    document: Mapping[str, Any], legal: Sequence[str], selection: tuple[int, ...], square: int
+    document: GameDocument, legal: Sequence[str], selection: tuple[int, ...], square: int
 ) -> Intent:
     paths = {checkers_path(move): move for move in legal}
     starts = {path[0] for path in paths}
@@ -373,19 +366,19 @@ def _click_checkers(
             selection=selection if len(selection) > 1 else (),
             notice="A capture is forced: move one of the pieces marked red.",
         )
-    position = from_text("checkers", document["position"])
+    position = from_text("checkers", document.position)
     assert isinstance(position, Checkers)
     occupant = position.piece_at(square) if 1 <= square <= CHECKERS_SQUARES else None
-    if occupant is not None and occupant[0] == document.get("to_move"):
+    if occupant is not None and occupant[0] == document.to_move:
         return Intent(notice=f"The piece on {square} cannot move.")
     if selection:
         return Intent(notice=f"The piece on {selection[0]} cannot go to {square}.")
     return Intent(notice="Click one of your pieces, then where it goes.")
 
 
-def keyboard_column(document: Mapping[str, Any], seat: int | None, digit: int) -> Intent:
+def keyboard_column(document: GameDocument, seat: int | None, digit: int) -> Intent:
     """A digit key 1-7 in Connect Four: drop in that column."""
-    if document.get("kind") != "connect4" or not 1 <= digit <= COLUMNS:
+    if document.kind != "connect4" or not 1 <= digit <= COLUMNS:
         return Intent()
     return click_board(document, seat, (), Action("column", str(digit)))
 

@@ -7,25 +7,25 @@ keeps the state and talks to the servers; the window
 
 Two screens: the lobby (:class:`LobbyState`, :func:`lobby_scene`) and a game
 (:class:`GameState`, :func:`game_scene`).  Both show the replica bar
-(:class:`Replicas`): one light per server and how many servers hold what is
-shown.
+(:mod:`game.client_gui.replicas`): one light per server and how many
+servers hold what is shown.
 """
 
 from __future__ import annotations
 
-import json
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Sequence
 from typing import Any, Final
 
 import attrs
 
+from game.client.document import GameDocument
 from game.client_gui import palette as colour
-from game.client_gui.boards import KIND_NAMES, SEAT_NAMES, board, my_turn
+from game.client_gui.boards import KIND_NAMES, SEAT_NAMES, board
 from game.client_gui.palette import RGB
-from game.client_gui.scene import Action, Box, Button, Hotspot, Label, Layer, Light, Rect, Scene
+from game.client_gui.replicas import BAR_HEIGHT, Replicas, Shown, replica_bar
+from game.client_gui.scene import Action, Box, Button, Hotspot, Label, Layer, Rect, Scene
 
 TITLE: Final = "replgame"
-BAR_HEIGHT: Final = 34
 NOTICE_HEIGHT: Final = 26
 TOP_HEIGHT: Final = 72
 LOBBY_TOP: Final = 124
@@ -35,169 +35,6 @@ KINDS_ORDER: Final = ("connect4", "reversi", "checkers")
 
 def window_title(text: str) -> str:
     return f"{TITLE} \u2014 {text}"
-
-
-# -- what is shown, and the replicas behind it ----------------------------------------------
-
-
-@attrs.frozen
-class Shown:
-    """A game document on screen, and who holds it.
-
-    ``provisional``: no two servers hold it; ``agreed``: the servers that do
-    (for a provisional document, the one it comes from).
-    """
-
-    text: str
-    provisional: bool
-    agreed: tuple[int, ...]
-    document: Mapping[str, Any] = attrs.field(eq=False)
-
-    @classmethod
-    def of(cls, text: str, provisional: bool, agreed: Iterable[int]) -> Shown:
-        return cls(text, provisional, tuple(agreed), json.loads(text))
-
-    @property
-    def version(self) -> int:
-        return int(self.document["version"])
-
-
-def choose_shown(current: Shown | None, incoming: Shown) -> Shown:
-    """Which document to show when a new view of the game arrives.
-
-    A majority view replaces anything but a majority view of a higher
-    version (a watch lagging behind an acknowledged answer).  A provisional
-    view replaces a provisional one, or a majority one of a lower version.
-    """
-    if current is None:
-        return incoming
-    if not incoming.provisional:
-        if current.provisional or incoming.version >= current.version:
-            return incoming
-        return current
-    if current.provisional or incoming.version > current.version:
-        return incoming
-    return current
-
-
-@attrs.frozen
-class ServerView:
-    """One server as the client sees it."""
-
-    server_id: int
-    reachable: bool
-    serving: bool
-    #: Holds what is shown (the game document, or in the lobby the majority digest).
-    holds_shown: bool
-
-
-def light_state(server: ServerView) -> str:
-    """``agree`` (green), ``differ`` (amber) or ``down`` (red)."""
-    if not server.reachable:
-        return "down"
-    if server.serving and server.holds_shown:
-        return "agree"
-    return "differ"
-
-
-@attrs.frozen
-class Replicas:
-    servers: tuple[ServerView, ...]
-    agreement: str
-    provisional: bool = False
-
-
-def game_replicas(
-    links: Mapping[int, tuple[bool, bool]],
-    holdings: Mapping[int, str | None],
-    shown: Shown | None,
-) -> Replicas:
-    """The replica bar of a game screen.
-
-    :param links: per server, (reachable, serving).
-    :param holdings: per server, the document its watch last delivered.
-    """
-    servers = tuple(
-        ServerView(
-            server_id,
-            reachable,
-            serving,
-            shown is not None and reachable and holdings.get(server_id) == shown.text,
-        )
-        for server_id, (reachable, serving) in sorted(links.items())
-    )
-    total = len(links)
-    if not any(reachable for reachable, _ in links.values()):
-        return Replicas(servers, "no server reachable", True)
-    if shown is None:
-        return Replicas(servers, "waiting for the servers", False)
-    if shown.provisional:
-        source = shown.agreed[0] if shown.agreed else "?"
-        return Replicas(servers, f"no majority: provisional, showing server {source}", True)
-    # Servers that hold it by their watch, or that answered it and are still linked.
-    holders = {server.server_id for server in servers if server.holds_shown}
-    holders |= {sid for sid in shown.agreed if links.get(sid, (False, False))[0]}
-    return Replicas(servers, f"{len(holders)} of {total}", False)
-
-
-def lobby_replicas(statuses: Mapping[int, tuple[bool, bool, str]]) -> Replicas:
-    """The replica bar of the lobby, from each server's (reachable, serving, digest).
-
-    The games listed are those of the largest group of serving servers with
-    the same digest.
-    """
-    groups: dict[str, list[int]] = {}
-    for server_id, (reachable, serving, digest) in sorted(statuses.items()):
-        if reachable and serving:
-            groups.setdefault(digest, []).append(server_id)
-    best = max(groups.values(), key=len, default=[])
-    servers = tuple(
-        ServerView(server_id, reachable, serving, server_id in best)
-        for server_id, (reachable, serving, _) in sorted(statuses.items())
-    )
-    total = len(statuses)
-    if not any(reachable for reachable, _, _ in statuses.values()):
-        return Replicas(servers, "no server reachable", True)
-    if len(best) >= 2:
-        return Replicas(servers, f"{len(best)} of {total}", False)
-    if best:
-        return Replicas(servers, f"no majority: provisional, showing server {best[0]}", True)
-    return Replicas(servers, "no server serving yet", True)
-
-
-def replica_bar(replicas: Replicas, width: int) -> Layer:
-    """The bar at the bottom: a light per server, then the agreement."""
-    boxes = [Box(Rect(0, 0, width, BAR_HEIGHT), colour.PANEL)]
-    lights = []
-    labels = [Label("servers", 10, BAR_HEIGHT / 2, 10, colour.DIM_TEXT, "left", "center")]
-    x = 70
-    for server in replicas.servers:
-        state = light_state(server)
-        lights.append(
-            Light(
-                server.server_id,
-                Rect(x, 8, 18, 18),
-                colour.LIGHT_COLOURS[state],
-                state,
-            )
-        )
-        labels.append(
-            Label(str(server.server_id), x + 23, BAR_HEIGHT / 2, 10, colour.TEXT, "left", "center")
-        )
-        x += 44
-    agreement_colour = colour.NOTICE_TEXT if replicas.provisional else colour.TEXT
-    labels.append(
-        Label(
-            f"agreement: {replicas.agreement}",
-            x + 10,
-            BAR_HEIGHT / 2,
-            11,
-            agreement_colour,
-            "left",
-            "center",
-        )
-    )
-    return Layer(boxes=tuple(boxes), lights=tuple(lights), labels=tuple(labels))
 
 
 # -- the game screen ------------------------------------------------------------------
@@ -221,25 +58,24 @@ class GameState:
     pending: str | None = None
 
     @property
-    def document(self) -> Mapping[str, Any] | None:
+    def document(self) -> GameDocument | None:
         return self.shown.document if self.shown is not None else None
 
     @property
     def my_turn(self) -> bool:
         document = self.document
-        return document is not None and my_turn(document, self.seat)
+        return document is not None and document.my_turn(self.seat)
 
 
-def seat_label(document: Mapping[str, Any], seat: int) -> str:
-    players: Sequence[str | None] = document.get("players") or (None, None)
-    name = players[seat] if seat < len(players) else None
+def seat_label(document: GameDocument, seat: int) -> str:
+    name = document.player(seat)
     return f"{name if name is not None else '(open seat)'} ({SEAT_NAMES[seat]})"
 
 
-def result_text(document: Mapping[str, Any], seat: int | None) -> str:
+def result_text(document: GameDocument, seat: int | None) -> str:
     """``You win: four in a row``, ``bob (white) wins: resigned``, ``Draw: board full``."""
-    result = document.get("result") or {}
-    winner, reason = result.get("winner"), result.get("reason", "")
+    result = document.result
+    winner, reason = (result.winner, result.reason) if result is not None else (None, "")
     if reason == "cancelled":
         return "Game cancelled"
     if winner is None:
@@ -249,10 +85,10 @@ def result_text(document: Mapping[str, Any], seat: int | None) -> str:
     return f"{seat_label(document, winner)} wins: {reason}"
 
 
-def result_colour(document: Mapping[str, Any], seat: int | None) -> RGB:
-    result = document.get("result") or {}
-    winner = result.get("winner")
-    if seat is None or winner is None or result.get("reason") == "cancelled":
+def result_colour(document: GameDocument, seat: int | None) -> RGB:
+    result = document.result
+    winner = result.winner if result is not None else None
+    if seat is None or winner is None or (result is not None and result.cancelled):
         return colour.BANNER_NEUTRAL
     return colour.BANNER_WIN if winner == seat else colour.BANNER_LOSS
 
@@ -261,18 +97,18 @@ def turn_text(state: GameState) -> str:
     document = state.document
     if document is None:
         return "Loading the game\u2026"
-    status = document.get("status")
+    status = document.status
     if status == "finished":
         return result_text(document, state.seat)
     if status == "open":
         if state.seat is None:
             return "Waiting for a second player"
         return "Waiting for an opponent to join"
-    to_move = document.get("to_move")
+    to_move = document.to_move
     if to_move is None:
         return ""
     if state.my_turn:
-        offer = document.get("draw_offer")
+        offer = document.draw_offer
         if offer is not None and offer != state.seat:
             return f"Your move \u2014 {seat_label(document, offer)} offers a draw"
         return "Your move"
@@ -285,7 +121,7 @@ def game_title(state: GameState) -> str:
         return window_title("loading")
     if state.my_turn:
         return window_title("Your move")
-    kind = KIND_NAMES.get(document["kind"], document["kind"])
+    kind = KIND_NAMES.get(document.kind, document.kind)
     return window_title(f"{kind} \u2014 {turn_text(state)}")
 
 
@@ -350,7 +186,7 @@ def game_scene(
     discs: tuple[Any, ...] = ()
     hotspots: tuple[Hotspot, ...] = ()
 
-    kind_name = KIND_NAMES.get(document["kind"], document["kind"]) if document else "Game"
+    kind_name = KIND_NAMES.get(document.kind, document.kind) if document else "Game"
     who = "Watching" if state.seat is None else f"You: {SEAT_NAMES[state.seat]}"
     labels.append(
         Label(f"{kind_name}  \u00b7  {who}", 12, top.top - 24, 15, colour.TEXT, bold=True)
@@ -364,7 +200,7 @@ def game_scene(
     if state.pending:
         line = f"{line}  \u2014  sending {state.pending}\u2026"
     banner_rect = Rect(8, top.y + 6, width - 16, 28)
-    if document is not None and document.get("status") == "finished":
+    if document is not None and document.status == "finished":
         boxes.append(Box(banner_rect, result_colour(document, state.seat)))
         labels.append(
             Label(line, width / 2, banner_rect.y + 14, 14, colour.TEXT, "center", "center", True)
@@ -390,7 +226,7 @@ def game_scene(
     x = panel.x + 10
     button_width = panel.width - 20
     y = panel.top - 10
-    status = document.get("status") if document else None
+    status = document.status if document else None
     seated = state.seat is not None
     idle = state.pending is None
     y -= 30
@@ -407,7 +243,7 @@ def game_scene(
                 danger=True,
             )
         )
-        offer = document.get("draw_offer") if document else None
+        offer = document.draw_offer if document else None
         y -= 38
         buttons.append(
             _button(
@@ -428,21 +264,21 @@ def game_scene(
         )
     y -= 12
     if document is not None:
-        if document["kind"] == "reversi":
+        if document.kind == "reversi":
             from game.rules import from_text
 
-            position = from_text("reversi", document["position"])
+            position = from_text("reversi", document.position)
             black, white = position.counts()  # type: ignore[attr-defined]
             y -= 18
             labels.append(Label(f"Discs: black {black}, white {white}", x, y, 11, colour.TEXT))
-        offer = document.get("draw_offer")
+        offer = document.draw_offer
         if offer is not None and status == "active":
             y -= 18
             labels.append(
                 Label(f"{seat_label(document, offer)} offers a draw", x, y, 10, colour.NOTICE_TEXT)
             )
         y -= 22
-        moves: Sequence[str] = document.get("moves") or ()
+        moves = document.moves
         labels.append(Label(f"Moves ({len(moves)})", x, y, 11, colour.TEXT, bold=True))
         lines = move_lines(moves)
         room = max(0, int((y - panel.y - 8) // 16))
@@ -477,11 +313,11 @@ def game_scene(
 
 
 def _confirm_overlay(state: GameState, width: int, height: int) -> Layer:
-    document = state.document or {}
-    cancel = document.get("status") == "open"
+    document = state.document
+    cancel = document is not None and document.status == "open"
     question = "Cancel this game?" if cancel else "Resign this game?"
     detail = "Nobody has joined it yet." if cancel else ""
-    if not cancel and state.seat is not None and document.get("players"):
+    if not cancel and state.seat is not None and document is not None:
         detail = f"{seat_label(document, 1 - state.seat)} wins."
     box = Rect(width / 2 - 170, height / 2 - 75, 340, 150)
     verb = "Cancel game" if cancel else "Resign"

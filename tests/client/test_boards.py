@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import json
 import random
-from typing import Any
 
 from twisted.trial.unittest import SynchronousTestCase
 
 from game.client import boards
+from game.client.document import GameDocument
 from game.server.gamelog import (
     ACCEPT_DRAW,
     JOIN,
@@ -42,9 +41,8 @@ class Game:
             self.act(MOVE, self.log.position.to_move, move=move)
         return self
 
-    def document(self) -> dict[str, Any]:
-        parsed: dict[str, Any] = json.loads(self.log.document())
-        return parsed
+    def document(self) -> GameDocument:
+        return GameDocument.from_json(self.log.document())
 
 
 def lines(text: str) -> list[str]:
@@ -138,7 +136,7 @@ class CheckersTests(SynchronousTestCase):
             "draw_offer": None,
             "result": None,
         }
-        rows = lines(boards.render_board(document))
+        rows = lines(boards.render_board(GameDocument.from_mapping(document)))
         self.assertEqual(rows[1], " 8 |    b     2     3     W | 8   1-4")
         self.assertEqual(rows[8], " 1 |29    30    31     B    | 1   29-32")
         self.assertEqual(rows[6], " 3 | w    22    23    24    | 3   21-24")
@@ -194,5 +192,5 @@ class PlayoutTests(SynchronousTestCase):
                     document = game.document()
                     board = boards.render_board(document)
                     self.assertEqual(len(lines(board)), heights[kind], board)
-                    game.play(rng.choice(document["legal"]))
+                    game.play(rng.choice(document.legal))
                 self.assertIn("result: ", boards.render_game(game.document()))

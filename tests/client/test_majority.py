@@ -8,12 +8,14 @@ from typing import Any
 from twisted.trial.unittest import SynchronousTestCase
 
 from game import errors as wire
+from game.client.document import DocumentError
 from game.client.majority import (
     ERROR,
     FAILED,
     OK,
     Decision,
     ServerAnswer,
+    agreed,
     decide,
     merge_listings,
 )
@@ -52,6 +54,33 @@ def error(server_id: int, exception: wire.WireError) -> ServerAnswer:
 
 def timeout(server_id: int) -> ServerAnswer:
     return ServerAnswer.from_outcome(server_id, TimeoutError("no answer in 5 seconds"))
+
+
+class AgreedTests(SynchronousTestCase):
+    """The one rule "two of three agree"."""
+
+    def test_two_equal_values_agree(self) -> None:
+        self.assertEqual(agreed(["a", "b", "a"]), ("a", "a"))
+        self.assertEqual(agreed(["a", "a", "a"]), ("a", "a", "a"))
+
+    def test_no_two_equal(self) -> None:
+        self.assertEqual(agreed(["a", "b", "c"]), ())
+        self.assertEqual(agreed(["a"]), ())
+        self.assertEqual(agreed([]), ())
+
+    def test_by_key_keeps_the_items_in_order(self) -> None:
+        held = [(1, "x"), (2, "y"), (3, "y")]
+        self.assertEqual(agreed(held, key=lambda item: item[1]), ((2, "y"), (3, "y")))
+
+    def test_none_is_not_a_vote(self) -> None:
+        self.assertEqual(agreed([None, None, "a"]), ())
+        held = [(1, None), (2, None), (3, "a"), (4, "a")]
+        self.assertEqual(agreed(held, key=lambda item: item[1]), ((3, "a"), (4, "a")))
+
+    def test_the_first_key_held_twice_wins(self) -> None:
+        # Only possible with more than three voters: the earlier pair decides,
+        # and a later holder of its key joins it.
+        self.assertEqual(agreed(["a", "b", "b", "a", "b"]), ("b", "b", "b"))
 
 
 class ServerAnswerTests(SynchronousTestCase):
@@ -310,6 +339,10 @@ class MergeListingsTests(SynchronousTestCase):
         self.assertFalse(game.provisional)
         self.assertEqual(game.summary, json.loads(summary("a", 2, "active")))
         self.assertEqual(game.servers, (1, 2))
+        self.assertEqual(
+            (game.game.game_id, game.game.status, game.game.players, game.game.version),
+            ("a", "active", ("alice", None), 2),
+        )
 
     def test_all_differ_takes_the_highest_version_provisionally(self) -> None:
         listing = merge_listings(
@@ -372,3 +405,9 @@ class MergeListingsTests(SynchronousTestCase):
         listing = merge_listings({1: ([], ""), 3: ([], "")})
         self.assertEqual(listing.games, ())
         self.assertEqual(listing.next, "")
+
+    def test_a_malformed_summary_is_refused(self) -> None:
+        bad = canonical({"id": "a", "kind": "connect4", "status": "open", "players": []})
+        with self.assertRaises(DocumentError) as raised:
+            merge_listings({1: ([bad], "")})
+        self.assertIn("'players'", str(raised.exception))

@@ -6,6 +6,7 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
+from game.client.document import GameDocument
 from game.rules import new_game
 
 WIDTH, HEIGHT = 980, 700
@@ -57,3 +58,8 @@ def document(
 
 def text(doc: dict[str, Any]) -> str:
     return json.dumps(doc, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def typed(doc: dict[str, Any]) -> GameDocument:
+    """The document as the GUI reads it."""
+    return GameDocument.from_mapping(doc)

@@ -14,8 +14,9 @@ from game.client_gui.boards import (
     keyboard_column,
     reversi_flips,
 )
+from game.client_gui.replicas import Shown, game_replicas
 from game.client_gui.scene import Action, Rect
-from game.client_gui.viewmodel import GameState, Shown, clicks_for_move, game_replicas, game_scene
+from game.client_gui.viewmodel import GameState, clicks_for_move, game_scene
 from tests.client_gui.helpers import (
     CHECKERS_DOUBLE_JUMP_AND_CROWN,
     HEIGHT,
@@ -23,17 +24,18 @@ from tests.client_gui.helpers import (
     WIDTH,
     document,
     text,
+    typed,
 )
 
 AREA = Rect(0, 0, 800, 600)
 
 
 def cells(doc, seat, selection=()):
-    return {cell.key: cell for cell in board(doc, seat, AREA, selection).cells}
+    return {cell.key: cell for cell in board(typed(doc), seat, AREA, selection).cells}
 
 
 def hit(doc, seat, key_x, key_y, selection=()):
-    drawn = board(doc, seat, AREA, selection)
+    drawn = board(typed(doc), seat, AREA, selection)
     for hotspot in drawn.hotspots:
         if hotspot.rect.contains(key_x, key_y):
             return hotspot.action
@@ -69,28 +71,31 @@ class Connect4Tests(SynchronousTestCase):
         for key in ("c2r1", "c2r6"):
             x, y = drawn[key].rect.centre
             self.assertEqual(hit(doc, 1, x, y), Action("column", "2"))
-            self.assertEqual(click_board(doc, 1, (), Action("column", "2")), Intent(move="2"))
+            self.assertEqual(
+                click_board(typed(doc), 1, (), Action("column", "2")), Intent(move="2")
+            )
 
     def test_not_your_turn_full_column_watcher(self) -> None:
         doc = document("connect4", ["4"])
-        self.assertIsNone(click_board(doc, 0, (), Action("column", "2")).move)
-        self.assertIn("not your move", click_board(doc, 0, (), Action("column", "2")).notice)
-        self.assertIn("watching", click_board(doc, None, (), Action("column", "2")).notice)
+        self.assertIsNone(click_board(typed(doc), 0, (), Action("column", "2")).move)
+        self.assertIn("not your move", click_board(typed(doc), 0, (), Action("column", "2")).notice)
+        self.assertIn("watching", click_board(typed(doc), None, (), Action("column", "2")).notice)
         full = document("connect4", ["1"] * 6)
         self.assertEqual(
-            click_board(full, 0, (), Action("column", "1")), Intent(notice="Column 1 is full.")
+            click_board(typed(full), 0, (), Action("column", "1")),
+            Intent(notice="Column 1 is full."),
         )
 
     def test_digit_keys(self) -> None:
         doc = document("connect4")
-        self.assertEqual(keyboard_column(doc, 0, 7), Intent(move="7"))
-        self.assertEqual(keyboard_column(doc, 0, 8), Intent())
-        self.assertIsNone(keyboard_column(document("reversi"), 0, 3).move)
+        self.assertEqual(keyboard_column(typed(doc), 0, 7), Intent(move="7"))
+        self.assertEqual(keyboard_column(typed(doc), 0, 8), Intent())
+        self.assertIsNone(keyboard_column(typed(document("reversi")), 0, 3).move)
 
     def test_falling_disc(self) -> None:
         doc = document("connect4", ["4"])
-        falling = board(doc, 0, AREA, drop=0.5)
-        landed = board(doc, 0, AREA, drop=None)
+        falling = board(typed(doc), 0, AREA, drop=0.5)
+        landed = board(typed(doc), 0, AREA, drop=None)
         cell = {c.key: c for c in falling.cells}["c4r1"]
         self.assertEqual(cell.piece, colour.C4_HOLE)
         self.assertEqual(len(falling.discs), 1)
@@ -127,7 +132,7 @@ class ReversiTests(SynchronousTestCase):
 
     def test_last_move_and_flips_shown(self) -> None:
         doc = document("reversi", ["d3"])
-        self.assertEqual(reversi_flips(doc), ("d3", ["d4"]))
+        self.assertEqual(reversi_flips(typed(doc)), ("d3", ["d4"]))
         drawn = cells(doc, 1)
         self.assertEqual(drawn["d3"].background, colour.RV_LAST)
         self.assertEqual(drawn["d4"].background, colour.RV_FLIPPED)
@@ -138,15 +143,17 @@ class ReversiTests(SynchronousTestCase):
         doc = document("reversi")
         x, y = cells(doc, 1)["d3"].rect.centre
         self.assertEqual(hit(doc, 1, x, y), Action("square", "d3"))
-        self.assertEqual(click_board(doc, 0, (), Action("square", "d3")), Intent(move="d3"))
-        refused = click_board(doc, 0, (), Action("square", "a1"))
+        self.assertEqual(click_board(typed(doc), 0, (), Action("square", "d3")), Intent(move="d3"))
+        refused = click_board(typed(doc), 0, (), Action("square", "a1"))
         self.assertIsNone(refused.move)
         self.assertIn("a1", refused.notice)
 
     def test_pass_is_the_move_when_it_is_the_only_one(self) -> None:
         doc = document("reversi", REVERSI_BLACK_PASSES)
         self.assertEqual(doc["legal"], ["pass"])
-        self.assertEqual(click_board(doc, 0, (), Action("square", "h8")), Intent(move="pass"))
+        self.assertEqual(
+            click_board(typed(doc), 0, (), Action("square", "h8")), Intent(move="pass")
+        )
         self.assertFalse(any(cell.mark for cell in cells(doc, 0).values()))
 
 
@@ -180,39 +187,41 @@ class CheckersTests(SynchronousTestCase):
 
     def test_step_by_two_clicks(self) -> None:
         doc = document("checkers")
-        first = click_board(doc, 0, (), Action("square", "11"))
+        first = click_board(typed(doc), 0, (), Action("square", "11"))
         self.assertEqual(first, Intent(selection=(11,)))
         drawn = cells(doc, 0, first.selection)
         self.assertEqual(drawn["11"].background, colour.CK_SELECTED)
         self.assertEqual(drawn["15"].mark, colour.CK_HINT)
         self.assertEqual(drawn["16"].mark, colour.CK_HINT)
         self.assertIsNone(drawn["14"].mark)
-        self.assertEqual(click_board(doc, 0, (11,), Action("square", "15")), Intent(move="11-15"))
+        self.assertEqual(
+            click_board(typed(doc), 0, (11,), Action("square", "15")), Intent(move="11-15")
+        )
 
     def test_reselect_and_drop(self) -> None:
         doc = document("checkers")
         self.assertEqual(
-            click_board(doc, 0, (11,), Action("square", "10")), Intent(selection=(10,))
+            click_board(typed(doc), 0, (11,), Action("square", "10")), Intent(selection=(10,))
         )
-        self.assertEqual(click_board(doc, 0, (11,), Action("square", "11")), Intent())
-        blocked = click_board(doc, 0, (), Action("square", "1"))
+        self.assertEqual(click_board(typed(doc), 0, (11,), Action("square", "11")), Intent())
+        blocked = click_board(typed(doc), 0, (), Action("square", "1"))
         self.assertEqual(blocked.selection, ())
         self.assertIn("cannot move", blocked.notice)
 
     def test_multi_jump_by_three_clicks(self) -> None:
         doc = document("checkers", CHECKERS_DOUBLE_JUMP_AND_CROWN[:8])
         self.assertEqual(doc["legal"], ["12x19x28"])
-        one = click_board(doc, 0, (), Action("square", "12"))
+        one = click_board(typed(doc), 0, (), Action("square", "12"))
         self.assertEqual(one, Intent(selection=(12,)))
         drawn = cells(doc, 0, one.selection)
         self.assertEqual(drawn["19"].mark, colour.CK_HINT)
-        two = click_board(doc, 0, one.selection, Action("square", "19"))
+        two = click_board(typed(doc), 0, one.selection, Action("square", "19"))
         self.assertEqual(two, Intent(selection=(12, 19)))
         drawn = cells(doc, 0, two.selection)
         self.assertEqual(drawn["19"].background, colour.CK_SELECTED)
         self.assertEqual(drawn["28"].mark, colour.CK_HINT)
         self.assertIsNone(drawn["19"].mark)
-        three = click_board(doc, 0, two.selection, Action("square", "28"))
+        three = click_board(typed(doc), 0, two.selection, Action("square", "28"))
         self.assertEqual(three, Intent(move="12x19x28"))
 
     def test_forced_capture_hinted_and_enforced(self) -> None:
@@ -223,7 +232,7 @@ class CheckersTests(SynchronousTestCase):
         self.assertEqual(
             [key for key, cell in drawn.items() if cell.background == colour.CK_CAPTURE], ["15"]
         )
-        refused = click_board(doc, 0, (), Action("square", "9"))
+        refused = click_board(typed(doc), 0, (), Action("square", "9"))
         self.assertIsNone(refused.move)
         self.assertIn("capture is forced", refused.notice)
         # Not hinted to the other side, nor to a watcher.
@@ -264,6 +273,6 @@ class ClicksForMoveTests(SynchronousTestCase):
                 for x, y in clicks_for_move(scene, doc["kind"], move):
                     action = scene.hit(x, y)
                     assert action is not None
-                    intent = click_board(doc, who, selection, action)
+                    intent = click_board(typed(doc), who, selection, action)
                     selection = intent.selection
                 self.assertEqual(intent.move, move)

@@ -3,6 +3,7 @@ updates taken into the screens, without a reactor or pyglet."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -15,9 +16,10 @@ from game.client.client import GameWatch, Outcome, ServerStatus
 from game.client.majority import ERROR, OK, Decision, ListedGame, Listing, ServerAnswer
 from game.client.tokens import Seat, TokenStore
 from game.client_gui import palette as colour
-from game.client_gui.controller import Controller
-from game.client_gui.scene import Action
-from game.client_gui.viewmodel import Shown, clicks_for_move
+from game.client_gui.controller import ActionTable, Controller, UnknownAction
+from game.client_gui.replicas import Shown
+from game.client_gui.scene import Action, Scene
+from game.client_gui.viewmodel import clicks_for_move
 from game.config import default_config
 from tests.client_gui.helpers import HEIGHT, REVERSI_BLACK_PASSES, WIDTH, document, text
 
@@ -132,13 +134,15 @@ class ControllerTestCase(SynchronousTestCase):
         game = self.controller.game
         assert game is not None and game.document is not None
         scene = self.controller.scene(WIDTH, HEIGHT)
-        for x, y in clicks_for_move(scene, game.document["kind"], move):
+        for x, y in clicks_for_move(scene, game.document.kind, move):
             self.controller.click(x, y, WIDTH, HEIGHT)
 
     @property
     def shown(self) -> dict[str, Any]:
-        assert self.controller.game is not None and self.controller.game.document is not None
-        return dict(self.controller.game.document)
+        """The document shown, as the JSON object the servers sent."""
+        assert self.controller.game is not None and self.controller.game.shown is not None
+        parsed: dict[str, Any] = json.loads(self.controller.game.shown.text)
+        return parsed
 
 
 class LobbyFlowTests(ControllerTestCase):
@@ -426,3 +430,38 @@ class GameFlowTests(ControllerTestCase):
         scene = self.controller.scene(WIDTH, HEIGHT)
         self.assertIn("agreement: no majority: provisional, showing server 2", scene.texts())
         self.assertEqual(self.shown["moves"], ["4", "4"])
+
+
+def actions_of(scene: Scene) -> set[str]:
+    """The names of every action a click on ``scene`` can mean."""
+    layers = [scene.base] + ([scene.overlay] if scene.overlay is not None else [])
+    names = {button.action.name for layer in layers for button in layer.buttons}
+    return names | {hotspot.action.name for hotspot in scene.hotspots}
+
+
+class ActionTableTests(ControllerTestCase):
+    def test_an_unknown_action_is_refused(self) -> None:
+        with self.assertRaises(UnknownAction) as raised:
+            self.controller.perform(Action("fly", "away"))
+        self.assertIsInstance(raised.exception, ValueError)
+        message = str(raised.exception)
+        self.assertIn("unknown action 'fly'", message)
+        self.assertIn("create", message)  # it lists the known ones
+        self.assertEqual(self.client.calls, [])
+
+    def test_every_action_a_screen_shows_is_known(self) -> None:
+        self.controller.start()
+        seen = actions_of(self.controller.scene(WIDTH, HEIGHT))
+        for kind in ("connect4", "reversi", "checkers"):
+            self.open(document(kind), seat=0)
+            seen |= actions_of(self.controller.scene(WIDTH, HEIGHT))
+            self.controller.perform(Action("resign"))
+            seen |= actions_of(self.controller.scene(WIDTH, HEIGHT))
+            self.controller.perform(Action("cancel"))
+        self.assertLessEqual(seen, set(self.controller.actions.handlers))
+        self.assertEqual(set(self.controller.actions.handlers) - seen, {"join", "watch", "resume"})
+
+    def test_a_name_handled_twice_is_refused(self) -> None:
+        with self.assertRaises(ValueError) as raised:
+            ActionTable.of({"lobby": print}, {"lobby": print, "other": print})
+        self.assertIn("actions handled twice: lobby", str(raised.exception))

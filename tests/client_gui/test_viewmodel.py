@@ -6,23 +6,25 @@ import attrs
 from twisted.trial.unittest import SynchronousTestCase
 
 from game.client_gui import palette as colour
+from game.client_gui.replicas import (
+    ServerView,
+    Shown,
+    choose_shown,
+    game_replicas,
+    light_state,
+    lobby_replicas,
+)
 from game.client_gui.scene import Action, Scene, changed_cells
 from game.client_gui.viewmodel import (
     GameState,
     ListedEntry,
     LobbyState,
     OwnSeat,
-    ServerView,
-    Shown,
-    choose_shown,
-    game_replicas,
     game_scene,
-    light_state,
-    lobby_replicas,
     lobby_scene,
     result_text,
 )
-from tests.client_gui.helpers import HEIGHT, WIDTH, document, text
+from tests.client_gui.helpers import HEIGHT, WIDTH, document, text, typed
 
 ALL_UP = {1: (True, True), 2: (True, True), 3: (True, True)}
 
@@ -158,9 +160,9 @@ class GameScreenTests(SynchronousTestCase):
         drawn = document("connect4", result={"winner": None, "reason": "draw agreed"})
         self.assertIn("Draw: draw agreed", scene_of(drawn).texts())
         resigned = document("reversi", result={"winner": 1, "reason": "resigned"})
-        self.assertEqual(result_text(resigned, 1), "You win: resigned")
+        self.assertEqual(result_text(typed(resigned), 1), "You win: resigned")
         cancelled = document("checkers", result={"winner": None, "reason": "cancelled"})
-        self.assertEqual(result_text(cancelled, 0), "Game cancelled")
+        self.assertEqual(result_text(typed(cancelled), 0), "Game cancelled")
 
     def test_buttons_follow_the_game(self) -> None:
         def enabled(scene: Scene) -> set[str]:

@@ -96,7 +96,7 @@ class Table:
     def moves(self, who: Controller | None = None) -> list[str]:
         game = (who or self.alice).game
         assert game is not None and game.document is not None
-        return list(game.document["moves"])
+        return list(game.document.moves)
 
     async def settled(self, version: int) -> Scene:
         """Wait until both see ``version``, agreed by all three servers, nothing moving."""
@@ -104,7 +104,7 @@ class Table:
         def ready() -> bool:
             for who in (self.alice, self.bob):
                 game = who.game
-                if game is None or game.document is None or game.document["version"] != version:
+                if game is None or game.document is None or game.document.version != version:
                     return False
                 if not who.idle:
                     return False
@@ -117,14 +117,14 @@ class Table:
     async def alice_plays(self, move: str) -> None:
         """Alice clicks the move's cells, one click per tick."""
         assert self.alice.game is not None and self.alice.game.document is not None
-        kind = self.alice.game.document["kind"]
+        kind = self.alice.game.document.kind
         for x, y in clicks_for_move(self.window.refresh(), kind, move):
             await self.click(x, y)
 
     def bob_plays(self, move: str) -> None:
         assert self.bob.game is not None and self.bob.game.document is not None
         scene = self.bob.scene(WIDTH, HEIGHT)
-        for x, y in clicks_for_move(scene, self.bob.game.document["kind"], move):
+        for x, y in clicks_for_move(scene, self.bob.game.document.kind, move):
             self.bob.click(x, y, WIDTH, HEIGHT)
 
 

@@ -30,7 +30,7 @@ async def move_and_check(table: Table, move: str, expected: set[str] | None = No
     """Alice plays ``move`` by clicks; check changed and sample cells; return the scene."""
     game = table.alice.game
     assert game is not None and game.document is not None
-    version = game.document["version"]
+    version = game.document.version
     before = await table.settled(version)
     assert_cells(grab(table.window), before, [cell.key for cell in before.cells])
     await table.alice_plays(move)

@@ -19,15 +19,13 @@ import time
 from pathlib import Path
 from typing import Any
 
+from game.client_gui.replicas import Shown, game_replicas, lobby_replicas
 from game.client_gui.viewmodel import (
     GameState,
     ListedEntry,
     LobbyState,
-    Shown,
     clicks_for_move,
-    game_replicas,
     game_scene,
-    lobby_replicas,
     lobby_scene,
 )
 from game.rules import new_game

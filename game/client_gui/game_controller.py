@@ -1,0 +1,367 @@
+"""The game screen's state and its talk with the servers, without pyglet.
+
+:class:`GameController` shows one game (or none): it watches the game on
+every server, takes each new view and each answer into the
+:class:`~game.client_gui.viewmodel.GameState` (:func:`choose_shown` decides
+which document to show), turns clicks and keys on the board into moves,
+sends moves, resignations and draw offers for the player's seat, and
+animates a Connect Four disc's drop.  Nothing here waits.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import attrs
+from twisted.internet.defer import Deferred
+from twisted.python.failure import Failure
+
+from game.client.client import Outcome, ReplicatedClient, WatchUpdate
+from game.client.tokens import Seat
+from game.client_gui.boards import (
+    Intent,
+    click_board,
+    connect4_last,
+    drop_duration,
+    keyboard_column,
+)
+from game.client_gui.notices import RESYNC_TAGS, describe_failure, refusal
+from game.client_gui.replicas import Replicas, Shown, choose_shown, game_replicas
+from game.client_gui.scene import Action, Scene
+from game.client_gui.viewmodel import GameState, game_scene
+
+
+class GameController:
+    """One game on screen, or none (:attr:`state` is None).
+
+    :param changed: called after every change of what the game screen shows.
+    :param leave: shows the lobby instead, with this error notice if not empty.
+    """
+
+    def __init__(
+        self,
+        client: ReplicatedClient,
+        clock: Any,
+        *,
+        changed: Callable[[], None],
+        leave: Callable[[str], None],
+    ) -> None:
+        self.client = client
+        self.clock = clock
+        self.state: GameState | None = None
+        self._changed = changed
+        self._leave = leave
+        #: When the last Connect Four disc started to fall, and for how long it falls.
+        self._drop: tuple[float, float] | None = None
+        #: The version at which ``pass`` was played for the player (once per version).
+        self._passed_version: int | None = None
+
+    def actions(self) -> Mapping[str, Callable[[str], object]]:
+        """The game screen's actions by name (see :class:`~game.client_gui.scene.Action`)."""
+        return {
+            "column": lambda value: self._click_board(Action("column", value)),
+            "square": lambda value: self._click_board(Action("square", value)),
+            "lobby": lambda value: self._leave(""),
+            "resign": lambda value: self._ask_to_resign(),
+            "cancel": lambda value: self._update(confirming=None),
+            "confirm-resign": lambda value: self.resign(),
+            "offer-draw": lambda value: self.offer_draw(),
+            "accept-draw": lambda value: self.accept_draw(),
+        }
+
+    # -- showing -----------------------------------------------------------------------
+
+    def open(self, game_id: str, seat: Seat | None, shown: Shown | None = None) -> None:
+        """Show a game: as ``seat``'s player, or as a watcher when None."""
+        if self.state is not None and self.state.game_id != game_id:
+            self.client.unwatch(self.state.game_id)
+        self._drop = None
+        self._passed_version = None
+        self.state = GameState(
+            game_id,
+            seat.seat if seat is not None else None,
+            seat.token if seat is not None else None,
+            seat.player if seat is not None else "",
+            shown,
+        )
+        self.client.watch(game_id, lambda update: self._watched(game_id, update))
+        if shown is None:
+            self.client.get_game(game_id).addCallbacks(
+                lambda outcome: self._read(game_id, outcome),
+                lambda failure: self._notice(game_id, describe_failure(failure), True),
+            )
+        self._changed()
+        self._after_show()
+
+    def close(self) -> None:
+        """Show no game: stop watching it."""
+        if self.state is not None:
+            self.client.unwatch(self.state.game_id)
+            self.state = None
+        self._drop = None
+
+    def stop(self) -> None:
+        """The window closes: stop watching the game (still shown)."""
+        if self.state is not None:
+            self.client.unwatch(self.state.game_id)
+
+    def replicas(self) -> Replicas:
+        links = self.client.links
+        shown = self.state.shown if self.state is not None else None
+        watch = self.client.watches.get(self.state.game_id) if self.state is not None else None
+        held = watch.documents if watch is not None else {}
+        holdings = {
+            server_id: held[server_id][1] if server_id in held else None for server_id in links
+        }
+        return game_replicas(
+            {
+                server_id: (link.ready, bool(link.status and link.status.serving))
+                for server_id, link in links.items()
+            },
+            holdings,
+            shown,
+        )
+
+    def drop_progress(self) -> float | None:
+        """How far the last Connect Four disc has fallen, 0 to 1; None once it landed."""
+        if self._drop is None:
+            return None
+        started, duration = self._drop
+        progress = (self.clock.seconds() - started) / duration
+        if progress >= 1:
+            self._drop = None
+            return None
+        return max(0.0, progress)
+
+    def scene(self, width: int, height: int) -> Scene:
+        assert self.state is not None
+        return game_scene(self.state, self.replicas(), width, height, drop=self.drop_progress())
+
+    # -- what the servers say ----------------------------------------------------------
+
+    def _read(self, game_id: str, outcome: Outcome) -> None:
+        if self.state is None or self.state.game_id != game_id:
+            return
+        if outcome.error is not None:
+            if outcome.error.tag == b"UNKNOWN_GAME" and self.state.shown is None:
+                self._leave(f"No server knows game {game_id[:8]}.")
+                return
+            self._notice(game_id, refusal("Reading the game", outcome), True)
+            return
+        if outcome.decision.chosen is None:
+            return
+        self._show(game_id, Shown.of(outcome.document, outcome.provisional, outcome.agreed))
+
+    def _watched(self, game_id: str, update: WatchUpdate) -> None:
+        self._show(game_id, Shown.of(update.document, update.provisional, update.agreed))
+
+    def _show(self, game_id: str, incoming: Shown) -> None:
+        game = self.state
+        if game is None or game.game_id != game_id:
+            return
+        chosen = choose_shown(game.shown, incoming)
+        if chosen == game.shown:
+            self._changed()  # the lights may have changed
+            return
+        before = game.shown
+        changes: dict[str, Any] = {"shown": chosen}
+        if before is None or before.version != chosen.version:
+            changes["selection"] = ()
+            if chosen.document.status == "finished":
+                changes["confirming"] = None
+            if before is not None and game.notice and not game.pending:
+                changes["notice"] = ""
+            self._start_drop(before, chosen)
+        self.state = attrs.evolve(game, **changes)
+        self._changed()
+        self._after_show()
+
+    def _start_drop(self, before: Shown | None, after: Shown) -> None:
+        document = after.document
+        if before is None or document.kind != "connect4":
+            return
+        if len(document.moves) != len(before.document.moves) + 1:
+            return
+        last = connect4_last(document)
+        if last is not None:
+            self._drop = (self.clock.seconds(), drop_duration(last[1]))
+
+    def _after_show(self) -> None:
+        """Play ``pass`` for the player when it is their only move."""
+        game = self.state
+        if game is None or game.shown is None or game.pending or game.shown.provisional:
+            return
+        document = game.shown.document
+        if (
+            document.kind == "reversi"
+            and game.my_turn
+            and document.legal == ("pass",)
+            and self._passed_version != document.version
+        ):
+            version = self._passed_version = document.version
+            self._send(
+                "pass",
+                lambda token: self.client.make_move(game.game_id, version, "pass", token),
+                "Move pass",
+                success_notice="You have no legal move: pass was played for you.",
+            )
+
+    def _update(self, **changes: Any) -> None:
+        if self.state is not None:
+            self.state = attrs.evolve(self.state, **changes)
+            self._changed()
+
+    def _notice(self, game_id: str, text: str, error: bool = False) -> None:
+        if self.state is not None and self.state.game_id == game_id:
+            self._update(notice=text, notice_error=error)
+
+    # -- what the player does ------------------------------------------------------------
+
+    def key(self, name: str) -> None:
+        """``escape`` (close the dialog, else back to the lobby) or a digit (a column)."""
+        game = self.state
+        if game is None:
+            return
+        if name == "escape":
+            if game.confirming:
+                self._update(confirming=None)
+            else:
+                self._leave("")
+        elif name.isdigit() and len(name) == 1 and game.document is not None:
+            self._board_intent(keyboard_column(game.document, game.seat, int(name)))
+
+    def _click_board(self, action: Action) -> None:
+        game = self.state
+        if game is None or game.document is None or game.confirming:
+            return
+        if game.pending:
+            self._update(notice=f"Wait: {game.pending} is on its way.", notice_error=False)
+            return
+        self._board_intent(click_board(game.document, game.seat, game.selection, action))
+
+    def _board_intent(self, intent: Intent) -> None:
+        game = self.state
+        if game is None:
+            return
+        changes: dict[str, Any] = {"selection": intent.selection}
+        if intent.notice is not None:
+            changes["notice"] = intent.notice
+            changes["notice_error"] = False
+        self.state = attrs.evolve(game, **changes)
+        self._changed()
+        if intent.move is not None:
+            self.move(intent.move)
+
+    def _ask_to_resign(self) -> None:
+        if self.state is not None and self.state.seat is not None:
+            self._update(confirming="resign")
+
+    def move(self, move: str) -> None:
+        """Send ``move`` for the player's seat, at the version shown."""
+        game = self.state
+        if game is None or game.document is None:
+            return
+        version = game.document.version
+        self._send(
+            f"move {move}",
+            lambda token: self.client.make_move(game.game_id, version, move, token),
+            f"Move {move}",
+        )
+
+    def resign(self) -> None:
+        """Resign (or cancel an open game), once the player confirmed it."""
+        game = self.state
+        if game is None or game.document is None:
+            return
+        self.state = attrs.evolve(game, confirming=None)
+        version = game.document.version
+        self._send(
+            "resignation",
+            lambda token: self.client.resign(game.game_id, version, token),
+            "Resigning",
+        )
+
+    def offer_draw(self) -> None:
+        game = self.state
+        if game is None or game.document is None:
+            return
+        version = game.document.version
+        self._send(
+            "draw offer",
+            lambda token: self.client.offer_draw(game.game_id, version, token),
+            "Offering a draw",
+            success_notice="You offered a draw; it stands until your opponent accepts or moves.",
+        )
+
+    def accept_draw(self) -> None:
+        game = self.state
+        if game is None or game.document is None:
+            return
+        version = game.document.version
+        self._send(
+            "draw acceptance",
+            lambda token: self.client.accept_draw(game.game_id, version, token),
+            "Accepting the draw",
+        )
+
+    # -- sending -------------------------------------------------------------------------
+
+    def _send(
+        self,
+        what: str,
+        send: Callable[[str], Deferred[Outcome]],
+        refused_as: str,
+        success_notice: str = "",
+    ) -> None:
+        game = self.state
+        if game is None or game.token is None or game.pending:
+            return
+        game_id = game.game_id
+        self.state = attrs.evolve(game, pending=what, notice="", notice_error=False)
+        self._changed()
+        try:
+            answer = send(game.token)
+        except Exception:  # a bug or a closed client: report, never raise into the loop
+            self._answered_failure(Failure(), game_id)
+            return
+        answer.addCallbacks(
+            self._answered,
+            self._answered_failure,
+            callbackArgs=(game_id, refused_as, success_notice),
+            errbackArgs=(game_id,),
+        )
+
+    def _answered(
+        self, outcome: Outcome, game_id: str, refused_as: str, success_notice: str
+    ) -> None:
+        game = self.state
+        if game is None or game.game_id != game_id:
+            return
+        self.state = attrs.evolve(game, pending=None)
+        if outcome.decision.chosen is None:
+            self._update(notice=f"{refused_as}: no server answered.", notice_error=True)
+            return
+        if outcome.error is not None:
+            tag = outcome.error.tag.decode()
+            self._update(notice=refusal(refused_as, outcome), notice_error=True, selection=())
+            # Whatever was refused, show the board as the majority holds it.
+            reread = self.client.sync_game if tag in RESYNC_TAGS else self.client.get_game
+            reread(game_id).addCallbacks(lambda o: self._read(game_id, o), lambda f: None)
+            return
+        notice = success_notice
+        if outcome.provisional:
+            notice = (
+                f"Only server {outcome.agreed[0] if outcome.agreed else '?'} has taken it so far "
+                "(provisional)."
+            )
+        self._show(game_id, Shown.of(outcome.document, outcome.provisional, outcome.agreed))
+        self._update(notice=notice, notice_error=False)
+        self._after_show()
+
+    def _answered_failure(self, failure: Failure, game_id: str) -> None:
+        game = self.state
+        if game is None or game.game_id != game_id:
+            return
+        self.state = attrs.evolve(game, pending=None)
+        self._update(notice=f"Not sent: {describe_failure(failure)}", notice_error=True)
