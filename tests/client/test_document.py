@@ -257,7 +257,7 @@ class SerializationTests(SynchronousTestCase):
         self.assertEqual(GameDocument.from_json(text), document)
         self.assertEqual(GameDocument.from_json(text).to_json(), text)
 
-    @settings(max_examples=25)
+    @settings(max_examples=25, deadline=None)
     @given(st.sampled_from(KINDS), st.randoms(use_true_random=False), st.integers(0, 40))
     def test_a_played_game_reads_back_to_the_same_bytes(
         self, kind: str, rng: Any, length: int
