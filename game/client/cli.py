@@ -1026,9 +1026,12 @@ async def run(reactor: Any, args: argparse.Namespace) -> None:
     except ConfigError as error:
         fail(str(error), as_json=as_json)
     if args.command == "cluster":
-        from game.client.cluster import run_cluster
+        from game.client.cluster import ClusterError, run_cluster
 
-        await run_cluster(reactor, args, config)
+        try:
+            await run_cluster(reactor, args, config)
+        except ClusterError as error:
+            fail(str(error))
         return
     session = Session(reactor, args, config)
     try:
