@@ -29,7 +29,8 @@ from twisted.web.iweb import IBodyProducer
 from zope.interface import implementer  # type: ignore[import-untyped]
 
 from bench.common import sleep
-from bench.servers import HOST, free_ports, kill_and_reap, spawn
+from bench.servers import HOST, free_ports
+from game.launcher import kill_and_reap, spawn
 
 MEMBERS = ("m1", "m2", "m3")
 DEBIAN_PACKAGE = "etcd-server"

@@ -2,20 +2,17 @@
 
 The config names three servers on 127.0.0.1 (free ports) and has no
 ``[tuning]`` table: every timeout and limit is the default.  Each server has
-its own data directory, pidfile and one log per start; processes die with
-the benchmark (``PR_SET_PDEATHSIG``) and are reaped with ``poll``/``wait``.
+its own data directory, pidfile and one log per start; processes come from
+the launcher's blocking flavour (:class:`game.serverprocess.ServerProcess`):
+they die with the benchmark and are reaped with ``poll``/``wait``.
 """
 
 from __future__ import annotations
 
-import atexit
 import contextlib
-import ctypes
 import re
 import secrets
-import signal
 import subprocess
-import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -33,47 +30,10 @@ from bench.common import sleep
 from game import protocol as p
 from game.config import ClusterConfig, load_config
 from game.localcluster import free_ports
+from game.serverprocess import ServerProcess
 
-TWISTD = Path(sys.executable).with_name("twistd")
 HOST = "127.0.0.1"
 IDS = (1, 2, 3)
-
-_libc = ctypes.CDLL(None, use_errno=True) if sys.platform.startswith("linux") else None
-_PROCESSES: list[subprocess.Popen[bytes]] = []
-
-
-def die_with_parent() -> None:
-    """In a child, before exec: SIGKILL when the benchmark process dies."""
-    if _libc is not None:
-        _libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
-
-
-def kill_and_reap(process: subprocess.Popen[bytes]) -> None:
-    if process.poll() is None:
-        with contextlib.suppress(ProcessLookupError):
-            process.kill()
-    with contextlib.suppress(subprocess.TimeoutExpired):
-        process.wait(timeout=10)
-
-
-@atexit.register
-def _kill_everything() -> None:
-    for process in _PROCESSES:
-        kill_and_reap(process)
-
-
-def spawn(argv: list[str], cwd: Path, output: Path) -> subprocess.Popen[bytes]:
-    with open(output, "wb") as out:
-        process = subprocess.Popen(
-            argv,
-            cwd=cwd,
-            stdin=subprocess.DEVNULL,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            preexec_fn=die_with_parent,
-        )
-    _PROCESSES.append(process)
-    return process
 
 
 def rss_mib(pid: int) -> tuple[float, float]:
@@ -148,52 +108,31 @@ _CAUGHT_UP = re.compile(r"caught up with server (\d+): .*?; (\d+) bytes received
 _REBUILT = re.compile(r"rebuilt (\d+) game\(s\) .*?: (\d+) bytes received in ([0-9.]+) s")
 
 
-class Server:
+class Server(ServerProcess):
     """One of our servers and its current process."""
 
     def __init__(self, cluster: Cluster, server_id: int, port: int) -> None:
+        super().__init__(
+            server_id,
+            cluster.root,
+            cluster.config_path,
+            port,
+            data=cluster.root / f"data-{server_id}",
+            pidfile=cluster.root / f"server-{server_id}.pid",
+            logs=cluster.root / "logs",
+        )
         self.cluster = cluster
-        self.id = server_id
-        self.port = port
-        self.data = cluster.root / f"data-{server_id}"
-        self.pidfile = cluster.root / f"server-{server_id}.pid"
-        self.process: subprocess.Popen[bytes] | None = None
-        self.runs = 0
         #: ``time.perf_counter()`` just before the exec of the current process.
         self.exec_at = 0.0
 
     @property
     def log_path(self) -> Path:
-        return self.cluster.root / "logs" / f"server-{self.id}.run-{self.runs}.log"
+        return self.log_file()
 
     def log(self) -> str:
-        text = ""
-        parts = sorted(
-            self.log_path.parent.glob(self.log_path.name + ".*"),
-            key=lambda part: -int(part.suffix[1:] or 0),
-        )
-        for part in [*parts, self.log_path]:
-            with contextlib.suppress(FileNotFoundError):
-                text += part.read_text(errors="replace")
-        return text
+        return self.read_log()
 
-    def tail(self, lines: int = 30) -> str:
-        out = self.log_path.with_suffix(".out")
-        extra = out.read_text(errors="replace") if out.exists() else ""
-        return "\n".join(
-            [f"--- server {self.id} run {self.runs} ---", *self.log().splitlines()[-lines:], extra]
-        )
-
-    @property
-    def running(self) -> bool:
-        return self.process is not None and self.process.poll() is None
-
-    @property
-    def pid(self) -> int:
-        assert self.process is not None
-        return self.process.pid
-
-    def spawn(
+    def spawn(  # type: ignore[override]
         self, data: Path | None = None, wrapper: Sequence[str] = (), twistd: Sequence[str] = ()
     ) -> None:
         """Exec ``twistd -n replgame`` now; :attr:`exec_at` is when.
@@ -203,15 +142,8 @@ class Server:
             (``[python, -m, bench.profiled_twistd, OUT]``).
         :param twistd: more twistd options (``--profile ...``).
         """
-        assert not self.running, f"server {self.id} already runs"
-        self.runs += 1
-        self.log_path.parent.mkdir(parents=True, exist_ok=True)
-        self.pidfile.unlink(missing_ok=True)
-        argv = [*(wrapper or [str(TWISTD)]), "-n", "--pidfile", str(self.pidfile), *twistd]
-        argv += ["--logfile", str(self.log_path), "replgame", "--id", str(self.id)]
-        argv += ["--config", str(self.cluster.config_path), "--data", str(data or self.data)]
         self.exec_at = time.perf_counter()
-        self.process = spawn(argv, self.cluster.root, self.log_path.with_suffix(".out"))
+        super().spawn(data=data, twistd_options=twistd, twistd=wrapper or None)
 
     async def wait_serving(self, timeout: float = 120, poll: float = 0.01) -> float:
         """Poll ``Status`` until it says ``serving``.
@@ -251,22 +183,18 @@ class Server:
         self.spawn()
         return await self.wait_serving(timeout)
 
-    async def stop(self, timeout: float = 30) -> None:
+    async def stop(self, timeout: float = 30) -> None:  # type: ignore[override]
         """SIGTERM, then SIGKILL if it is not gone in time."""
         if self.process is None:
             return
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            deadline = time.monotonic() + timeout
-            while self.process.poll() is None and time.monotonic() < deadline:
-                await sleep(0.02)
-        kill_and_reap(self.process)
+        self.terminate()
+        await self.wait_exit(reactor, timeout, interval=0.02)
+        self.kill()
         self.process = None
 
     def kill(self) -> None:
-        if self.process is not None:
-            kill_and_reap(self.process)
-            self.process = None
+        super().kill()
+        self.process = None
 
     def rss(self) -> tuple[float, float]:
         return rss_mib(self.pid)

@@ -16,6 +16,8 @@ import sys
 import time
 from pathlib import Path
 
+from game.launcher import spawn
+
 
 def free_ports(count: int, host: str = "127.0.0.1") -> list[int]:
     """``count`` distinct TCP ports that were free a moment ago."""
@@ -98,15 +100,14 @@ class ClusterProcess:
         ]
 
     def start(self) -> None:
-        with self.output.open("wb") as output:
-            self.process = subprocess.Popen(
-                self.command(),
-                cwd=self.directory,
-                stdin=subprocess.DEVNULL,
-                stdout=output,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
+        # SIGTERM if we die: `replgame cluster` then stops its servers itself.
+        self.process = spawn(
+            self.command(),
+            self.directory,
+            self.output,
+            death_signal=signal.SIGTERM,
+            new_session=True,
+        )
 
     def text(self) -> str:
         try:

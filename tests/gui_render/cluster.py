@@ -1,6 +1,7 @@
 """Three real ``twistd replgame`` servers in a temporary directory, for the
 GUI's real-server tests (free ports, a temporary config, a pid and log file
-per server).  Each server can be killed and started again."""
+per server).  Each server can be killed and started again; the processes
+come from :mod:`game.launcher` and die with the test process."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ import sys
 import time
 from pathlib import Path
 
+from game.launcher import kill_and_reap, server_command, spawn
 from game.localcluster import write_local_config
 
 BIN = Path(sys.executable).parent
@@ -28,31 +30,18 @@ class Cluster:
             self.start_server(server_id)
 
     def start_server(self, server_id: int) -> None:
-        command = [
-            str(BIN / "twistd"),
-            "-n",
-            "--pidfile",
-            str(self.directory / f"{server_id}.pid"),
-            "--logfile",
-            str(self.directory / f"{server_id}.log"),
-            "replgame",
-            "--id",
-            str(server_id),
-            "--config",
-            str(self.config_path),
-        ]
-        self.processes[server_id] = subprocess.Popen(
-            command,
-            cwd=self.directory,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            start_new_session=True,
+        command = server_command(
+            server_id,
+            pidfile=self.directory / f"{server_id}.pid",
+            logfile=self.directory / f"{server_id}.log",
+            config=self.config_path,
+        )
+        self.processes[server_id] = spawn(
+            command, self.directory, self.directory / f"{server_id}.out", new_session=True
         )
 
     def kill(self, server_id: int) -> None:
-        process = self.processes.pop(server_id)
-        process.send_signal(signal.SIGKILL)
-        process.wait(10)
+        kill_and_reap(self.processes.pop(server_id))
 
     def stop(self) -> None:
         for process in self.processes.values():

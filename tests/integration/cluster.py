@@ -9,26 +9,21 @@ the way a client does: one connection per server, ``Status`` as a
 heartbeat, the same command sent to several servers and the answers
 compared.
 
-Every wait here has a deadline.  Child processes are ``subprocess.Popen``
-objects, reaped by ``poll``/``wait`` (Twisted's SIGCHLD handling reaps only
-the processes it spawned), and die with the test process (``PR_SET_PDEATHSIG``)
-even if it is killed itself.
+Every wait here has a deadline.  Child processes come from the launcher's
+blocking flavour (:mod:`game.launcher`, :class:`game.serverprocess.ServerProcess`):
+``subprocess.Popen`` objects, reaped by ``poll``/``wait`` (Twisted's SIGCHLD
+handling reaps only the processes it spawned), that die with the test process
+(``PR_SET_PDEATHSIG``) even if it is killed itself.
 """
 
 from __future__ import annotations
 
-import atexit
-import contextlib
-import ctypes
 import functools
 import json
-import os
 import re
 import secrets
-import signal
 import socket
 import subprocess
-import sys
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Iterable, Sequence
@@ -44,10 +39,11 @@ from twisted.internet.task import LoopingCall, deferLater
 from twisted.protocols import amp
 from twisted.python.failure import Failure
 
+from game import launcher
 from game import protocol as p
 from game.localcluster import free_ports
+from game.serverprocess import ServerProcess
 
-TWISTD = Path(sys.executable).with_name("twistd")
 HOST = "127.0.0.1"
 ALL = (1, 2, 3)
 
@@ -66,7 +62,7 @@ class ServerFailed(AssertionError):
     """A server process exited, or did not reach a state, when a test needed it."""
 
 
-class AddressInUse(ServerFailed):
+class AddressInUse(ServerFailed, launcher.AddressInUse):
     """A server could not listen: its port was taken."""
 
 
@@ -144,179 +140,64 @@ async def eventually(
 
 # -- child processes ------------------------------------------------------------
 
-_libc = ctypes.CDLL(None, use_errno=True) if sys.platform.startswith("linux") else None
-_PR_SET_PDEATHSIG = 1
-
-
-def _die_with_parent() -> None:
-    """In the child, before exec: get SIGKILL when the test process dies."""
-    if _libc is not None:
-        _libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
-
-
-#: Every server process started, so that nothing outlives the test run.
-_ALL_PROCESSES: list[subprocess.Popen[bytes]] = []
-
-
-def _kill_and_reap(process: subprocess.Popen[bytes]) -> None:
-    if process.poll() is None:
-        with contextlib.suppress(ProcessLookupError):
-            process.kill()  # SIGKILL works on a stopped (SIGSTOP) process too
-    with contextlib.suppress(subprocess.TimeoutExpired):
-        process.wait(timeout=10)
-
 
 def spawn_twistd(args: Sequence[str], cwd: Path, output: Path) -> subprocess.Popen[bytes]:
     """Start ``twistd ARGS`` in ``cwd``, stdout and stderr into ``output``.
 
     The process is killed at the latest when the test process exits.
     """
-    with open(output, "wb") as out:
-        process = subprocess.Popen(
-            [str(TWISTD), *args],
-            cwd=cwd,
-            stdin=subprocess.DEVNULL,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            preexec_fn=_die_with_parent,
-        )
-    _ALL_PROCESSES.append(process)
-    return process
+    return launcher.spawn([*launcher.twistd_command(), *args], cwd, output)
 
 
-@atexit.register
-def _kill_everything() -> None:
-    for process in _ALL_PROCESSES:
-        _kill_and_reap(process)
-
-
-class Server:
+class Server(ServerProcess):
     """One server of a test cluster and its current process (if any)."""
 
+    data: Path
+
     def __init__(self, cluster: Cluster, server_id: int, port: int) -> None:
+        super().__init__(
+            server_id,
+            cluster.root,
+            cluster.config_path,
+            port,
+            data=cluster.root / f"data-{server_id}",
+            pidfile=cluster.root / f"server-{server_id}.pid",
+            logs=cluster.root / "logs",
+        )
         self.cluster = cluster
-        self.id = server_id
-        self.port = port
-        self.data = cluster.root / f"data-{server_id}"
-        self.pidfile = cluster.root / f"server-{server_id}.pid"
-        self.process: subprocess.Popen[bytes] | None = None
-        self.paused = False
-        #: One log file and one output file per start (an "incarnation").
-        self.runs = 0
 
     # -- files ------------------------------------------------------------------
 
     @property
     def log_path(self) -> Path:
-        return self.cluster.root / "logs" / f"server-{self.id}.run-{self.runs}.log"
+        return self.log_file()
 
     @property
     def output_path(self) -> Path:
-        return self.cluster.root / "logs" / f"server-{self.id}.run-{self.runs}.out"
+        return self.output_file()
 
     def log(self, run: int | None = None) -> str:
         """The log of one start (default: the latest), rotated parts included."""
-        path = (
-            self.log_path
-            if run is None
-            else self.log_path.with_name(f"server-{self.id}.run-{run}.log")
-        )
-        parts = (
-            sorted(path.parent.glob(path.name + ".*"), key=lambda p: -int(p.suffix[1:] or 0))
-            if path.parent.exists()
-            else []
-        )
-        text = ""
-        for part in [*parts, path]:
-            with contextlib.suppress(FileNotFoundError):
-                text += part.read_text(errors="replace")
-        return text
+        return self.read_log(run)
 
     def all_logs(self) -> str:
         return "".join(self.log(run) for run in range(1, self.runs + 1))
 
     def output(self) -> str:
         """What the process wrote to stdout and stderr (usage errors, exit messages)."""
-        try:
-            return self.output_path.read_text(errors="replace")
-        except FileNotFoundError:
-            return ""
-
-    def tail(self, lines: int = 40) -> str:
-        text = self.log().splitlines()[-lines:]
-        return "\n".join(
-            [
-                f"--- server {self.id} run {self.runs} log (tail) ---",
-                *text,
-                f"--- server {self.id} output ---",
-                self.output(),
-            ]
-        )
+        return self.read_output()
 
     # -- the process ------------------------------------------------------------
 
-    @property
-    def running(self) -> bool:
-        return self.process is not None and self.process.poll() is None
-
-    @property
-    def pid(self) -> int:
-        assert self.process is not None, f"server {self.id} was never started"
-        return self.process.pid
-
-    def spawn(self, *extra: str, config: Path | None = None, with_data: bool = True) -> None:
-        """Start ``twistd -n replgame`` for this server; do not wait for anything."""
-        assert not self.running, f"server {self.id} is already running"
-        self.reap()
-        self.runs += 1
-        self.log_path.parent.mkdir(parents=True, exist_ok=True)
-        argv = [
-            "-n",
-            "--pidfile",
-            str(self.pidfile),
-            "--logfile",
-            str(self.log_path),
-            "replgame",
-            "--id",
-            str(self.id),
-            "--config",
-            str(config or self.cluster.config_path),
-        ]
-        if with_data:
-            argv += ["--data", str(self.data)]
-        argv += list(extra)
-        self.process = spawn_twistd(argv, cwd=self.cluster.root, output=self.output_path)
-        self.paused = False
-
-    def signal(self, signum: int) -> None:
-        assert self.running, f"server {self.id} is not running"
-        os.kill(self.pid, signum)
-
-    def kill(self) -> None:
-        """SIGKILL the process and reap it."""
-        if self.process is not None:
-            _kill_and_reap(self.process)
-        self.paused = False
-
-    def pause(self) -> None:
-        self.signal(signal.SIGSTOP)
-        self.paused = True
-
-    def resume(self) -> None:
-        self.signal(signal.SIGCONT)
-        self.paused = False
-
     def reap(self) -> int | None:
         """The exit status if the process has ended (reaping it), else None."""
-        return None if self.process is None else self.process.poll()
+        return self.poll()
 
-    async def wait_exit(self, timeout: float) -> int:
+    async def wait_exit(self, timeout: float) -> int:  # type: ignore[override]
         """Wait for the process to end on its own; its exit status."""
-        deadline = time.monotonic() + timeout
-        while (status := self.reap()) is None:
-            if time.monotonic() > deadline:
-                raise ServerFailed(f"server {self.id} still runs after {timeout} s\n{self.tail()}")
-            await sleep(0.05)
+        status = await super().wait_exit(reactor, timeout)
+        if status is None:
+            raise ServerFailed(f"server {self.id} still runs after {timeout} s\n{self.tail()}")
         return status
 
     async def stop(self, timeout: float = 10) -> int:
@@ -324,35 +205,25 @@ class Server:
         if not self.running:
             self.kill()
             return self.reap() or 0
-        if self.paused:
-            self.resume()
-        self.signal(signal.SIGTERM)
+        self.terminate()
         try:
             return await self.wait_exit(timeout)
         except ServerFailed:
             self.kill()
             raise
 
-    async def wait_listening(self, timeout: float = 15) -> None:
+    async def wait_listening(self, timeout: float = 15) -> None:  # type: ignore[override]
         """Wait until the log says the server listens.
 
         :raises AddressInUse: its port was taken (the process is killed).
         :raises ServerFailed: it exited, or did not listen in time.
         """
-        deadline = time.monotonic() + timeout
-        while True:
-            log = self.log()
-            if "listening on" in log:
-                return
-            if "cannot listen" in log or "Address already in use" in self.output():
-                self.kill()  # it may well not exit by itself
-                raise AddressInUse(f"server {self.id}: port {self.port} is in use\n{self.tail()}")
-            status = self.reap()
-            if status is not None:
-                raise ServerFailed(f"server {self.id} exited with {status}\n{self.tail()}")
-            if time.monotonic() > deadline:
-                raise ServerFailed(f"server {self.id} did not listen in {timeout} s\n{self.tail()}")
-            await sleep(0.05)
+        try:
+            await super().wait_listening(reactor, timeout)
+        except launcher.AddressInUse as error:
+            raise AddressInUse(str(error)) from None
+        except launcher.StartFailed as error:
+            raise ServerFailed(str(error)) from None
 
     async def status(self, timeout: float = 2) -> dict[str, Any]:
         """One ``Status`` over a fresh connection."""
@@ -404,13 +275,12 @@ class Server:
 
     async def start(self, *extra: str, serving: bool = True, timeout: float = 20) -> None:
         """Spawn and wait until listening (and serving); retry once if the port is taken."""
-        try:
+
+        async def listening() -> None:
             self.spawn(*extra)
             await self.wait_listening(timeout)
-        except AddressInUse:
-            await sleep(1)
-            self.spawn(*extra)
-            await self.wait_listening(timeout)
+
+        await launcher.start_retrying(listening, lambda: sleep(1))
         if serving:
             await self.wait_serving(timeout)
 
@@ -476,18 +346,18 @@ class Cluster:
         If a port was taken meanwhile (by another program, or by an outgoing
         connection's ephemeral port), pick three new ports and start again, once.
         """
-        for attempt in (1, 2):
+
+        async def listening() -> None:
             for server in self.servers.values():
                 server.spawn()
-            try:
-                for server in self.servers.values():
-                    await server.wait_listening(timeout)
-                break
-            except AddressInUse:
-                if attempt == 2:
-                    raise
-                self.kill_all()
-                self._assign_ports()
+            for server in self.servers.values():
+                await server.wait_listening(timeout)
+
+        async def on_new_ports() -> None:
+            self.kill_all()
+            self._assign_ports()
+
+        await launcher.start_retrying(listening, on_new_ports)
         if serving:
             for server in self.servers.values():
                 await server.wait_serving(timeout)

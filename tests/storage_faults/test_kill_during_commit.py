@@ -21,11 +21,9 @@ runs 500).  The seed is printed; ``REPLGAME_KILL_SEED`` replays a run.
 
 from __future__ import annotations
 
-import ctypes
 import hashlib
 import os
 import random
-import signal
 import subprocess
 import sys
 import threading
@@ -34,6 +32,7 @@ from pathlib import Path
 
 from twisted.internet.task import Clock
 
+from game.launcher import die_with_parent
 from game.server.commit import GroupCommitter
 from game.server.replica import Replica
 from game.server.storage import Storage
@@ -44,12 +43,6 @@ RUNS = int(os.environ.get("REPLGAME_KILL_RUNS", "30"))
 LANES = 2
 #: Start a lane on a new data directory after this many kills (keeps checks fast).
 RUNS_PER_DIRECTORY = 10
-
-_libc = ctypes.CDLL(None, use_errno=True)
-
-
-def _die_with_parent() -> None:
-    _libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
 
 
 def acknowledged(ack_file: Path) -> tuple[dict[str, tuple[int, str]], bool]:
@@ -125,7 +118,7 @@ class Lane:
             cwd=ROOT,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
-            preexec_fn=_die_with_parent,
+            preexec_fn=die_with_parent(),
         )
         try:
             deadline = time.monotonic() + 20

@@ -59,11 +59,11 @@ async def run(reactor: Any, args: argparse.Namespace) -> None:
     except ConfigError as error:
         fail(str(error), as_json=as_json)
     if args.command == "cluster":
-        from game.client.cluster import run_cluster
+        from game.client.cluster import ClusterError, run_cluster
 
         try:
             await run_cluster(reactor, args, config)
-        except ConfigError as error:
+        except ClusterError as error:
             # What keeps the servers from starting; said without --json's data.
             fail(str(error))
         return
