@@ -10,7 +10,6 @@ every call, and a count of the bytes received.
 from __future__ import annotations
 
 import random
-import struct
 from collections.abc import Callable
 from typing import Any
 
@@ -35,37 +34,28 @@ class LinkDown(Exception):
 
 
 class EncodedRequest:
-    """A request box serialized once, for :meth:`ReconnectingLink.send`: the
-    same bytes go to several servers, each with its own ``_ask`` tag."""
+    """A request's arguments encoded once, for :meth:`ReconnectingLink.send`:
+    the same strings go to several servers, each link adding its own tag."""
 
-    __slots__ = ("command", "tail")
+    __slots__ = ("command", "strings")
 
-    def __init__(self, command: type[amp.Command], tail: bytes) -> None:
+    def __init__(self, command: type[amp.Command], strings: dict[str, bytes]) -> None:
         self.command = command
-        #: The serialized box after its ``_ask`` key (which sorts first).
-        self.tail = tail
+        #: The arguments as they go on the wire, by name.
+        self.strings = strings
+
+
+#: ``callRemoteString``'s own parameters, which no argument may be named.
+_CALL_PARAMETERS = frozenset({"command", "requiresAnswer"})
 
 
 def encode_request(command: type[amp.Command], arguments: dict[str, Any]) -> EncodedRequest:
-    """Serialize a request as ``callRemote`` would, less its ``_ask`` tag."""
+    """Encode a request's arguments as ``callRemote`` would."""
     box = command.makeArguments(arguments, None)
-    box[amp.COMMAND] = command.commandName
-    if min(box) <= amp.ASK:  # AmpBox.serialize sorts keys: _ask must come first
-        raise ValueError(f"{command.commandName!r} has an argument sorting before _ask")
-    return EncodedRequest(command, box.serialize())
-
-
-class _EncodedBox(amp.AmpBox):
-    """A request box whose keys but ``_ask`` are serialized already."""
-
-    tail = b""
-
-    def serialize(self) -> bytes:
-        ask: bytes = self[amp.ASK]
-        return _ASK_PREFIX + struct.pack("!H", len(ask)) + ask + self.tail
-
-
-_ASK_PREFIX = struct.pack("!H", len(amp.ASK)) + amp.ASK
+    strings = {key.decode("ascii"): value for key, value in box.items()}
+    if _CALL_PARAMETERS & strings.keys():
+        raise ValueError(f"{command.commandName!r} has an argument callRemoteString cannot send")
+    return EncodedRequest(command, strings)
 
 
 def _parse_response(box: amp.AmpBox, command: type[amp.Command], protocol: amp.AMP) -> Any:
@@ -77,10 +67,13 @@ def _parse_response(box: amp.AmpBox, command: type[amp.Command], protocol: amp.A
 
 
 def _remote_error(failure: Failure, command: type[amp.Command]) -> Failure:
-    """What ``callRemote`` makes of an error answer (amp's ``_massageError``)."""
+    """What ``callRemote`` makes of an error answer: the exception the
+    command declares for its code, else ``UnknownRemoteError``."""
     failure.trap(amp.RemoteAmpError)
     error = failure.value
-    error_type = command.reverseErrors.get(error.errorCode, amp.UnknownRemoteError)
+    declared = {code: error_type for error_type, code in command.errors.items()}
+    declared.update({code: error_type for error_type, code in command.fatalErrors.items()})
+    error_type = declared.get(error.errorCode, amp.UnknownRemoteError)
     return Failure(error_type(error.description))  # type: ignore[no-untyped-call]
 
 
@@ -143,11 +136,11 @@ class LinkProtocol(amp.AMP):
             self.on_lost(self)
 
     def call_encoded(self, request: EncodedRequest) -> Deferred[amp.AmpBox]:
-        """Send a request serialized by :func:`encode_request`; fires with the
+        """Send a request encoded by :func:`encode_request`; fires with the
         raw answer box, or fails as ``callRemoteString`` does."""
-        box = _EncodedBox()
-        box.tail = request.tail
-        answer: Deferred[amp.AmpBox] = self._sendBoxCommand(request.command.commandName, box)
+        answer: Deferred[amp.AmpBox] = self.callRemoteString(
+            request.command.commandName, **request.strings
+        )
         return answer
 
 

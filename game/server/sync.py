@@ -21,12 +21,12 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterable
-from typing import Any
+from collections.abc import Coroutine, Iterable
+from typing import Any, TypeVar
 
 import attrs
 from twisted.internet import defer, error
-from twisted.internet.defer import Deferred, DeferredList, inlineCallbacks
+from twisted.internet.defer import Deferred, DeferredList
 from twisted.internet.interfaces import IReactorTime
 from twisted.logger import Logger
 from twisted.python.failure import Failure
@@ -47,6 +47,11 @@ from game.server.peers import PeerLink
 from game.server.replica import TREE_DEPTH, DamagedGame, Replica
 
 log = Logger(namespace="replgame.sync")
+
+_T = TypeVar("_T")
+#: A peer's history of a game: ``()`` if it lacks the game, ``None`` if it
+#: could not answer.
+History = tuple[str, ...] | None
 
 #: Tree nodes asked for in one PeerTree request (16 children each).
 TREE_BATCH = 200
@@ -131,7 +136,9 @@ class Synchronizer:
             return result
         self._reconciling[game_id] = [result]
         # The waiters have the outcome, failure included: nothing more to handle.
-        self._reconcile(game_id).addBoth(self._finish, game_id).addErrback(lambda _: None)
+        _deferred(self._reconcile(game_id)).addBoth(self._finish, game_id).addErrback(
+            lambda _: None
+        )
         return result
 
     def _finish(self, outcome: SyncStats | Failure, game_id: str) -> SyncStats | Failure:
@@ -143,22 +150,22 @@ class Synchronizer:
                 waiter.callback(outcome)
         return outcome
 
-    @inlineCallbacks
-    def _reconcile(self, game_id: str) -> Any:
+    async def _reconcile(self, game_id: str) -> SyncStats:
         own = self._own_history(game_id)
-        fetches = [self._fetch_history(link, game_id, own) for link in self.links.values()]
-        answers = yield DeferredList(fetches, consumeErrors=True)
-        peers: list[tuple[str, ...] | None] = []
-        for (succeeded, value), link in zip(answers, self.links.values(), strict=True):
-            if succeeded:
-                peers.append(value)
-            else:
-                _log_unreachable(value, link, game_id)
+        fetches = [
+            _deferred(self._fetch_history(link, game_id, own)) for link in self.links.values()
+        ]
+        outcomes = await _each(fetches)
+        peers: list[History] = []
+        for outcome, link in zip(outcomes, self.links.values(), strict=True):
+            if isinstance(outcome, Failure):
+                _log_unreachable(outcome.value, link, game_id)
                 peers.append(None)
-        return (yield self._settle(game_id, peers))
+            else:
+                peers.append(outcome)
+        return await self._settle(game_id, peers)
 
-    @inlineCallbacks
-    def _settle(self, game_id: str, peers: list[tuple[str, ...] | None]) -> Any:
+    async def _settle(self, game_id: str, peers: list[History]) -> SyncStats:
         """Decide between our history of a game and the peers' ones, and adopt the winner.
 
         :param peers: each peer's history, ``()`` if it lacks the game,
@@ -181,7 +188,7 @@ class Synchronizer:
             return stats
         common = _common_prefix(own, decision.history)
         try:
-            yield self.replica.adopt(game_id, decision.history)
+            await self.replica.adopt(game_id, decision.history)
         except InvalidEvent as error:
             log.error(
                 "refusing a history of game {game_id} that does not replay: {error}",
@@ -214,8 +221,9 @@ class Synchronizer:
             return ()
         return tuple(game.event_json) if game is not None else ()
 
-    @inlineCallbacks
-    def _fetch_history(self, link: PeerLink, game_id: str, own: tuple[str, ...]) -> Any:
+    async def _fetch_history(
+        self, link: PeerLink, game_id: str, own: tuple[str, ...]
+    ) -> tuple[str, ...]:
         """A peer's history of the game, fetching only what ``own`` lacks
         when the peer's history extends it.  ``()`` if the peer lacks it."""
         if not link.ready:
@@ -225,7 +233,7 @@ class Synchronizer:
         since = len(history)
         for _ in range(MAX_PAGES):
             try:
-                answer = yield link.call(
+                answer = await link.call(
                     PeerEvents,
                     timeout=self.catchup_timeout,
                     game_id=game_id,
@@ -234,7 +242,9 @@ class Synchronizer:
                 )
             except wire.UnknownGame:
                 return ()
-            start, version, events = answer["start"], answer["version"], answer["events"]
+            start: int = answer["start"]
+            version: int = answer["version"]
+            events: list[str] = answer["events"]
             if start == since:  # the peer's history extends what we sent
                 del history[since:]
                 history.extend(events)
@@ -256,8 +266,7 @@ class Synchronizer:
 
     # -- many games ------------------------------------------------------------
 
-    @inlineCallbacks
-    def _reconcile_batch(self, game_ids: list[str]) -> Any:
+    async def _reconcile_batch(self, game_ids: list[str]) -> SyncStats:
         """Reconcile many games with one PeerHistories round trip per peer.
 
         Games already being reconciled (a client's catch-up) are joined, not
@@ -274,43 +283,44 @@ class Synchronizer:
         try:
             owns = {game_id: self._own_history(game_id) for game_id in mine}
             links = list(self.links.values())
-            fetched = yield DeferredList(
-                [self._fetch_histories(link, mine, owns) for link in links], consumeErrors=True
+            fetched = await _each(
+                [_deferred(self._fetch_histories(link, mine, owns)) for link in links]
             )
-            found: list[dict[str, tuple[str, ...] | None]] = []
-            for (succeeded, value), link in zip(fetched, links, strict=True):
-                if not succeeded:
-                    _log_unreachable(value, link, f"{len(mine)} games")
-                found.append(value if succeeded else {})
+            found: list[dict[str, History]] = []
+            for outcome, link in zip(fetched, links, strict=True):
+                if isinstance(outcome, Failure):
+                    _log_unreachable(outcome.value, link, f"{len(mine)} games")
+                    found.append({})
+                else:
+                    found.append(outcome)
             settling = [
-                self._settle(game_id, [histories.get(game_id) for histories in found])
+                _deferred(self._settle(game_id, [histories.get(game_id) for histories in found]))
                 for game_id in mine
             ]
         except Exception:
-            failure = Failure()
+            failure = Failure()  # type: ignore[no-untyped-call]
             for game_id in mine:
                 self._finish(failure, game_id)
             raise
         for game_id, deferred in zip(mine, settling, strict=True):
             deferred.addBoth(self._finish, game_id)
         total = SyncStats()
-        results = yield DeferredList([*settling, *joined], consumeErrors=True)
-        for (succeeded, value), game_id in zip(results, [*mine, *["?"] * len(joined)], strict=True):
-            if succeeded:
-                total.add(value)
-            else:
+        results = await _each([*settling, *joined])
+        for result, game_id in zip(results, [*mine, *["?"] * len(joined)], strict=True):
+            if isinstance(result, Failure):
                 total.waiting += 1
                 log.warn(
                     "reconciling game {game_id} failed: {error}",
                     game_id=game_id,
-                    error=value.getErrorMessage(),
+                    error=result.getErrorMessage(),
                 )
+            else:
+                total.add(result)
         return total
 
-    @inlineCallbacks
-    def _fetch_histories(
+    async def _fetch_histories(
         self, link: PeerLink, game_ids: list[str], owns: dict[str, tuple[str, ...]]
-    ) -> Any:
+    ) -> dict[str, History]:
         """A peer's histories of many games (PeerHistories, then PeerEvents for
         the few a batch answer does not settle).
 
@@ -319,14 +329,14 @@ class Synchronizer:
         """
         if not link.ready:
             raise Unreachable(link.peer_id)
-        found: dict[str, tuple[str, ...] | None] = {}
+        found: dict[str, History] = {}
         one_by_one: list[str] = []
         remaining = list(game_ids)
         while remaining:
             asked = remaining[:MAX_HISTORIES]
             lines = [f"{game_id} {len(owns[game_id])} {_head(owns[game_id])}" for game_id in asked]
             try:
-                answer = yield link.call(PeerHistories, timeout=self.catchup_timeout, games=lines)
+                answer = await link.call(PeerHistories, timeout=self.catchup_timeout, games=lines)
             except PEER_DOWN:
                 raise
             except Exception as error:  # e.g. a peer without PeerHistories
@@ -345,33 +355,35 @@ class Synchronizer:
                     raise Unreachable(f"server {link.peer_id} answered PeerHistories out of order")
                 answered += 1
                 history = _history_from(record, owns[game_id])
-                if history is _UNSETTLED:
+                if isinstance(history, _Unsettled):
                     one_by_one.append(game_id)
                 else:
-                    found[game_id] = history  # type: ignore[assignment]
+                    found[game_id] = history
             if not answered:
                 raise Unreachable(f"server {link.peer_id} answered an empty PeerHistories")
             remaining = remaining[answered:]
         for game_id in one_by_one:
             try:
-                found[game_id] = yield self._fetch_history(link, game_id, owns[game_id])
+                found[game_id] = await self._fetch_history(link, game_id, owns[game_id])
             except Exception as error:
-                _log_unreachable(Failure(error), link, game_id)
+                _log_unreachable(error, link, game_id)
                 found[game_id] = None
         return found
 
     # -- finding what differs ------------------------------------------------
 
-    @inlineCallbacks
-    def differing_games(self, link: PeerLink) -> Any:
+    def differing_games(self, link: PeerLink) -> Deferred[set[str]]:
         """The ids of the games whose history differs between us and the peer."""
+        return _deferred(self._differing_games(link))
+
+    async def _differing_games(self, link: PeerLink) -> set[str]:
         differing: set[str] = set()
         frontier = [""]
         while frontier:
             deeper: list[str] = []
             for batch_start in range(0, len(frontier), TREE_BATCH):
                 batch = frontier[batch_start : batch_start + TREE_BATCH]
-                answer = yield link.call(PeerTree, timeout=self.catchup_timeout, prefixes=batch)
+                answer = await link.call(PeerTree, timeout=self.catchup_timeout, prefixes=batch)
                 for prefix, children in zip(batch, answer["children"], strict=True):
                     theirs = parse_children(children)
                     ours = self.replica.tree_children(prefix)
@@ -379,24 +391,23 @@ class Synchronizer:
                         if mine != other:
                             deeper.append(prefix + "0123456789abcdef"[digit])
             if deeper and len(deeper[0]) == TREE_DEPTH:
-                yield self._differing_in_buckets(link, deeper, differing)
+                await self._differing_in_buckets(link, deeper, differing)
                 break
             frontier = deeper
         return differing
 
-    def _differing_in_buckets(
+    async def _differing_in_buckets(
         self, link: PeerLink, buckets: list[str], differing: set[str]
-    ) -> Deferred[Any]:
+    ) -> None:
         """Add to ``differing`` the games whose heads differ in these leaf buckets.
 
         A few requests in flight, not one round trip per leaf in turn.
         """
         pending = iter(buckets)
 
-        @inlineCallbacks
-        def worker() -> Any:
+        async def worker() -> None:
             for bucket in pending:
-                theirs = yield self._bucket(link, bucket)
+                theirs = await self._bucket(link, bucket)
                 ours = {
                     game_id: entry.head.hex()
                     for game_id, entry in self.replica.bucket_heads(bucket)
@@ -407,15 +418,14 @@ class Synchronizer:
                     if ours.get(game_id) != theirs.get(game_id)
                 )
 
-        workers = [worker() for _ in range(min(BUCKETS_PARALLEL, len(buckets)))]
-        return _all_or_first_failure(workers)
+        workers = [_deferred(worker()) for _ in range(min(BUCKETS_PARALLEL, len(buckets)))]
+        await _all_or_first_failure(workers)
 
-    @inlineCallbacks
-    def _bucket(self, link: PeerLink, bucket: str) -> Any:
+    async def _bucket(self, link: PeerLink, bucket: str) -> dict[str, str]:
         heads: dict[str, str] = {}
         after = ""
         while True:
-            answer = yield link.call(
+            answer = await link.call(
                 PeerBucket, timeout=self.catchup_timeout, prefix=bucket, after=after
             )
             for line in answer["games"]:
@@ -425,13 +435,15 @@ class Synchronizer:
             if not after:
                 return heads
 
-    @inlineCallbacks
-    def catch_up_with(self, link: PeerLink) -> Any:
+    def catch_up_with(self, link: PeerLink) -> Deferred[SyncStats]:
         """Find and repair every game that differs from one peer."""
+        return _deferred(self._catch_up_with(link))
+
+    async def _catch_up_with(self, link: PeerLink) -> SyncStats:
         started = time.monotonic()
         received = link.bytes_received
-        differing = yield self.differing_games(link)
-        stats = yield self.reconcile_all(differing)
+        differing = await self._differing_games(link)
+        stats = await self._reconcile_all(differing)
         log.info(
             "caught up with server {peer_id}: {games} game(s) and {events} event(s) "
             "adopted, {forks} fork(s) resolved, {waiting} waiting, out of {differing} "
@@ -447,35 +459,38 @@ class Synchronizer:
         )
         return stats
 
-    @inlineCallbacks
-    def reconcile_all(self, game_ids: Iterable[str]) -> Any:
+    def reconcile_all(self, game_ids: Iterable[str]) -> Deferred[SyncStats]:
         """Reconcile many games: batches of :data:`MAX_HISTORIES`, a few at a time.
 
         A few workers each await one batch after another: while one batch is
         adopted, the next one's histories are on their way.
         """
+        return _deferred(self._reconcile_all(game_ids))
+
+    async def _reconcile_all(self, game_ids: Iterable[str]) -> SyncStats:
         total = SyncStats()
         ordered = sorted(game_ids)
         batches = iter(range(0, len(ordered), MAX_HISTORIES))
 
-        @inlineCallbacks
-        def worker() -> Any:
+        async def worker() -> None:
             for start in batches:
-                stats = yield self._reconcile_batch(ordered[start : start + MAX_HISTORIES])
+                stats = await self._reconcile_batch(ordered[start : start + MAX_HISTORIES])
                 total.add(stats)
 
-        yield DeferredList([worker() for _ in range(BATCHES_PARALLEL)])
+        await DeferredList([_deferred(worker()) for _ in range(BATCHES_PARALLEL)])
         return total
 
     # -- a whole database ----------------------------------------------------
 
-    @inlineCallbacks
-    def rebuild_from(self, link: PeerLink) -> Any:
+    def rebuild_from(self, link: PeerLink) -> Deferred[SyncStats]:
         """Copy every game a peer holds into a new database.
 
         A rebuild cut short (the server killed) resumes after the last game
         it copied; games that changed meanwhile are the catch-up's to fix.
         """
+        return _deferred(self._rebuild_from(link))
+
+    async def _rebuild_from(self, link: PeerLink) -> SyncStats:
         started = time.monotonic()
         received = link.bytes_received
         stats = SyncStats()
@@ -490,13 +505,14 @@ class Synchronizer:
             )
         pending: list[Deferred[str]] = []
         while True:
-            answer = yield link.call(PeerDump, timeout=self.catchup_timeout, after=after)
+            answer = await link.call(PeerDump, timeout=self.catchup_timeout, after=after)
             for line in answer["games"]:
                 try:
                     record = json.loads(line)
                     game_id = str(record["id"])
+                    events: tuple[str, ...]
                     if record.get("more"):
-                        events = yield self._fetch_history(link, game_id, ())
+                        events = await self._fetch_history(link, game_id, ())
                     else:
                         events = tuple(record["events"])
                     pending.append(self.replica.adopt(game_id, events))
@@ -510,7 +526,7 @@ class Synchronizer:
                     continue
                 stats.games += 1
                 stats.events += len(events)
-            yield DeferredList(pending)
+            await DeferredList(pending)
             pending = []
             after = answer["next"]
             if not after:
@@ -527,18 +543,33 @@ class Synchronizer:
         return stats
 
 
-def _all_or_first_failure(deferreds: list[Deferred[Any]]) -> Deferred[Any]:
-    """Fire when all fired, or fail with the first failure (the others' are consumed)."""
-    return DeferredList(deferreds, fireOnOneErrback=True, consumeErrors=True).addErrback(
-        lambda failure: failure.value.subFailure
-    )
+def _deferred(coroutine: Coroutine[Deferred[Any], Any, _T]) -> Deferred[_T]:
+    """Run a coroutine of ours as a Deferred (what node.py and DeferredList take)."""
+    return Deferred.fromCoroutine(coroutine)
 
 
-#: What :func:`_history_from` answers when one PeerHistories answer is not enough.
-_UNSETTLED = object()
+async def _each(deferreds: list[Deferred[_T]]) -> list[_T | Failure]:
+    """Wait for all; each one's result or failure, in order."""
+    results = await DeferredList(deferreds, consumeErrors=True)
+    return [outcome for _, outcome in results]
 
 
-def _history_from(record: dict[str, Any], own: tuple[str, ...]) -> object:
+async def _all_or_first_failure(deferreds: list[Deferred[None]]) -> None:
+    """Wait for all, or fail with the first failure (the others' are consumed)."""
+    try:
+        await DeferredList(deferreds, fireOnOneErrback=True, consumeErrors=True)
+    except defer.FirstError as error:
+        error.subFailure.raiseException()
+
+
+class _Unsettled:
+    """What :func:`_history_from` answers when one PeerHistories answer is not enough."""
+
+
+_UNSETTLED = _Unsettled()
+
+
+def _history_from(record: dict[str, Any], own: tuple[str, ...]) -> History | _Unsettled:
     """A peer's history from its PeerHistories answer about a game, as
     :meth:`Synchronizer._fetch_history` reads its first PeerEvents answer.
 
@@ -574,13 +605,13 @@ def _head(events: tuple[str, ...]) -> str:
     return head.hex()
 
 
-def _log_unreachable(failure: Failure, link: PeerLink, what: str) -> None:
-    if not failure.check(*PEER_DOWN):
+def _log_unreachable(error: BaseException | None, link: PeerLink, what: str) -> None:
+    if not isinstance(error, PEER_DOWN):
         log.warn(
             "could not read {what} from server {peer_id}: {error}",
             what=f"game {what}" if " " not in what else what,
             peer_id=link.peer_id,
-            error=failure.getErrorMessage(),
+            error=str(error),
         )
 
 

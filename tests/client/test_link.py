@@ -3,14 +3,17 @@ servers with their own tags, the same bytes as ``callRemote``'s."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from twisted.internet.error import ConnectionLost
 from twisted.internet.testing import StringTransport
 from twisted.protocols import amp
 from twisted.python.failure import Failure
 from twisted.trial.unittest import SynchronousTestCase
 
+from game import errors as wire
 from game import protocol as p
-from game.link import LinkProtocol, encode_request
+from game.link import LinkProtocol, _parse_response, _remote_error, encode_request
 
 TOKEN = "a-token-of-twenty-chars"
 
@@ -62,6 +65,58 @@ class EncodedRequestTests(SynchronousTestCase):
         protocol.connectionLost(Failure(ConnectionLost()))
         self.failureResultOf(pending, ConnectionLost)
         self.failureResultOf(protocol.call_encoded(encode_request(p.Status, {})), ConnectionLost)
+
+
+class SendTests(SynchronousTestCase):
+    """What ReconnectingLink.send makes of answers (game.link's _parse_response
+    and _remote_error) is what callRemote makes of them."""
+
+    def outcomes(self, command: type[p.Command], arguments: dict[str, Any], answer: bytes) -> Any:
+        results = []
+        for encoded in (False, True):
+            protocol, _ = connected()
+            if encoded:
+                sent = protocol.call_encoded(encode_request(command, arguments)).addCallbacks(
+                    _parse_response,
+                    _remote_error,
+                    callbackArgs=(command, protocol),
+                    errbackArgs=(command,),
+                )
+            else:
+                sent = protocol.callRemote(command, **arguments)
+            outcome: list[Any] = []
+            sent.addBoth(outcome.append)
+            protocol.dataReceived(answer)
+            (value,) = outcome
+            if isinstance(value, Failure):
+                value = (type(value.value), value.value.args)
+            results.append(value)
+        return results
+
+    def test_answers_and_errors_as_call_remote(self) -> None:
+        move = {"game_id": "g1", "version": 3, "move": "4", "token": TOKEN}
+        status = {b"server_id": b"1", b"clock": b"7", b"games": b"2", b"serving": b"True",
+                  b"protocol": b"1", b"digest": b"ab"}  # fmt: skip
+        cases = [
+            (p.MakeMove, move, {b"_answer": b"1", b"game": '{"é":1}'.encode()}),
+            (p.Status, {}, {b"_answer": b"1", **status}),
+        ]
+        for code in (*p.MakeMove.errors.values(), b"NO_SUCH_CODE", b"UNHANDLED"):
+            error = {b"_error": b"1", b"_error_code": code, b"_error_description": "✓".encode()}
+            cases.append((p.MakeMove, move, error))
+        for command, arguments, box in cases:
+            stock, encoded = self.outcomes(command, arguments, amp.AmpBox(box).serialize())
+            self.assertEqual(encoded, stock, box)
+        bad_request = {b"_error": b"1", b"_error_code": b"BAD_REQUEST", b"_error_description": b"x"}
+        _, encoded = self.outcomes(p.MakeMove, move, amp.AmpBox(bad_request).serialize())
+        self.assertEqual(encoded, (wire.BadRequest, ("x",)))
+
+    def test_an_argument_named_like_call_remote_string_s_own(self) -> None:
+        class Odd(p.Command):
+            arguments = [(b"command", amp.Unicode())]
+
+        with self.assertRaises(ValueError):
+            encode_request(Odd, {"command": "x"})
 
 
 class AnswerParsingTests(SynchronousTestCase):

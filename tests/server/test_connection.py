@@ -7,8 +7,10 @@ iosim transports, and checks what a client sees on the wire.
 
 from __future__ import annotations
 
+import ast
 import hashlib
 import json
+from pathlib import Path
 from typing import Any
 
 from twisted.internet.defer import fail
@@ -18,8 +20,10 @@ from twisted.test.iosim import FakeAddress
 
 from game import errors as wire
 from game import protocol as p
+from game.server import paging
 from game.server.connection import MAX_UNSENT
 from game.server.gamelog import EMPTY_HEAD, MOVE, Command, Event, GameLog, canonical_json, decide
+from game.server.locators import ClientLocator
 from game.server.peers import proof
 from game.server.replica import bucket_of, event_key
 from game.server.sync import format_children
@@ -1445,202 +1449,53 @@ class PeerCommandTests(WireCase):
             },
         )
 
-    def test_peer_tree(self) -> None:
+    def test_peer_commands_answer_the_pages(self) -> None:
+        # What each answers is game.server.paging's (tests/server/test_paging.py).
         for n in range(40):
-            self.server.seed_game(f"t{n}", join=n % 2 == 0)
+            self.server.seed_game(f"t{n}", moves=["4"] * (n % 3))
+        game = self.replica.game("t7")
+        assert game is not None
         bucket = bucket_of("t7")
-        prefixes = ["", bucket[:1], bucket[:2], bucket[:3], "fff"]
-        answer = self.successResultOf(self.conn.call(p.PeerTree, prefixes=prefixes))
-        self.assertEqual(
-            answer["children"],
-            [format_children(self.replica.tree_children(prefix)) for prefix in prefixes],
-        )
-        self.assertNotEqual(answer["children"][3], ",".join([""] * 16))
-        for bad in (["abcd"], ["G"], [""] * 257):
-            self.wire_error(self.conn.call(p.PeerTree, prefixes=bad), wire.BadRequest)
+        requests = [f"t7 1 {game.heads[1].hex()}", f"nosuch 0 {EMPTY_HEAD.hex()}"]
+        replica = self.replica
+        for command, arguments, expected in [
+            (p.PeerTree, {"prefixes": ["", bucket[:2]]},
+             {"children": paging.tree_page(replica, ["", bucket[:2]])}),
+            (p.PeerBucket, {"prefix": bucket, "after": ""},
+             {"games": paging.bucket_page(replica, bucket, "").lines, "next": ""}),
+            (p.PeerEvents, {"game_id": "t7", "since": 1, "head": game.heads[1].hex()},
+             paging.events_page(replica, "t7", 1, game.heads[1].hex())),
+            (p.PeerHistories, {"games": requests},
+             {"games": paging.histories_page(replica, paging.history_requests(requests))}),
+            (p.PeerDump, {"after": "t3"},
+             {"games": paging.dump_page(replica, "t3").lines, "next": ""}),
+        ]:  # fmt: skip
+            self.assertEqual(self.successResultOf(self.conn.call(command, **arguments)), expected)
 
-    def test_peer_bucket(self) -> None:
-        for n in range(300):
-            self.server.replica.create(f"b{n}", "connect4", "alice", 0, TOKEN_A)
-        self.server.settle()
-        bucket = bucket_of("b7")
-        expected = [
-            f"{game_id} {entry.version} {entry.head.hex()}"
-            for game_id, entry in self.replica.bucket_heads(bucket)
-        ]
-        self.assertIn(f"b7 1 {self.replica.index['b7'].head.hex()}", expected)
-        answer = self.successResultOf(self.conn.call(p.PeerBucket, prefix=bucket, after=""))
-        self.assertEqual(answer, {"games": expected, "next": ""})
-        first = expected[0].split(" ")[0]
-        answer = self.successResultOf(self.conn.call(p.PeerBucket, prefix=bucket, after=first))
-        self.assertEqual(answer, {"games": expected[1:], "next": ""})
-        empty = next(b for b in (f"{n:04x}" for n in range(65536)) if b not in self.replica.buckets)
-        answer = self.successResultOf(self.conn.call(p.PeerBucket, prefix=empty, after=""))
-        self.assertEqual(answer, {"games": [], "next": ""})
-        for bad in ("abc", "abcde", "ABCD", ""):
-            self.wire_error(self.conn.call(p.PeerBucket, prefix=bad, after=""), wire.BadRequest)
+    def test_bad_requests_of_the_pages(self) -> None:
+        head = EMPTY_HEAD.hex()
+        for command, arguments in [
+            (p.PeerTree, {"prefixes": ["abcd"]}),
+            (p.PeerTree, {"prefixes": [""] * 257}),
+            (p.PeerBucket, {"prefix": "abc", "after": ""}),
+            (p.PeerHistories, {"games": ["g1 0"]}),
+            (p.PeerHistories, {"games": [f"g{n} 0 {head}" for n in range(p.MAX_HISTORIES + 1)]}),
+        ]:
+            self.wire_error(self.conn.call(command, **arguments), wire.BadRequest)
+        self.assert_served()
 
-    def test_peer_events_from_a_matching_head(self) -> None:
-        self.server.seed_game("g1", moves=list("4433"))
-        game = self.replica.game("g1")
-        assert game is not None
-        answer = self.peer_events("g1", 3, game.heads[3])
-        self.assertEqual(
-            {key: answer[key] for key in ("kind", "version", "start", "events", "complete")},
-            {
-                "kind": "connect4",
-                "version": 6,
-                "start": 3,
-                "events": game.event_json[3:],
-                "complete": True,
-            },
-        )
-        self.assertEqual(self.peer_events("g1", 0, EMPTY_HEAD)["events"], game.event_json)
-        at_end = self.peer_events("g1", 6, game.heads[6])
-        self.assertEqual((at_end["start"], at_end["events"], at_end["complete"]), (6, [], True))
-
-    def test_peer_events_from_a_different_head(self) -> None:
-        self.server.seed_game("g1", moves=list("4433"))
-        game = self.replica.game("g1")
-        assert game is not None
-        for since, head in [(3, game.heads[2]), (6, bytes(32)), (1, game.heads[6])]:
-            answer = self.peer_events("g1", since, head)
-            self.assertEqual(answer["start"], 0)
-            self.assertEqual(answer["events"], game.event_json)
-            self.assertTrue(answer["complete"])
-
-    def test_peer_events_since_beyond_the_version(self) -> None:
-        self.server.seed_game("g1", moves=list("44"))
-        answer = self.peer_events("g1", 9, bytes(32))
-        self.assertEqual((answer["version"], answer["start"]), (4, 4))
-        self.assertEqual((answer["events"], answer["complete"]), ([], True))
-
-    def test_peer_events_answer_carries_the_head(self) -> None:
-        # sync.Synchronizer._fetch_history reads answer["head"] when a peer
-        # answers start == version < since (the peer is behind): the head
-        # must come over the wire.
-        self.server.seed_game("g1", moves=list("44"))
-        game = self.replica.game("g1")
-        assert game is not None
-        answer = self.peer_events("g1", 9, bytes(32))
-        self.assertEqual(answer.get("head"), game.head.hex())
-
-    def test_peer_events_pages(self) -> None:
-        line = long_checkers_line(600)
-        self.assertEqual(len(line), 600)
-        self.server.seed_game("long", "checkers", line)
-        game = self.replica.game("long")
-        assert game is not None
-        self.assertGreater(sum(len(e.encode()) + 2 for e in game.event_json), p.LIST_BUDGET)
-        events: list[str] = []
-        pages = 0
-        while True:
-            answer = self.peer_events("long", len(events), game.heads[len(events)])
-            pages += 1
-            self.assertEqual(answer["start"], len(events))
-            self.assertEqual(answer["version"], 602)
-            size = sum(len(e.encode()) + 2 for e in answer["events"])
-            self.assertLessEqual(size, p.LIST_BUDGET)
-            events.extend(answer["events"])
-            if answer["complete"]:
-                break
-            # A page is as full as the budget allows.
-            following = game.event_json[len(events)]
-            self.assertGreater(size + len(following.encode()) + 2, p.LIST_BUDGET)
-        self.assertEqual(events, game.event_json)
-        self.assertEqual(pages, 2)
-
-    def test_peer_events_unknown_game(self) -> None:
+    def test_peer_events_unknown_and_damaged_games(self) -> None:
         self.wire_error(
             self.conn.call(p.PeerEvents, game_id="nosuch", since=0, head=EMPTY_HEAD.hex()),
             wire.UnknownGame,
         )
-
-    def test_peer_histories_answer_as_peer_events_does(self) -> None:
-        self.server.seed_game("g1", moves=["4", "4"])
-        self.server.seed_game("g2")
-        g1 = self.server.replica.game("g1")
-        assert g1 is not None
-        asked = [
-            ("g1", 2, g1.heads[2]),  # we hold its first two events: the rest follows
-            ("g2", 0, EMPTY_HEAD),
-            ("g1", 1, b"\x07" * 32),  # another line: the whole history
-            ("nosuch", 0, EMPTY_HEAD),
-        ]
-        lines = [f"{game_id} {since} {head.hex()}" for game_id, since, head in asked]
-        answer = self.successResultOf(self.conn.call(p.PeerHistories, games=lines))
-        expected = [
-            {"id": game_id, **self.peer_events(game_id, since, head)}
-            for game_id, since, head in asked[:3]
-        ]
-        self.assertEqual(
-            [json.loads(line) for line in answer["games"]],
-            [*expected, {"id": "nosuch", "unknown": True}],
-        )
-
-    def test_peer_histories_pages(self) -> None:
-        line = long_checkers_line(300)
-        for n in range(20):
-            self.server.seed_game(f"c{n:02}", "checkers", line)
-        asked = [f"c{n:02} 0 {EMPTY_HEAD.hex()}" for n in range(20)]
-        answer = self.successResultOf(self.conn.call(p.PeerHistories, games=asked))
-        games = [json.loads(text) for text in answer["games"]]
-        self.assertLessEqual(sum(len(text.encode()) + 2 for text in answer["games"]), p.LIST_BUDGET)
-        self.assertLess(len(games), 20)  # the rest is left to be asked again
-        self.assertTrue(all(game["complete"] for game in games))
-        self.assertEqual([game["id"] for game in games], [f"c{n:02}" for n in range(len(games))])
-        # One game bigger than the page: as much of it as fits, to be paged with PeerEvents.
-        self.server.seed_game("huge", "checkers", long_checkers_line(2000, seed=3))
-        answer = self.successResultOf(
-            self.conn.call(p.PeerHistories, games=[f"huge 0 {EMPTY_HEAD.hex()}", asked[0]])
-        )
-        self.assertEqual([json.loads(text)["complete"] for text in answer["games"]], [False])
-
-    def test_peer_histories_checks_its_lines(self) -> None:
-        head = EMPTY_HEAD.hex()
-        for games in (
-            ["g1 0"],
-            [f"g1 -1 {head}"],
-            [f"g 1 0 {head}"],
-            ["g1 0 " + "A" * 64],
-            [f"g{n} 0 {head}" for n in range(p.MAX_HISTORIES + 1)],
-        ):
-            self.wire_error(self.conn.call(p.PeerHistories, games=games), wire.BadRequest)
-
-    def test_peer_histories_leaves_out_a_damaged_game(self) -> None:
         self.server.seed_game("g1", moves=["4"])
         self.server.replica._cache.clear()
         self.server.storage.stage(event_key("g1", 2), "not the move that was played")
-        answer = self.successResultOf(
-            self.conn.call(p.PeerHistories, games=[f"g1 0 {EMPTY_HEAD.hex()}"])
+        self.wire_error(
+            self.conn.call(p.PeerEvents, game_id="g1", since=0, head=EMPTY_HEAD.hex()),
+            wire.NotServing,
         )
-        self.assertEqual(answer["games"], [canonical_json({"id": "g1", "unavailable": True})])
-
-    def test_peer_dump_pages(self) -> None:
-        ids = [f"d{n:03}" for n in range(400)]
-        for game_id in ids:
-            self.server.replica.create(game_id, "connect4", "alice", 0, TOKEN_A)
-        self.server.settle()
-        self.server.seed_game("long", "checkers", long_checkers_line(300))
-        lines: list[str] = []
-        after = ""
-        pages = 0
-        while True:
-            answer = self.successResultOf(self.conn.call(p.PeerDump, after=after))
-            pages += 1
-            size = sum(len(line.encode()) + 2 for line in answer["games"])
-            self.assertLessEqual(size, p.LIST_BUDGET)
-            lines.extend(answer["games"])
-            if not answer["next"]:
-                break
-            self.assertEqual(answer["next"], json.loads(answer["games"][-1])["id"])
-            after = answer["next"]
-        self.assertGreater(pages, 1)
-        expected = [canonical_json({"events": self.events_of(i), "id": i}) for i in ids]
-        self.assertEqual(lines, [*expected, canonical_json({"id": "long", "more": True})])
-        answer = self.successResultOf(self.conn.call(p.PeerDump, after="d397"))
-        ids_after = [json.loads(line)["id"] for line in answer["games"]]
-        self.assertEqual(ids_after, ["d398", "d399", "long"])
 
     def test_a_new_database_serves_no_peer_state(self) -> None:
         server = ServerHarness(self, serving=False)
@@ -1703,12 +1558,16 @@ class TokenSecrecyTests(WireCase):
                 self.assertNotIn(secret.encode(), received)
 
 
-# -- the direct path of game commands ----------------------------------------------------
+# -- the bytes of the answers -----------------------------------------------------------
+
+#: What the server answered to RecordedAnswersTests.script before its
+#: responders moved to CommandLocators (and past a direct path of its own).
+RECORDED = Path(__file__).parent / "data" / "game_commands.boxes"
 
 
-class DirectPathTests(ConnectionTestCase):
-    """Game commands bypass stock AMP dispatch (ServerProtocol._answer_game_command):
-    the same requests answer the same bytes through either path."""
+class RecordedAnswersTests(ConnectionTestCase):
+    """Game commands answer, byte for byte, what they answered when they took
+    a direct path past stock AMP dispatch (and the stock path, tested equal)."""
 
     def script(self, conn: Connection, server: ServerHarness) -> list[str]:
         """Requests covering answers, every kind of error, BAD_REQUEST and INTERNAL."""
@@ -1763,39 +1622,48 @@ class DirectPathTests(ConnectionTestCase):
         self.flushLoggedErrors(RuntimeError)
         return notes
 
-    def run_script(self, direct: bool) -> tuple[bytes, list[str]]:
+    def test_same_bytes_as_recorded(self) -> None:
+        self.assert_recorded_answers()
+
+    def test_same_bytes_through_the_stock_responders(self) -> None:
+        # ClientLocator's game commands without game.server.direct.
+        self.patch(ClientLocator, "locateResponder", amp.CommandLocator.locateResponder)
+        self.assert_recorded_answers()
+
+    def test_the_direct_responders_answer_the_game_commands(self) -> None:
+        located: list[tuple[bytes, str]] = []
+        locate = ClientLocator.locateResponder
+
+        def spy(locator: ClientLocator, name: bytes) -> Any:
+            responder = locate(locator, name)
+            located.append((name, responder.__module__))
+            return responder
+
+        self.patch(ClientLocator, "locateResponder", spy)
         server = ServerHarness(self)
         conn = server.connect()
-        if not direct:
-            self.patch(conn.protocol, "_answer_game_command", lambda box: False)
+        start_game(self, conn)
+        self.successResultOf(conn.call(p.Status))
+        direct, stock = "game.server.direct", "twisted.protocols.amp"
+        self.assertEqual(
+            located, [(b"CreateGame", direct), (b"JoinGame", direct), (b"Status", stock)]
+        )
+
+    def assert_recorded_answers(self) -> None:
+        server = ServerHarness(self)
+        conn = server.connect()
         notes = self.script(conn, server)
         self.assertTrue(conn.open)
-        return bytes(conn.client.received), notes
-
-    def test_same_bytes_either_way(self) -> None:
-        direct, direct_notes = self.run_script(direct=True)
-        stock, stock_notes = self.run_script(direct=False)
-        self.assertEqual(direct_notes, stock_notes)
-        self.assertEqual(direct, stock)
+        lines = RECORDED.read_text().splitlines()
+        boxes = [ast.literal_eval(line) for line in lines if not line.startswith("#")]
+        recorded = b"".join(amp.AmpBox(box).serialize() for box in boxes)
+        self.maxDiff = None
+        self.assertEqual(conn.received_boxes(), boxes)
+        self.assertEqual(bytes(conn.client.received), recorded)
+        self.assertEqual(len(notes), sum(1 for box in boxes if b"_error" in box) - 1)
         # The script covers the errors it says it does.
-        text = direct.decode("utf-8", "replace")
+        text = recorded.decode("utf-8", "replace")
         for tag in ("GAME_EXISTS", "GAME_FULL", "STALE_VERSION", "NOT_YOUR_TURN",
                     "ILLEGAL_MOVE", "BAD_TOKEN", "BAD_REQUEST", "UNKNOWN_GAME",
                     "NO_DRAW_OFFER", "INTERNAL"):  # fmt: skip
             self.assertIn(tag, text)
-
-    def test_direct_path_taken(self) -> None:
-        server = ServerHarness(self)
-        conn = server.connect()
-        taken: list[bool] = []
-        answer = conn.protocol._answer_game_command
-
-        def spy(box: amp.AmpBox) -> bool:
-            taken.append(answer(box))
-            return taken[-1]
-
-        self.patch(conn.protocol, "_answer_game_command", spy)
-        start_game(self, conn)
-        self.successResultOf(conn.call(p.Status))
-        self.assertIn(True, taken)
-        self.assertFalse(taken[-1])  # Status takes the stock path
