@@ -156,6 +156,12 @@ class CatchUpTests(GridCase):
             self.assertEqual(parsed(documents[match.game_id]), match.doc)
         # The rebuilt server plays on like the others.
         grid.run_until(lambda: grid.client.active == list(SERVERS), limit=5)
+        pages = grid.answer(
+            grid.client.ask_each(p.ListGames, status="", kind="", player="", limit=50, after="")
+        )
+        self.assertEqual(len(pages[3]["games"]), len(matches))
+        self.assertEqual(pages[1], pages[3])
+        self.assertEqual(pages[2], pages[3])
         outcome = matches[0].outcome(
             grid.client.make_move("g0", matches[0].version, "5", matches[0].mover_token())
         )
@@ -455,9 +461,12 @@ class RepairTests(GridCase):
         beat on their own between anti-entropy rounds."""
         grid = self.grid(heartbeat=0.5)
         dials = dict(grid.dials)
+        started = len(grid.log.lines)
         grid.run(10)  # twenty heartbeats with no client traffic at all
         self.assertEqual(grid.dials, dials)
-        self.assertNotIn("silent for", grid.log.text())
+        idle = "\n".join(grid.log.lines[started:])
+        self.assertNotIn("silent for", idle)
+        self.assertNotIn("lost; redialling", idle)
         for server_id in SERVERS:
             links = grid.node(server_id).links
             self.assertTrue(all(link.ready for link in links.values()))
