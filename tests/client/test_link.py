@@ -166,6 +166,3 @@ class NoDelayTests(SynchronousTestCase):
         transport = TCPTransport()
         LinkProtocol().makeConnection(transport)
         self.assertTrue(transport.no_delay)
-
-    def test_a_transport_without_tcp_options_is_left_alone(self) -> None:
-        connected()  # StringTransport has no setTcpNoDelay

@@ -1,8 +1,9 @@
-"""Scenarios 3 and 4: catch-up after missed moves, and a rebuild from scratch."""
+"""Scenarios 3 and 4 at scale: catch-up of missed moves among 10,000 games, and
+a rebuild from scratch killed half-way.  The same logic on a few games runs
+in-process in tests/server/test_cluster_scenarios.py."""
 
 from __future__ import annotations
 
-import random
 import re
 import shutil
 import time
@@ -10,7 +11,6 @@ import time
 from twisted.internet import defer
 
 from game import protocol as p
-from game.rules import new_game
 from tests.integration.cluster import ALL, Match, catch_up_bytes, new_token, sleep, timed_test
 
 STORED_GAMES = 10_000
@@ -18,8 +18,6 @@ MISSED_MOVES = 10
 BATCH = 500
 #: Issue 3: a catch-up of 10 missed moves among 10,000 games moves under 200 KB.
 CATCH_UP_BUDGET = 200_000
-#: Plies of a game whose history (with draw offers) passes a quarter of a PeerDump page.
-LONG_GAME_PLIES = 110
 
 
 async def create_many(clients, count: int, prefix: str) -> float:
@@ -124,80 +122,3 @@ async def kill_during_rebuild(server) -> int:
         assert server.running, server.tail()
         await sleep(0.01)
     raise AssertionError(f"server {server.id} wrote no rebuild in 30 s\n{server.tail()}")
-
-
-def long_random_checkers(min_plies: int) -> list[str]:
-    """The moves of a random checkers game of at least ``min_plies`` plies."""
-    for seed in range(1000):
-        rng, position, moves = random.Random(seed), new_game("checkers"), []
-        while position.outcome() is None:
-            moves.append(rng.choice(position.legal_moves()))
-            position = position.play(moves[-1])
-        if len(moves) >= min_plies:
-            return moves
-    raise AssertionError(f"no random checkers game of {min_plies} plies")
-
-
-async def long_checkers_game(clients) -> Match:
-    """A finished checkers game with a draw offer every other ply: a history too
-    big for one PeerDump line, so a rebuild fetches it with PeerEvents."""
-    match = Match(clients, "checkers")
-    await match.start()
-    for ply, move in enumerate(long_random_checkers(LONG_GAME_PLIES)):
-        if ply % 2 == 0:
-            match.doc = await clients.game(
-                p.OfferDraw, game_id=match.id, version=match.version, token=match.mover().token
-            )
-        await match.move(move)
-    assert match.doc["status"] == "finished", match.doc
-    # Every event takes over 100 bytes in a dump line.
-    assert match.version * 100 > p.LIST_BUDGET // 4, match.version
-    return match
-
-
-@timed_test(60)
-async def test_empty_data_directory_is_rebuilt_from_peers(make_cluster, clients_for):
-    cluster = make_cluster()
-    await cluster.start_all()
-    clients = clients_for(cluster)
-
-    matches = []
-    for kind, moves in [
-        ("connect4", ["4", "4", "5"]),
-        ("reversi", ["d3", "c3", "c4"]),
-        ("checkers", ["11-15", "23-19"]),
-        ("connect4", []),
-    ]:
-        match = Match(clients, kind)
-        await match.start()
-        await match.moves(moves)
-        matches.append(match)
-    won = Match(clients, "connect4")
-    await won.start()
-    await won.moves(["1", "2", "1", "2", "1", "2", "1"])
-    assert won.doc["status"] == "finished"
-    resigned = Match(clients, "reversi")
-    await resigned.start()
-    resigned.doc = await clients.game(
-        p.Resign, game_id=resigned.id, version=resigned.version, token=resigned.players[0].token
-    )
-    open_game = Match(clients, "checkers")
-    await open_game.create()
-    matches += [won, resigned, open_game, await long_checkers_game(clients)]
-    before = await clients.assert_converged()
-
-    await cluster[3].stop()
-    shutil.rmtree(cluster[3].data)
-    await cluster[3].start()
-
-    log = cluster[3].log()
-    assert "a new database" in log
-    assert f"rebuilt {len(matches)} game(s)" in log, log[-3000:]
-    after = await clients.assert_converged()
-    assert (after["clock"], after["digest"]) == (before["clock"], before["digest"])
-    for match in matches:
-        assert await clients.game(p.GetGame, game_id=match.id) == match.doc
-    listing = await clients.same(p.ListGames)
-    assert len(listing["games"]) == len(matches)
-    # The rebuilt server plays on like the others.
-    await matches[0].move("5")
