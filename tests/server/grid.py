@@ -50,11 +50,12 @@ from zope.interface import implementer
 
 from game.client.client import Outcome, ReplicatedClient
 from game.config import ClusterConfig
+from game.server.commit import GroupCommitter
 from game.server.connection import ServerFactory
 from game.server.node import ServerNode
 from game.server.peers import PeerLink
 from game.server.replica import Replica
-from game.server.storage import GroupCommitter, Storage
+from game.server.storage import Storage
 from tests.server.helpers import TOKEN_A, TOKEN_B, make_config
 
 #: Who is at either end of a connection: a server id, or a client's name.
