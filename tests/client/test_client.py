@@ -892,7 +892,7 @@ class ListGamesTests(ClusterCase):
         cluster[3].script["ListGames"] = {"games": [*everything[:2], summary("g3", 2)], "next": ""}
         listing = self.successResultOf(self.listed(cluster, limit=3, after="g0"))
         self.assertIsInstance(listing, Listing)
-        self.assertEqual([g.summary["id"] for g in listing.games], ["g1", "g2", "g3"])
+        self.assertEqual([g.game.game_id for g in listing.games], ["g1", "g2", "g3"])
         self.assertEqual([g.provisional for g in listing.games], [False, False, False])
         self.assertEqual(listing.games[2].servers, (1, 2))
         self.assertEqual(listing.next, "g3")
