@@ -15,8 +15,8 @@ kind.  Each board shows the coordinates a player types:
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from typing import Any, Final, cast
+from collections.abc import Sequence
+from typing import Final, cast
 
 from game.client.document import GameDocument
 from game.rules import from_text
@@ -39,18 +39,9 @@ DISCS: Final = ("X", "O")
 PIECES: Final = (("b", "B"), ("w", "W"))
 
 
-def typed(document: GameDocument | Mapping[str, Any]) -> GameDocument:
-    """``document`` as a :class:`GameDocument`.  The CLI still hands the
-    JSON object to :func:`seat_label` and :func:`render_game`; once it reads
-    ``GameDocument`` (issue 11), this goes."""
-    if isinstance(document, GameDocument):
-        return document
-    return GameDocument.from_mapping(document)
-
-
-def seat_label(document: GameDocument | Mapping[str, Any], seat: int) -> str:
+def seat_label(document: GameDocument, seat: int) -> str:
     """``alice (black)``, or ``(open seat) (white)`` while the seat is free."""
-    name = typed(document).player(seat)
+    name = document.player(seat)
     return f"{name if name is not None else '(open seat)'} ({COLOURS[seat]})"
 
 
@@ -177,7 +168,6 @@ def render_board(document: GameDocument) -> str:
     return render_checkers(cast(Checkers, position))
 
 
-def render_game(document: GameDocument | Mapping[str, Any]) -> str:
+def render_game(document: GameDocument) -> str:
     """The header and the board, for ``replgame show`` and ``watch``."""
-    document = typed(document)
     return f"{render_header(document)}\n\n{render_board(document)}"

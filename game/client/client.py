@@ -11,7 +11,6 @@ differ, the servers in the minority are sent ``SyncGame`` (read repair).
 
 from __future__ import annotations
 
-import json
 import random
 from collections.abc import Callable
 from typing import Any
@@ -128,12 +127,6 @@ class Outcome:
         """
         return GameDocument.from_json(self.document)
 
-    def game(self) -> dict[str, Any]:
-        """The game document as a JSON object (what the CLI still reads;
-        prefer :meth:`game_document`)."""
-        parsed: dict[str, Any] = json.loads(self.document)
-        return parsed
-
 
 class _ClientLocator(amp.CommandLocator):
     """Commands a server sends us: only GameChanged."""
@@ -242,12 +235,6 @@ class WatchUpdate:
     def game_document(self) -> GameDocument:
         """The document shown, typed."""
         return GameDocument.from_json(self.document)
-
-    def game(self) -> dict[str, Any]:
-        """The document shown as a JSON object (what the CLI still reads;
-        prefer :meth:`game_document`)."""
-        parsed: dict[str, Any] = json.loads(self.document)
-        return parsed
 
 
 class GameWatch:

@@ -8,21 +8,24 @@ strings and dicts, with no Twisted and no I/O, so that ``replgame status``,
 them without a reactor.  The client's value types are imported for type
 checking only.
 
-The fields of a game document are read here (and in
-:mod:`game.client.cli.choices`), so that a typed document has few places to
-change.
+Text is drawn from the typed :class:`~game.client.document.GameDocument`;
+``--json`` output re-emits the JSON object the servers sent, so fields a
+later protocol version adds pass through.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Final
 
 from game.client import boards
+from game.client.majority import agreed
 from game.config import DEFAULT_SOURCE, ClusterConfig
 
 if TYPE_CHECKING:
     from game.client.client import Outcome, ServerStatus, WatchUpdate
+    from game.client.document import GameDocument
     from game.client.majority import ListedGame
 
 #: The command's name, as messages quote it.
@@ -135,19 +138,24 @@ def game_report(
     unreachable: Sequence[int] = (),
 ) -> tuple[str, dict[str, Any]]:
     """A game answer as text (``text``, its provisional mark, the board and a
-    note on the other servers) and as ``--json`` data."""
-    document = outcome.game()
+    note on the other servers) and as ``--json`` data.
+
+    :raises game.client.document.DocumentError: the servers answered a
+        malformed document.
+    """
     lines = text.rstrip("\n").splitlines()
     note = provisional_note(outcome)
     if note:
         lines.append(note)
     if lines:
         lines.append("")
-    lines.append(boards.render_game(document))
+    lines.append(boards.render_game(outcome.game_document()))
     servers = servers_note(outcome, unreachable)
     if servers:
         lines.append(servers)
-    data = {"game": document, **outcome_fields(outcome, unreachable), **(extra or {})}
+    # The object as sent, so fields a later protocol version adds pass through.
+    sent = json.loads(outcome.document)
+    data = {"game": sent, **outcome_fields(outcome, unreachable), **(extra or {})}
     return "\n".join(lines), data
 
 
@@ -178,13 +186,13 @@ def played_text(move: str, player: str, seat: int) -> str:
     return f"played {move} as {player} ({boards.COLOURS[seat]})\n"
 
 
-def resigned_text(before: Mapping[str, Any], player: str, seat: int) -> str:
+def resigned_text(before: GameDocument, player: str, seat: int) -> str:
     """What resigning did, given the game as it was before."""
-    verb = "cancelled the game" if before["status"] == "open" else "resigned"
+    verb = "cancelled the game" if before.status == "open" else "resigned"
     return f"{player} ({boards.COLOURS[seat]}) {verb}\n"
 
 
-def draw_text(action: str, document: Mapping[str, Any], player: str, seat: int) -> str:
+def draw_text(action: str, document: GameDocument, player: str, seat: int) -> str:
     """What ``replgame draw`` did: ``offer`` or ``accept``."""
     who = f"{player} ({boards.COLOURS[seat]})"
     if action == "accept":
@@ -192,7 +200,7 @@ def draw_text(action: str, document: Mapping[str, Any], player: str, seat: int) 
     opponent = boards.seat_label(document, 1 - seat)
     return (
         f"{who} offered a draw; it stands until {opponent} accepts it "
-        f"(`{PROG} draw {document['id']}`) or makes a move\n"
+        f"(`{PROG} draw {document.game_id}`) or makes a move\n"
     )
 
 
@@ -201,14 +209,14 @@ def draw_text(action: str, document: Mapping[str, Any], player: str, seat: int) 
 
 def is_over(update: WatchUpdate) -> bool:
     """Whether a watched game is finished, by a majority of the servers."""
-    return bool(update.game()["status"] == "finished" and not update.provisional)
+    return update.game_document().status == "finished" and not update.provisional
 
 
 def watch_frame(update: WatchUpdate, unreachable: Sequence[int], clear: bool) -> str:
     """A watched game drawn once: a separator (or a cleared screen), the
     board, its provisional mark, and which servers hold which version."""
     held = ", ".join(f"{sid}: v{version}" for sid, version in sorted(update.versions.items()))
-    lines = [CLEAR_SCREEN if clear else "-" * 40, boards.render_game(update.game())]
+    lines = [CLEAR_SCREEN if clear else "-" * 40, boards.render_game(update.game_document())]
     if update.provisional:
         lines.append(
             f"PROVISIONAL: only {servers_phrase(list(update.agreed))} holds this version; "
@@ -224,7 +232,7 @@ def watch_frame(update: WatchUpdate, unreachable: Sequence[int], clear: bool) ->
 def watch_json(update: WatchUpdate, unreachable: Sequence[int]) -> dict[str, Any]:
     """A watched game's state as one ``--json`` line."""
     return {
-        "game": update.game(),
+        "game": json.loads(update.document),
         "provisional": update.provisional,
         "agreed": sorted(update.agreed),
         "versions": {str(k): v for k, v in sorted(update.versions.items())},
@@ -256,19 +264,17 @@ def format_games(
         header.append("you")
     rows = [header]
     for game in listed:
-        summary = game.summary
-        players = summary.get("players") or [None, None]
+        summary = game.game
         row = [
-            summary["id"],
-            summary["kind"],
-            summary["status"],
-            str(summary["version"]),
-            " vs ".join(name if name is not None else "(open)" for name in players),
+            summary.game_id,
+            summary.kind,
+            summary.status,
+            str(summary.version),
+            " vs ".join(name if name is not None else "(open)" for name in summary.players),
         ]
         if mine is not None:
-            row.append(
-                ", ".join(f"seat {s} ({boards.COLOURS[s]})" for s in mine.get(summary["id"], ()))
-            )
+            seats = mine.get(summary.game_id, ())
+            row.append(", ".join(f"seat {s} ({boards.COLOURS[s]})" for s in seats))
         if game.provisional:
             row[-1] += f"  PROVISIONAL ({servers_phrase(list(game.servers))} only)"
         rows.append(row)
@@ -287,26 +293,20 @@ def games_json(
     mine: Mapping[str, Sequence[int]] | None,
     unreachable: Sequence[int],
 ) -> dict[str, Any]:
-    """``replgame games --json``."""
+    """``replgame games --json``: each summary as the servers sent it."""
     return {
         "games": [
             {
                 **game.summary,
                 "provisional": game.provisional,
                 "servers": list(game.servers),
-                **({"mine": sorted(mine.get(game.summary["id"], []))} if mine is not None else {}),
+                **({"mine": sorted(mine.get(game.game.game_id, []))} if mine is not None else {}),
             }
             for game in listed
         ],
         "provisional": any(game.provisional for game in listed),
         "unreachable": list(unreachable),
     }
-
-
-def listed_id(game: ListedGame) -> str:
-    """The id of a listed game."""
-    game_id: str = game.summary["id"]
-    return game_id
 
 
 # -- status -----------------------------------------------------------------------------
@@ -316,16 +316,16 @@ def status_summary(statuses: Sequence[ServerStatus]) -> tuple[bool, str, bool]:
     """``(agree, explanation, provisional)`` for a set of server statuses.
 
     They agree when all are reachable, serving, and report the same clock and
-    digest.  The view is provisional when fewer than two serving servers
-    report the same digest.
+    digest.  The view is provisional when no two serving servers report the
+    same digest.
     """
     serving = [s for s in statuses if s.reachable and s.serving]
     down = [s.server_id for s in statuses if not s.reachable]
     idle = [s.server_id for s in statuses if s.reachable and not s.serving]
+    provisional = not agreed(serving, key=lambda s: s.digest)
     by_digest: dict[str, list[int]] = {}
     for s in serving:
         by_digest.setdefault(s.digest, []).append(s.server_id)
-    provisional = not any(len(ids) >= 2 for ids in by_digest.values())
     clocks = {s.clock for s in serving}
     if not down and not idle and len(by_digest) == 1 and len(clocks) == 1:
         return True, f"all {len(serving)} serve the same games at clock {clocks.pop()}", provisional

@@ -21,6 +21,7 @@ from twisted.internet.task import deferLater
 
 from game import protocol as p
 from game.client.client import Outcome, ReplicatedClient
+from game.client.document import GameDocument
 from game.client.majority import OK
 from game.client.tokens import new_token
 from game.config import ClusterConfig
@@ -120,7 +121,7 @@ class ChaosBot:
                 return
             outcome = await self.send(request)
             if _succeeded(outcome):
-                game.doc = outcome.game()  # type: ignore[union-attr]
+                game.doc = outcome.game_document()  # type: ignore[union-attr]
             else:
                 if outcome is None:
                     await self.pause(0.3)  # no server reachable
@@ -129,7 +130,7 @@ class ChaosBot:
                     # Re-sending it is safe (a repeat answers the game).
                     retried = await self.send(request)
                     if _succeeded(retried):
-                        game.doc = retried.game()  # type: ignore[union-attr]
+                        game.doc = retried.game_document()  # type: ignore[union-attr]
                         await self.pause(self.rng.uniform(*self.think))
                         continue
                 await self.reread(game)
@@ -158,7 +159,7 @@ class ChaosBot:
         self.doing = f"GetGame {game.id} (reread)"
         outcome = await self.recorder.request(self.client, p.GetGame, {"game_id": game.id})
         if _succeeded(outcome) and not outcome.provisional and not outcome.differed:
-            game.doc = outcome.game()
+            game.doc = outcome.game_document()
             return
         error = outcome.error if outcome is not None else None
         if error is not None and not outcome.provisional and error.tag == b"UNKNOWN_GAME":
@@ -170,7 +171,7 @@ class ChaosBot:
         self.doing = f"SyncGame {game.id} (reread)"
         synced = await self.recorder.request(self.client, p.SyncGame, {"game_id": game.id})
         if _succeeded(synced):
-            game.doc = synced.game()
+            game.doc = synced.game_document()
         else:
             await self.pause(0.3)
 
@@ -192,7 +193,7 @@ class _Game:
         self.kind = kind
         self.players = (f"bot{index}-black", f"bot{index}-white")
         self.tokens = (new_token(), new_token())
-        self.doc: dict[str, Any] | None = None
+        self.doc: GameDocument | None = None
 
     def next_request(
         self, rng: random.Random
@@ -210,10 +211,10 @@ class _Game:
                     "seat": 0,
                 },
             )
-        version = doc["version"]
-        if doc["status"] == "finished":
+        version = doc.version
+        if doc.status == "finished":
             return None
-        if doc["status"] == "open":
+        if doc.status == "open":
             return (
                 p.JoinGame,
                 1,
@@ -224,9 +225,9 @@ class _Game:
                     "token": self.tokens[1],
                 },
             )
-        seat = doc["to_move"]
+        seat: int = doc.to_move  # type: ignore[assignment]  # active: a side to move
         roll = rng.random()
-        offer = doc["draw_offer"]
+        offer = doc.draw_offer
         if offer is not None and offer != seat and roll < 0.4:
             return p.AcceptDraw, seat, self._args(version, seat)
         if roll < 0.004:
@@ -234,7 +235,7 @@ class _Game:
             return p.Resign, resigner, self._args(version, resigner)
         if offer is None and roll < 0.02:
             return p.OfferDraw, seat, self._args(version, seat)
-        move = rng.choice(doc["legal"])
+        move = rng.choice(doc.legal)
         return p.MakeMove, seat, {**self._args(version, seat), "move": move}
 
     def _args(self, version: int, seat: int) -> dict[str, Any]:

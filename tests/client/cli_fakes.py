@@ -19,6 +19,7 @@ from twisted.internet.task import Clock
 
 from game import errors as wire
 from game.client.client import Outcome, WatchUpdate
+from game.client.document import GameDocument
 from game.client.majority import ServerAnswer, decide
 from game.client.tokens import Seat
 from game.config import default_config
@@ -50,6 +51,7 @@ def outcome_of(command: str, *answers: tuple[int, Any], asked: int | None = None
 
 
 def doc(version: int = 3, **fields: Any) -> dict[str, Any]:
+    """A game document's JSON object (an active Connect Four game by default)."""
     base = {
         "id": "g1",
         "kind": "connect4",
@@ -65,6 +67,11 @@ def doc(version: int = 3, **fields: Any) -> dict[str, Any]:
     }
     base.update(fields)
     return base
+
+
+def typed_doc(version: int = 3, **fields: Any) -> GameDocument:
+    """:func:`doc`, typed."""
+    return GameDocument.from_mapping(doc(version, **fields))
 
 
 def game_answer(document: dict[str, Any]) -> dict[str, str]:

@@ -155,6 +155,20 @@ class CommandTests(SynchronousTestCase):
         )
         self.assertEqual(self.failing("show", "nosuch").message, "no game nosuch on the servers")
 
+    def test_an_answer_that_is_not_a_game_document(self) -> None:
+        game_id = self.new_game()
+        malformed = {"game": json.dumps({"id": game_id, "version": 1})}
+
+        def fault(command: str, arguments: dict[str, Any]) -> Any:
+            return outcome_of(command, (1, malformed), (2, malformed))
+
+        self.client.fault = fault
+        unreadable = "unreadable answer from the servers: game document has no 'result' field"
+        self.assertEqual(self.failing("move", game_id, "4").message, unreadable)
+        self.assertEqual(self.failing("join", game_id, "--as", "bob").message, unreadable)
+        self.client.answers_each = {1: malformed, 2: malformed, 3: malformed}
+        self.assertEqual(self.failing("show", game_id).message, unreadable)
+
     def test_show_repairs_the_server_that_differs(self) -> None:
         game_id = self.new_game()
         current = self.client.games[game_id].document()

@@ -599,7 +599,7 @@ class RequestTests(ClusterCase):
         outcome = self.outcome(cluster, cluster.client.get_game("g1"))
         self.assertFalse(outcome.provisional)
         self.assertEqual(outcome.document, document(3, "44"))
-        self.assertEqual(outcome.game()["version"], 3)
+        self.assertEqual(outcome.game_document().version, 3)
         self.assertEqual(outcome.command, "GetGame")
         for server in cluster.servers.values():
             self.assertEqual(server.called("GetGame"), [{"game_id": "g1"}])
@@ -892,7 +892,7 @@ class ListGamesTests(ClusterCase):
         cluster[3].script["ListGames"] = {"games": [*everything[:2], summary("g3", 2)], "next": ""}
         listing = self.successResultOf(self.listed(cluster, limit=3, after="g0"))
         self.assertIsInstance(listing, Listing)
-        self.assertEqual([g.summary["id"] for g in listing.games], ["g1", "g2", "g3"])
+        self.assertEqual([g.game.game_id for g in listing.games], ["g1", "g2", "g3"])
         self.assertEqual([g.provisional for g in listing.games], [False, False, False])
         self.assertEqual(listing.games[2].servers, (1, 2))
         self.assertEqual(listing.next, "g3")
@@ -970,7 +970,7 @@ class WatchTests(ClusterCase):
         cluster[2].release("Watch", {"game": document(3, "4")})
         cluster.flush()
         self.assertEqual(
-            [(u.game()["version"], u.provisional, u.agreed) for u in cluster.updates],
+            [(u.game_document().version, u.provisional, u.agreed) for u in cluster.updates],
             [(2, True, (3,)), (3, True, (1,)), (3, False, (1, 2))],
         )
         self.assertEqual(cluster.updates[-1].versions, {1: 3, 2: 3, 3: 2})

@@ -354,14 +354,14 @@ class MergeListingsTests(SynchronousTestCase):
         )
         (game,) = listing.games
         self.assertTrue(game.provisional)
-        self.assertEqual(game.summary["version"], 4)
+        self.assertEqual(game.game.version, 4)
         self.assertEqual(game.servers, (2,))
 
     def test_a_game_on_one_server_only_is_provisional(self) -> None:
         listing = merge_listings(
             {1: ([summary("a", 1), summary("b", 1)], ""), 2: ([summary("a", 1)], "")}
         )
-        self.assertEqual([g.summary["id"] for g in listing.games], ["a", "b"])
+        self.assertEqual([g.game.game_id for g in listing.games], ["a", "b"])
         self.assertEqual([g.provisional for g in listing.games], [False, True])
         self.assertEqual(listing.games[1].servers, (1,))
 
@@ -374,7 +374,7 @@ class MergeListingsTests(SynchronousTestCase):
                 3: (everything, ""),
             }
         )
-        self.assertEqual([g.summary["id"] for g in listing.games], ["g1", "g2", "g3"])
+        self.assertEqual([g.game.game_id for g in listing.games], ["g1", "g2", "g3"])
         self.assertEqual(listing.next, "g3")
         self.assertTrue(all(not g.provisional for g in listing.games))
 
@@ -387,7 +387,7 @@ class MergeListingsTests(SynchronousTestCase):
                 3: (everything, ""),
             }
         )
-        self.assertEqual([g.summary["id"] for g in listing.games], ["g1", "g2", "g3"])
+        self.assertEqual([g.game.game_id for g in listing.games], ["g1", "g2", "g3"])
         self.assertEqual(listing.next, "g3")
 
     def test_ids_in_sorted_order(self) -> None:
@@ -398,7 +398,7 @@ class MergeListingsTests(SynchronousTestCase):
                 3: ([summary("a", 1), summary("b", 1), summary("c", 1), summary("d", 1)], ""),
             }
         )
-        self.assertEqual([g.summary["id"] for g in listing.games], ["a", "b", "c", "d"])
+        self.assertEqual([g.game.game_id for g in listing.games], ["a", "b", "c", "d"])
         self.assertEqual([g.servers for g in listing.games], [(2, 3), (1, 3), (2, 3), (1, 3)])
 
     def test_nothing_listed(self) -> None:

@@ -13,7 +13,7 @@ from game.client import boards, reports
 from game.client.client import ServerStatus, WatchUpdate
 from game.client.majority import ListedGame
 from game.config import default_config
-from tests.client.cli_fakes import doc, game_answer, outcome_of
+from tests.client.cli_fakes import doc, game_answer, outcome_of, typed_doc
 
 
 class OutcomeOutputTests(SynchronousTestCase):
@@ -162,8 +162,16 @@ class GameReportTests(SynchronousTestCase):
     def test_a_majority_answer_is_the_text_then_the_board(self) -> None:
         outcome = outcome_of("MakeMove", (1, game_answer(doc())), (2, game_answer(doc())))
         text, data = reports.game_report(outcome, "played 4\n", {"seat": 0})
-        self.assertEqual(text, "played 4\n\n" + boards.render_game(doc()))
+        self.assertEqual(text, "played 4\n\n" + boards.render_game(typed_doc()))
         self.assertEqual((data["game"], data["seat"], data["agreed"]), (doc(), 0, [1, 2]))
+
+    def test_json_is_the_document_as_sent(self) -> None:
+        """A field a later protocol version adds passes through ``--json``."""
+        later = doc(rated=True)
+        outcome = outcome_of("GetGame", (1, game_answer(later)), (2, game_answer(later)))
+        text, data = reports.game_report(outcome, "")
+        self.assertEqual(data["game"], later)
+        self.assertEqual(text, boards.render_game(typed_doc()))
 
     def test_a_lone_answer_is_marked_and_noted(self) -> None:
         outcome = outcome_of("GetGame", (2, game_answer(doc())))
@@ -190,12 +198,12 @@ class GameReportTests(SynchronousTestCase):
             "another player joins with: replgame join g1 --as NAME\n",
         )
         self.assertEqual(
-            reports.resigned_text(doc(status="open"), "alice", 0),
+            reports.resigned_text(typed_doc(status="open"), "alice", 0),
             "alice (black) cancelled the game\n",
         )
-        self.assertEqual(reports.resigned_text(doc(), "bob", 1), "bob (white) resigned\n")
+        self.assertEqual(reports.resigned_text(typed_doc(), "bob", 1), "bob (white) resigned\n")
         self.assertEqual(
-            reports.draw_text("offer", doc(), "alice", 0),
+            reports.draw_text("offer", typed_doc(), "alice", 0),
             "alice (black) offered a draw; it stands until bob (white) accepts it "
             "(`replgame draw g1`) or makes a move\n",
         )
@@ -227,6 +235,10 @@ class WatchFrameTests(SynchronousTestCase):
              "unreachable": [3]},
         )  # fmt: skip
 
+    def test_json_is_the_document_as_sent(self) -> None:
+        data = reports.watch_json(self.update(rated=True), [])
+        self.assertEqual(data["game"], doc(rated=True))
+
     def test_over_only_when_a_majority_holds_it_finished(self) -> None:
         self.assertFalse(reports.is_over(self.update()))
         self.assertFalse(reports.is_over(self.update(True, status="finished")))
@@ -238,6 +250,14 @@ class GamesOutputTests(SynchronousTestCase):
         summary = {"id": game_id, "kind": "connect4", "status": "active", "version": 3,
                    "players": ["alice", "bob"], **fields}  # fmt: skip
         return ListedGame(summary, provisional, (2,) if provisional else (1, 2, 3))
+
+    def test_json_is_each_summary_as_sent(self) -> None:
+        listed = [self.listed("g1", rated=True)]
+        self.assertTrue(reports.games_json(listed, None, [])["games"][0]["rated"])
+        self.assertEqual(
+            reports.format_games(listed).splitlines()[1],
+            "g1  connect4  active  3        alice vs bob",
+        )
 
     def test_no_games(self) -> None:
         self.assertEqual(reports.format_games([]), "no games")
@@ -280,7 +300,7 @@ class GamesOutputTests(SynchronousTestCase):
              "players": ["alice", "bob"], "provisional": True, "servers": [2], "mine": [0, 1]},
         )  # fmt: skip
         self.assertEqual((data["provisional"], data["unreachable"]), (True, [3]))
-        self.assertEqual(reports.listed_id(listed[0]), "g1")
+        self.assertEqual(listed[0].game.game_id, "g1")
 
 
 class PurityTests(SynchronousTestCase):

@@ -155,8 +155,8 @@ async def test_servers_killed_and_restarted(make_cluster: Any) -> None:
             assert sorted(client.active) == [1, 2, 3]
 
         await eventually(relinked, 10, what="the library client relinked")
-        document = (await client.get_game(game_id)).game()
-        assert document["version"] == 7 and document["to_move"] == 1
+        document = (await client.get_game(game_id)).game_document()
+        assert document.version == 7 and document.to_move == 1
         outcome = await client.make_move(game_id, 7, "4", cli.seats(game_id)[1])
         assert not outcome.provisional and len(outcome.agreed) >= 2
         for column in "343":  # black completes column 3

@@ -20,6 +20,7 @@ from twisted.internet import reactor
 
 from game import protocol as p
 from game.client.client import NoServers, ReplicatedClient
+from game.client.document import Result
 from game.config import load_config
 from game.tlscerts import make_certificates
 from tests.hostile import support
@@ -61,18 +62,18 @@ async def refused_over_tls(port: int, ca: Path, hostname: str | None = None) -> 
 async def play(client: ReplicatedClient, game_id: str, kind: str, moves: int | list[str]) -> Any:
     """Create, join and play a game through the client; every answer decided by two servers."""
     tokens = (new_token(), new_token())
-    doc = (await client.create_game(game_id, kind, "alice", tokens[0])).game()
-    outcome = await client.join_game(game_id, doc["version"], "bob", tokens[1])
-    doc = outcome.game()
+    doc = (await client.create_game(game_id, kind, "alice", tokens[0])).game_document()
+    outcome = await client.join_game(game_id, doc.version, "bob", tokens[1])
+    doc = outcome.game_document()
     plan = moves if isinstance(moves, list) else [None] * moves
     agreed = []
     for move in plan:
         outcome = await client.make_move(
-            game_id, doc["version"], move or doc["legal"][0], tokens[doc["to_move"]]
+            game_id, doc.version, move or doc.legal[0], tokens[doc.to_move]
         )
         assert not outcome.provisional, outcome
         agreed.append(tuple(sorted(outcome.agreed)))
-        doc = outcome.game()
+        doc = outcome.game_document()
     return doc, agreed
 
 
@@ -85,7 +86,7 @@ async def test_a_game_and_a_catch_up_over_tls(make_tls_cluster, certificates):
     try:
         assert sorted(await client.settled()) == [1, 2, 3]
         doc, _ = await play(client, new_game_id("tls"), "connect4", list("1212121"))
-        assert doc["result"] == {"winner": 0, "reason": "four in a row"}
+        assert doc.result == Result(winner=0, reason="four in a row")
         # Server 3 killed: servers 1 and 2 decide; restarted, it catches up over TLS.
         cluster[3].kill()
         second = new_game_id("tls")

@@ -12,6 +12,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from game.client import boards
+from game.client.document import GameDocument
 from game.client.reports import PROG
 from game.client.tokens import Seat
 
@@ -34,7 +35,7 @@ class CliError(Exception):
 
 def choose_seat(
     seats: Sequence[Seat],
-    document: Mapping[str, Any],
+    document: GameDocument,
     action: str,
     requested: int | None = None,
 ) -> Seat:
@@ -45,7 +46,7 @@ def choose_seat(
 
     :raises CliError: the user holds no such seat, or the choice is ambiguous.
     """
-    game_id = document["id"]
+    game_id = document.game_id
     if requested is not None:
         for seat in seats:
             if seat.seat == requested:
@@ -54,7 +55,7 @@ def choose_seat(
         hint = f" (you hold seat {held})" if held else ""
         raise CliError(f"you hold no seat {requested} in game {game_id}{hint}")
     if not seats:
-        if document.get("status") == "open":
+        if document.status == "open":
             raise CliError(
                 f"you hold no seat in game {game_id}; take the free one with "
                 f"`{PROG} join {game_id} --as NAME`"
@@ -66,9 +67,9 @@ def choose_seat(
     if len(seats) == 1:
         return seats[0]
     if action in ("move", "draw"):
-        to_move = document.get("to_move")
+        to_move = document.to_move
         if to_move is None:
-            raise CliError(f"game {game_id} is {document.get('status')}; nobody is to move")
+            raise CliError(f"game {game_id} is {document.status}; nobody is to move")
         for seat in seats:
             if seat.seat == to_move:
                 return seat
@@ -78,12 +79,12 @@ def choose_seat(
     )
 
 
-def draw_action(document: Mapping[str, Any], seat: int) -> str:
+def draw_action(document: GameDocument, seat: int) -> str:
     """``offer`` or ``accept``: what ``replgame draw`` does for ``seat``.
 
     :raises CliError: the user's own offer already stands.
     """
-    offer = document.get("draw_offer")
+    offer = document.draw_offer
     if offer is None:
         return "offer"
     if offer != seat:
@@ -91,23 +92,23 @@ def draw_action(document: Mapping[str, Any], seat: int) -> str:
     opponent = boards.seat_label(document, 1 - seat)
     then = (
         f"play your move, then {opponent} may accept it"
-        if document.get("to_move") == seat
+        if document.to_move == seat
         else f"it is up to {opponent} to accept it"
     )
-    raise CliError(f"your draw offer in game {document['id']} already stands; {then}")
+    raise CliError(f"your draw offer in game {document.game_id} already stands; {then}")
 
 
-def free_seat(document: Mapping[str, Any]) -> int:
+def free_seat(document: GameDocument) -> int:
     """The seat ``join`` takes: the free one of an open game.
 
     :raises CliError: the game is not open.
     """
-    if document["status"] != "open":
+    seat = document.free_seat
+    if document.status != "open" or seat is None:
         raise CliError(
-            f"game {document['id']} is {document['status']}, not open (its players are "
+            f"game {document.game_id} is {document.status}, not open (its players are "
             f"{boards.seat_label(document, 0)} and {boards.seat_label(document, 1)})"
         )
-    seat: int = document["players"].index(None)
     return seat
 
 

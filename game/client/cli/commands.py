@@ -25,6 +25,7 @@ from game.client.cli.choices import CliError, choose_seat, draw_action, free_sea
 from game.client.cli.session import Session
 from game.client.cli.watch import cmd_watch
 from game.client.client import NoAnswer, NoServers, Outcome
+from game.client.document import GameDocument
 from game.client.majority import ListedGame, ServerAnswer, decide
 from game.client.tokens import Seat, new_token
 
@@ -65,7 +66,7 @@ async def cmd_games(session: Session) -> None:
             )
         except (NoServers, NoAnswer) as error:
             raise CliError(str(error)) from None
-        listed.extend(g for g in page.games if mine is None or reports.listed_id(g) in mine)
+        listed.extend(g for g in page.games if mine is None or g.game.game_id in mine)
         cursor = page.next
         if not cursor:
             break
@@ -144,14 +145,14 @@ async def cmd_join(session: Session) -> None:
     args = session.args
     await session.connect()
     game_id = args.game
-    document = (await session.read_game(game_id)).game()
+    document = await session.read_document(game_id)
     seat = free_seat(document)
     token = new_token()
     outcome = await session.request(
         "join",
-        lambda: session.client.join_game(game_id, document["version"], args.player, token),
+        lambda: session.client.join_game(game_id, document.version, args.player, token),
     )
-    session.remember(Seat(session.cluster, game_id, seat, args.player, token, document["kind"]))
+    session.remember(Seat(session.cluster, game_id, seat, args.player, token, document.kind))
     session.show_outcome(
         outcome,
         reports.joined_text(game_id, args.player, seat),
@@ -160,23 +161,23 @@ async def cmd_join(session: Session) -> None:
 
 
 #: Sends one change for a seat, given the game as last read.
-Send = Callable[[dict[str, Any], Seat], Deferred[Outcome]]
+Send = Callable[[GameDocument, Seat], Deferred[Outcome]]
 
 
-async def _act(session: Session, action: str, send: Send) -> tuple[Outcome, Seat, dict[str, Any]]:
+async def _act(session: Session, action: str, send: Send) -> tuple[Outcome, Seat, GameDocument]:
     """Read the game, pick the user's seat, send; once more after a re-read
     if the servers say the version was stale or they are behind."""
     await session.connect()
     game_id = session.game_id()
     seats = session.seats(game_id)
-    document = (await session.read_game(game_id)).game()
+    document = await session.read_document(game_id)
     for attempt in range(2):
         seat = choose_seat(seats, document, action, session.args.seat)
         try:
             outcome = await session.request(action, functools.partial(send, document, seat))
         except CliError as error:
             if attempt == 0 and error.tag in ("STALE_VERSION", "BEHIND"):
-                document = (await session.read_game(game_id, sync=True)).game()
+                document = await session.read_document(game_id, sync=True)
                 continue
             raise
         return outcome, seat, document
@@ -188,9 +189,7 @@ async def cmd_move(session: Session) -> None:
     outcome, seat, _ = await _act(
         session,
         "move",
-        lambda doc, seat: session.client.make_move(
-            doc["id"], doc["version"], args.move, seat.token
-        ),
+        lambda doc, seat: session.client.make_move(doc.game_id, doc.version, args.move, seat.token),
     )
     session.show_outcome(
         outcome,
@@ -203,7 +202,7 @@ async def cmd_resign(session: Session) -> None:
     outcome, seat, before = await _act(
         session,
         "resign",
-        lambda doc, seat: session.client.resign(doc["id"], doc["version"], seat.token),
+        lambda doc, seat: session.client.resign(doc.game_id, doc.version, seat.token),
     )
     session.show_outcome(
         outcome, reports.resigned_text(before, seat.player, seat.seat), {"seat": seat.seat}
@@ -213,12 +212,12 @@ async def cmd_resign(session: Session) -> None:
 async def cmd_draw(session: Session) -> None:
     chosen: dict[str, str] = {}
 
-    def send(document: dict[str, Any], seat: Seat) -> Deferred[Outcome]:
+    def send(document: GameDocument, seat: Seat) -> Deferred[Outcome]:
         # Offer or accept depends on the game as read, which a retry re-reads.
         action = chosen["action"] = draw_action(document, seat.seat)
         if action == "accept":
-            return session.client.accept_draw(document["id"], document["version"], seat.token)
-        return session.client.offer_draw(document["id"], document["version"], seat.token)
+            return session.client.accept_draw(document.game_id, document.version, seat.token)
+        return session.client.offer_draw(document.game_id, document.version, seat.token)
 
     outcome, seat, document = await _act(session, "draw", send)
     session.show_outcome(

@@ -19,6 +19,7 @@ from twisted.internet.defer import Deferred
 from game.client import reports
 from game.client.cli.choices import CliError, resolve_game
 from game.client.client import NoServers, Outcome, ReplicatedClient
+from game.client.document import DocumentError, GameDocument
 from game.client.tokens import Seat, TokenStore
 from game.config import ClusterConfig
 
@@ -136,6 +137,18 @@ class Session:
                 raise CliError(f"no game {game_id} on the servers", error.data) from None
             raise
 
+    async def read_document(self, game_id: str, sync: bool = False) -> GameDocument:
+        """The game as the servers hold it, by ``GetGame`` (or ``SyncGame``).
+
+        :raises CliError: no server knows it, none answered, or the answer
+            is not a game document.
+        """
+        outcome = await self.read_game(game_id, sync)
+        try:
+            return outcome.game_document()
+        except DocumentError as error:
+            raise CliError(unreadable(error)) from None
+
     def show_outcome(
         self,
         outcome: Outcome,
@@ -146,4 +159,13 @@ class Session:
         """Print a game answer with its provisional mark and server notes."""
         if unreachable is None:
             unreachable = self.unreachable
-        self.emit(*reports.game_report(outcome, text, extra, unreachable))
+        try:
+            report = reports.game_report(outcome, text, extra, unreachable)
+        except DocumentError as error:
+            raise CliError(unreadable(error)) from None
+        self.emit(*report)
+
+
+def unreadable(error: DocumentError) -> str:
+    """The failure of an answer that is not a game document."""
+    return f"unreadable answer from the servers: {error}"
