@@ -11,6 +11,7 @@ UNIT := tests.rules tests.server tests.client tests.test_config tests.test_ampfr
 # Modules held to mypy --strict.
 STRICT := game/rules game/protocol.py game/errors.py game/config.py game/client/options.py \
 	game/launcher.py game/serverprocess.py game/clusterrunner.py game/client/cli game/client/reports.py \
+	game/client/majority.py game/client/document.py game/client/boards.py game/client/client.py \
 	game/server/gamelog.py game/server/forks.py game/server/commit.py game/server/storage.py \
 	game/server/sync.py game/server/paging.py game/server/locators.py game/server/direct.py
 
