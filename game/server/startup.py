@@ -2,8 +2,10 @@
 
 Twisted's reactor base, its endpoints and AMP each import pyOpenSSL (and
 with it ``cryptography`` and ``service_identity``) whenever it is installed.
-A server of a cluster without TLS never uses them.  Measured on this
-machine (``python -X importtime``, five runs each, median): TLS_EFFECT.
+A server of a cluster without TLS never uses them.  Measured (an empty
+database, exec to "listening on", median of 9 alternating runs): 0.25 s of
+CPU instead of 0.31 s, wall 0.63 s instead of 0.74 s; 68 fewer modules, whose
+own import time (``python -X importtime``, median of 5) was 0.13 s.
 
 It must run before the first import of any of those modules: under
 ``twistd`` that is the reactor's installation, which happens at
