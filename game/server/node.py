@@ -15,8 +15,9 @@ import enum
 from collections.abc import Callable
 from typing import Any, Protocol
 
-from twisted.internet.defer import Deferred, succeed
-from twisted.internet.interfaces import IDelayedCall, IReactorTime
+from twisted.internet.defer import CancelledError, Deferred, succeed
+from twisted.internet.interfaces import IReactorTime
+from twisted.internet.task import deferLater
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 
@@ -104,7 +105,7 @@ class ServerNode:
         self.watchers: dict[str, set[Watcher]] = {}
         replica.on_change = self._changed
         self._startup_wait_over = False
-        self._startup_timer: IDelayedCall | None = None
+        self._startup_timer: Deferred[None] | None = None
         self._anti_entropy_running = False
         self.on_serving: list[Callable[[], None]] = []
 
@@ -125,9 +126,8 @@ class ServerNode:
         self.lifecycle.enter(state, reason)
         # Not when catching up: a failed catch-up starts again, and may need the wait.
         if state in (ServerState.SERVING, *_ENDS) and self._startup_timer is not None:
-            if self._startup_timer.active():
-                self._startup_timer.cancel()
-            self._startup_timer = None
+            timer, self._startup_timer = self._startup_timer, None
+            timer.cancel()
 
     def fail(self, reason: str = "a commit failed") -> None:
         """A commit failed: memory no longer matches the disk.  Serve nothing
@@ -147,9 +147,9 @@ class ServerNode:
             database="a new" if self.replica.is_new else "an existing",
             peers=sorted(self.links),
         )
-        self._startup_timer = self.clock.callLater(
-            self.tuning.startup_wait, self._startup_wait_expired
-        )
+        self._startup_timer = deferLater(
+            self.clock, self.tuning.startup_wait, self._startup_wait_expired
+        ).addErrback(_cancelled)
         # With no peers configured (unit tests), nothing else would call it.
         self._consider_catch_up()
 
@@ -257,7 +257,7 @@ class ServerNode:
         log.warn("catch-up failed ({error}); trying again in 1 s", error=failure.getErrorMessage())
         if self.state is ServerState.CATCHING_UP:
             self._enter(ServerState.STARTING, "the catch-up failed")
-            self.clock.callLater(1.0, self._consider_catch_up)
+            deferLater(self.clock, 1.0, self._consider_catch_up)
 
     def _tree_root(self) -> str:
         return format_children(self.replica.tree_children(""))
@@ -389,12 +389,15 @@ class ServerNode:
                     game_id=game_id,
                     error=outcome.getErrorMessage(),
                 )
-            if timer.active():
-                timer.cancel()
+            if not gave_up.called:
+                gave_up.cancel()
             if not done.called:
                 done.callback(None)
 
-        timer = self.clock.callLater(self.tuning.catchup_timeout, finish, None)
+        # Stop waiting after catchup_timeout, but let the reconcile go on:
+        # concurrent requests for the game share it.
+        gave_up: Deferred[None] = deferLater(self.clock, self.tuning.catchup_timeout)
+        gave_up.addCallback(finish).addErrback(_cancelled)
         self.sync.reconcile(game_id).addBoth(finish)
         return done
 
@@ -419,6 +422,13 @@ class ServerNode:
     def _changed(self, game_id: str, document: str) -> None:
         for watcher in list(self.watchers.get(game_id, ())):
             watcher.game_changed(document)
+
+
+def _cancelled(failure: Failure) -> None:
+    """A cancelled timer is no error; anything else still is."""
+    error = failure.value
+    if isinstance(error, BaseException) and not isinstance(error, CancelledError):
+        raise error
 
 
 def _why_catch_up(answered: list[PeerLink], peers: int) -> str:

@@ -114,6 +114,7 @@ class LifecycleTests(SynchronousTestCase):
         with capturedLogs() as events:
             self.node.start()
         self.assertTrue(self.node.serving)
+        self.assertEqual(self.harness.clock.getDelayedCalls(), [])  # no startup_wait timer
         self.assertEqual(
             transitions(events), [("starting", "catching up"), ("catching up", "serving")]
         )
