@@ -13,7 +13,8 @@ STRICT := game/rules game/protocol.py game/errors.py game/config.py game/client/
 	game/launcher.py game/serverprocess.py game/clusterrunner.py game/client/cli game/client/reports.py \
 	game/client/majority.py game/client/document.py game/client/boards.py game/client/client.py \
 	game/server/gamelog.py game/server/forks.py game/server/commit.py game/server/storage.py \
-	game/server/sync.py game/server/paging.py game/server/locators.py game/server/direct.py
+	game/server/sync.py game/server/paging.py game/server/locators.py game/server/direct.py \
+	game/server/node.py game/server/startup.py game/lifecycle.py
 
 .PHONY: test lint demo certs clean chaos bench
 

@@ -9,6 +9,7 @@ every call, and a count of the bytes received.
 
 from __future__ import annotations
 
+import enum
 import random
 from collections.abc import Callable
 from typing import Any
@@ -25,6 +26,7 @@ from twisted.python.failure import Failure
 from game import protocol as p
 from game.ampframe import BoxParser, FramingError, keys_of
 from game.endpoints import send_at_once
+from game.lifecycle import Lifecycle
 
 log = Logger(namespace="replgame.link")
 
@@ -144,6 +146,28 @@ class LinkProtocol(amp.AMP):
         return answer
 
 
+class LinkState(enum.Enum):
+    """Where a :class:`ReconnectingLink` is.  A lost link is connecting
+    again at once: "down" is :attr:`CONNECTING` after :attr:`READY`."""
+
+    #: Not started, or stopped: no connection, no redialling.
+    STOPPED = "stopped"
+    #: Dialling, or waiting out the backoff before the next attempt.
+    CONNECTING = "connecting"
+    #: Connected; :meth:`ReconnectingLink.prepare` runs on the connection.
+    PREPARING = "preparing"
+    READY = "ready"
+
+
+#: The changes a link's state may make.
+LINK_TRANSITIONS: dict[LinkState, frozenset[LinkState]] = {
+    LinkState.STOPPED: frozenset({LinkState.CONNECTING}),
+    LinkState.CONNECTING: frozenset({LinkState.PREPARING, LinkState.STOPPED}),
+    LinkState.PREPARING: frozenset({LinkState.READY, LinkState.CONNECTING, LinkState.STOPPED}),
+    LinkState.READY: frozenset({LinkState.CONNECTING, LinkState.STOPPED}),
+}
+
+
 class ReconnectingLink:
     """An AMP link to one server, redialled whenever it drops.
 
@@ -151,6 +175,7 @@ class ReconnectingLink:
     before it is ready), :meth:`became_ready` and :meth:`became_down`.
 
     :param locator: answers commands the server sends us (e.g. GameChanged).
+    :param name: what the link is, in the log lines of its state changes.
     """
 
     def __init__(
@@ -161,11 +186,14 @@ class ReconnectingLink:
         *,
         retry: Callable[[int], float] | None = None,
         locator: amp.CommandLocator | None = None,
+        name: str = "link",
     ) -> None:
         self.clock = clock
         self.timeout = timeout
-        self._protocol: LinkProtocol | None = None
-        self._preparing: LinkProtocol | None = None
+        self.lifecycle = Lifecycle(LinkState.STOPPED, LINK_TRANSITIONS, log, subject=name)
+        self._protocol: LinkProtocol | None = None  # while READY
+        self._preparing: LinkProtocol | None = None  # while PREPARING
+        self._refused = ""  # why prepare() failed, for the log line of the loss
         self._settle_waiters: list[Deferred[bool]] = []
         self._closed_bytes = 0
 
@@ -188,6 +216,7 @@ class ReconnectingLink:
     # leaves a rejected connection open) and drop it if preparing fails.
 
     def start(self) -> None:
+        self.lifecycle.enter(LinkState.CONNECTING, "started")
         self._service.startService()
         self._await_connection()
 
@@ -196,12 +225,14 @@ class ReconnectingLink:
             if protocol is not None:
                 protocol.on_lost = None
         self._protocol = self._preparing = None
+        if self.lifecycle.state is not LinkState.STOPPED:
+            self.lifecycle.enter(LinkState.STOPPED, "stopped")
         self._settle(False)
         return self._service.stopService()  # type: ignore[no-any-return]
 
     @property
     def ready(self) -> bool:
-        return self._protocol is not None
+        return self.lifecycle.state is LinkState.READY
 
     @property
     def bytes_received(self) -> int:
@@ -235,16 +266,19 @@ class ReconnectingLink:
     def _connected(self, protocol: LinkProtocol) -> None:
         self._preparing = protocol
         protocol.on_lost = self._lost
+        self.lifecycle.enter(LinkState.PREPARING, "connected")
 
         def prepared(_: object) -> None:
             if self._preparing is protocol:
                 self._preparing = None
                 self._protocol = protocol
+                self.lifecycle.enter(LinkState.READY, "prepared")
                 self._settle(True)
                 self.became_ready()
 
         def rejected(failure: Failure) -> None:
             if self._preparing is protocol and protocol.transport is not None:
+                self._refused = f"not prepared: {failure.getErrorMessage()}"
                 self._settle(False)
                 protocol.transport.abortConnection()  # ClientService redials
 
@@ -254,8 +288,11 @@ class ReconnectingLink:
         self._closed_bytes += protocol.bytes_received
         if self._preparing is protocol:
             self._preparing = None
+            reason, self._refused = self._refused or "lost while preparing", ""
+            self.lifecycle.enter(LinkState.CONNECTING, reason)
         elif self._protocol is protocol:
             self._protocol = None
+            self.lifecycle.enter(LinkState.CONNECTING, "connection lost")
             self.became_down()
         else:
             return

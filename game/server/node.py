@@ -11,17 +11,19 @@ or a version this server lacks catches that game up first.
 
 from __future__ import annotations
 
+import enum
 from collections.abc import Callable
 from typing import Any, Protocol
 
-from twisted.internet.defer import Deferred, inlineCallbacks
+from twisted.internet.defer import CancelledError, Deferred, succeed
 from twisted.internet.interfaces import IReactorTime
-from twisted.internet.task import LoopingCall
+from twisted.internet.task import deferLater
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 
 from game import errors as wire
 from game.config import ClusterConfig
+from game.lifecycle import Lifecycle
 from game.protocol import PROTOCOL_VERSION
 from game.server.gamelog import Command
 from game.server.peers import PeerLink, PeerState
@@ -30,11 +32,44 @@ from game.server.sync import Synchronizer, format_children
 
 log = Logger(namespace="replgame.node")
 
-STARTING = "starting"
-CATCHING_UP = "catching up"
-SERVING = "serving"
-STOPPING = "stopping"
-FAILED = "failed"
+
+class ServerState(enum.Enum):
+    """Where a server is in its life.  The value is what ``NOT_SERVING``'s
+    text calls it ("server 1 is catching up")."""
+
+    #: Polling the peers' status, within ``startup_wait``.
+    STARTING = "starting"
+    #: A new database, the wait over, and no peer with data to copy from.
+    WAITING_FOR_SEED = "waiting for a seeded peer"
+    #: Copying what differs from the peers that answered.
+    CATCHING_UP = "catching up"
+    SERVING = "serving"
+    STOPPING = "stopping"
+    #: A commit failed: memory no longer matches the disk (until restarted).
+    FAILED = "failed"
+
+    @property
+    def told_clients(self) -> str:
+        """The name ``NOT_SERVING`` gives it: waiting for a seeded peer was
+        called "starting" before it was a state of its own, and still is."""
+        return ServerState.STARTING.value if self is ServerState.WAITING_FOR_SEED else self.value
+
+
+_ENDS = frozenset({ServerState.STOPPING, ServerState.FAILED})
+
+#: The changes a server's state may make.
+TRANSITIONS: dict[ServerState, frozenset[ServerState]] = {
+    ServerState.STARTING: frozenset(
+        {ServerState.WAITING_FOR_SEED, ServerState.CATCHING_UP, *_ENDS}
+    ),
+    ServerState.WAITING_FOR_SEED: frozenset({ServerState.CATCHING_UP, *_ENDS}),
+    # Back to starting when the catch-up fails; it is tried again.
+    ServerState.CATCHING_UP: frozenset({ServerState.SERVING, ServerState.STARTING, *_ENDS}),
+    ServerState.SERVING: _ENDS,
+    # The last commit, made while stopping, may fail.
+    ServerState.STOPPING: frozenset({ServerState.FAILED}),
+    ServerState.FAILED: frozenset(),
+}
 
 
 class Watcher(Protocol):
@@ -42,7 +77,12 @@ class Watcher(Protocol):
 
 
 class ServerNode:
-    """The replica, its peer links, and the serving state of one server."""
+    """The replica, its peer links, and the serving state of one server.
+
+    Anti-entropy is :meth:`anti_entropy_round`, called every
+    ``anti_entropy_interval`` by the service tree's timer
+    (:mod:`game.server.service`); it does nothing unless the node serves.
+    """
 
     def __init__(
         self,
@@ -59,29 +99,41 @@ class ServerNode:
         self.links = links
         self.clock = clock
         self.sync = Synchronizer(replica, links, clock, self.tuning.catchup_timeout)
-        self.state = STARTING
+        self.lifecycle = Lifecycle(
+            ServerState.STARTING, TRANSITIONS, log, subject=f"server {server_id}"
+        )
         self.watchers: dict[str, set[Watcher]] = {}
         replica.on_change = self._changed
         self._startup_wait_over = False
-        self._startup_timer: Any = None
-        self._anti_entropy = LoopingCall(self.anti_entropy_round)
-        self._anti_entropy.clock = clock
+        self._startup_timer: Deferred[None] | None = None
         self._anti_entropy_running = False
         self.on_serving: list[Callable[[], None]] = []
 
     @property
+    def state(self) -> ServerState:
+        return self.lifecycle.state
+
+    @property
     def serving(self) -> bool:
-        return self.state == SERVING
+        return self.state is ServerState.SERVING
 
     @property
     def failed(self) -> bool:
-        return self.state == FAILED or self.replica.failed
+        return self.state is ServerState.FAILED or self.replica.failed
 
-    def fail(self) -> None:
+    def _enter(self, state: ServerState, reason: str) -> None:
+        """The one way the state changes (logged by the lifecycle)."""
+        self.lifecycle.enter(state, reason)
+        # Not when catching up: a failed catch-up starts again, and may need the wait.
+        if state in (ServerState.SERVING, *_ENDS) and self._startup_timer is not None:
+            timer, self._startup_timer = self._startup_timer, None
+            timer.cancel()
+
+    def fail(self, reason: str = "a commit failed") -> None:
         """A commit failed: memory no longer matches the disk.  Serve nothing
         more, to clients or peers, until restarted."""
-        self.stop()
-        self.state = FAILED
+        if self.state is not ServerState.FAILED:
+            self._enter(ServerState.FAILED, reason)
 
     # -- start-up ------------------------------------------------------------
 
@@ -95,16 +147,16 @@ class ServerNode:
             database="a new" if self.replica.is_new else "an existing",
             peers=sorted(self.links),
         )
-        self._startup_timer = self.clock.callLater(
-            self.tuning.startup_wait, self._startup_wait_expired
-        )
+        self._startup_timer = deferLater(
+            self.clock, self.tuning.startup_wait, self._startup_wait_expired
+        ).addErrback(_cancelled)
+        # With no peers configured (unit tests), nothing else would call it.
+        self._consider_catch_up()
 
     def stop(self) -> None:
-        self.state = STOPPING
-        if self._startup_timer is not None and self._startup_timer.active():
-            self._startup_timer.cancel()
-        if self._anti_entropy.running:
-            self._anti_entropy.stop()
+        """Stop taking work (SIGTERM); a failed node stays failed."""
+        if self.state not in _ENDS:
+            self._enter(ServerState.STOPPING, "stopping the server")
 
     def peer_ready(self, link: PeerLink) -> None:
         """A link (re)authenticated: learn the peer's status."""
@@ -118,6 +170,7 @@ class ServerNode:
         )
 
     def _startup_wait_expired(self) -> None:
+        self._startup_timer = None
         self._startup_wait_over = True
         self._consider_catch_up()
 
@@ -125,7 +178,7 @@ class ServerNode:
         return [link for link in self.links.values() if link.ready and link.state is not None]
 
     def _consider_catch_up(self) -> None:
-        if self.state != STARTING:
+        if self.state not in (ServerState.STARTING, ServerState.WAITING_FOR_SEED):
             return
         answered = self._answered()
         if not may_catch_up(
@@ -142,13 +195,14 @@ class ServerNode:
                     peers=sorted(link.peer_id for link in answered),
                     states=", ".join(_describe(link.state) for link in answered) or "none",
                 )
+                if self.state is ServerState.STARTING:
+                    self._enter(ServerState.WAITING_FOR_SEED, "startup_wait is over")
             return
-        self.state = CATCHING_UP
-        self._catch_up(answered).addErrback(self._catch_up_failed)
+        self._enter(ServerState.CATCHING_UP, _why_catch_up(answered, len(self.links)))
+        Deferred.fromCoroutine(self._catch_up(answered)).addErrback(self._catch_up_failed)
 
-    @inlineCallbacks
-    def _catch_up(self, answered: list[PeerLink]) -> Any:
-        if not answered:
+    async def _catch_up(self, answered: list[PeerLink]) -> None:
+        if not answered and self.links:
             log.warn(
                 "no peer answered within startup_wait={wait}s; serving alone from the "
                 "local database ({games} games, clock {clock})",
@@ -172,10 +226,10 @@ class ServerNode:
             key=lambda link: -link.state.clock if link.state else 0,
         )
         if self.replica.is_new and seeded:
-            yield self.sync.rebuild_from(seeded[0])
+            await self.sync.rebuild_from(seeded[0])
         for link in seeded:
             try:
-                state = yield link.poll_status()
+                state = await link.poll_status()
             except Exception as error:
                 log.info(
                     "server {peer_id} went away during catch-up: {error}",
@@ -184,45 +238,47 @@ class ServerNode:
                 )
                 continue
             if state.tree != self._tree_root():
-                yield self.sync.catch_up_with(link)
+                await self.sync.catch_up_with(link)
         if self.replica.is_new:
-            yield self.replica.mark_initialized()
-        if self.state != CATCHING_UP:
+            await self.replica.mark_initialized()
+        if self.state is not ServerState.CATCHING_UP:
             return  # stopped meanwhile
-        self.state = SERVING
+        self._enter(ServerState.SERVING, f"caught up with {len(seeded)} seeded peer(s)")
         log.info(
             "serving clients: {games} game(s), clock {clock}, digest {digest}",
             games=len(self.replica.index),
             clock=self.replica.clock,
             digest=self.replica.digest_hex(),
         )
-        self._anti_entropy.start(self.tuning.anti_entropy_interval, now=False)
         for callback in self.on_serving:
             callback()
 
-    def _catch_up_failed(self, failure: Any) -> None:
+    def _catch_up_failed(self, failure: Failure) -> None:
         log.warn("catch-up failed ({error}); trying again in 1 s", error=failure.getErrorMessage())
-        if self.state == CATCHING_UP:
-            self.state = STARTING
-            self.clock.callLater(1.0, self._consider_catch_up)
+        if self.state is ServerState.CATCHING_UP:
+            self._enter(ServerState.STARTING, "the catch-up failed")
+            deferLater(self.clock, 1.0, self._consider_catch_up)
 
     def _tree_root(self) -> str:
         return format_children(self.replica.tree_children(""))
 
     # -- anti-entropy ----------------------------------------------------------
 
-    @inlineCallbacks
-    def anti_entropy_round(self) -> Any:
-        """Compare with every linked peer; repair what differs."""
-        if self._anti_entropy_running:
-            return
+    def anti_entropy_round(self) -> Deferred[None]:
+        """Compare with every linked peer; repair what differs.  Does nothing
+        unless serving, or while the previous round still runs."""
+        if not self.serving or self._anti_entropy_running:
+            return succeed(None)
+        return Deferred.fromCoroutine(self._anti_entropy())
+
+    async def _anti_entropy(self) -> None:
         self._anti_entropy_running = True
         try:
             for link in list(self.links.values()):
                 if not link.ready:
                     continue
                 try:
-                    state = yield link.poll_status()
+                    state = await link.poll_status()
                 except Exception as error:  # a peer down is routine here
                     log.debug(
                         "anti-entropy: server {peer_id}: {error}", peer_id=link.peer_id, error=error
@@ -231,7 +287,7 @@ class ServerNode:
                 if state.fresh or state.tree == self._tree_root():
                     continue
                 try:
-                    stats = yield self.sync.catch_up_with(link)
+                    stats = await self.sync.catch_up_with(link)
                 except Exception as error:
                     log.info(
                         "anti-entropy with server {peer_id} interrupted: {error}",
@@ -273,7 +329,7 @@ class ServerNode:
 
     def require_serving(self) -> None:
         if not self.serving or self.replica.failed:
-            raise wire.NotServing(f"server {self.server_id} is {self.state}")
+            raise wire.NotServing(f"server {self.server_id} is {self.state.told_clients}")
 
     def create_game(
         self, game_id: str, kind: str, player: str, seat: int, token: str
@@ -333,12 +389,15 @@ class ServerNode:
                     game_id=game_id,
                     error=outcome.getErrorMessage(),
                 )
-            if timer.active():
-                timer.cancel()
+            if not gave_up.called:
+                gave_up.cancel()
             if not done.called:
                 done.callback(None)
 
-        timer = self.clock.callLater(self.tuning.catchup_timeout, finish, None)
+        # Stop waiting after catchup_timeout, but let the reconcile go on:
+        # concurrent requests for the game share it.
+        gave_up: Deferred[None] = deferLater(self.clock, self.tuning.catchup_timeout)
+        gave_up.addCallback(finish).addErrback(_cancelled)
         self.sync.reconcile(game_id).addBoth(finish)
         return done
 
@@ -363,6 +422,19 @@ class ServerNode:
     def _changed(self, game_id: str, document: str) -> None:
         for watcher in list(self.watchers.get(game_id, ())):
             watcher.game_changed(document)
+
+
+def _cancelled(failure: Failure) -> None:
+    """A cancelled timer is no error; anything else still is."""
+    error = failure.value
+    if isinstance(error, BaseException) and not isinstance(error, CancelledError):
+        raise error
+
+
+def _why_catch_up(answered: list[PeerLink], peers: int) -> str:
+    if not answered:
+        return "startup_wait is over and no peer answered" if peers else "no peers"
+    return f"{len(answered)} of {peers} peer(s) answered"
 
 
 def _fresh(state: PeerState | None) -> bool:

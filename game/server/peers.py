@@ -85,7 +85,13 @@ class PeerLink(ReconnectingLink):
         heartbeat: float,
         on_ready: Callable[[PeerLink], None] = lambda link: None,
     ) -> None:
-        super().__init__(endpoint, clock, timeout, retry=backoff(initial=0.2, cap=2.0))
+        super().__init__(
+            endpoint,
+            clock,
+            timeout,
+            retry=backoff(initial=0.2, cap=2.0),
+            name=f"peer link to server {peer.id}",
+        )
         self.my_id = my_id
         self.peer = peer
         self.peer_id = peer.id

@@ -1,15 +1,19 @@
-"""``twistd replgame``: the command line of a server (PROTOCOL.md)."""
+"""``twistd replgame``: the command line of a server (PROTOCOL.md), and its
+service tree (:mod:`game.server.service`), composed without any I/O."""
 
 from __future__ import annotations
 
-import gc
-import importlib
-import sys
+from typing import TYPE_CHECKING
 
-from twisted.application.service import IService
+from twisted.application.internet import TimerService
+from twisted.application.service import IService, MultiService
+from twisted.internet.interfaces import IReactorCore, IReactorTime
 from twisted.python import usage
 
 from game.config import ClusterConfig, ConfigError, default_config, load_config
+
+if TYPE_CHECKING:  # imported by makeService, after the reactor (see game.server.startup)
+    from game.server.peers import PeerLink
 
 
 class Options(usage.Options):
@@ -42,63 +46,55 @@ class Options(usage.Options):
             raise usage.UsageError(str(error)) from None
         if self["data"] is None:
             self["data"] = server.data
-        # Here, not in makeService: twistd installs its reactor in between,
-        # and the reactor's base module is one of those that import pyOpenSSL.
-        if not uses_tls(self.config, self["id"]):
-            import_twisted_without_tls()
 
 
-#: Endpoint types that need no TLS machinery.
-_PLAIN_ENDPOINTS = ("tcp", "tcp6", "unix")
+def makeService(options: Options, reactor: IReactorCore | None = None) -> MultiService:
+    """The server: a :class:`~game.server.service.ServerService` whose named
+    children start in this order and stop in reverse.
 
-
-def uses_tls(config: ClusterConfig, server_id: int) -> bool:
-    """Whether this server needs pyOpenSSL: a ``tls_ca``, or a listen endpoint
-    other than plain TCP or a UNIX socket (``ssl:``, ``tls:``, a plugin's)."""
-    kind = config.server(server_id).listen.split(":", 1)[0].strip().lower()
-    return config.tls_ca is not None or kind not in _PLAIN_ENDPOINTS
-
-
-#: The modules that import pyOpenSSL whenever it is installed (each guards the import).
-_IMPORTERS_OF_TLS = (
-    "twisted.internet.posixbase",
-    "twisted.internet.endpoints",
-    "twisted.protocols.amp",
-)
-
-
-def import_twisted_without_tls() -> None:
-    """Import the reactor's base, endpoints and AMP without pyOpenSSL.
-
-    Each imports pyOpenSSL (and with it ``cryptography`` and
-    ``service_identity``) whenever it is installed: a third of a server's
-    imports, for nothing on a cluster without TLS.  Only for a process that
-    will never need TLS: the reactor, endpoints and AMP then offer none.
-    Does nothing if any of them is imported already.
+    :param reactor: for tests; twistd's is the global reactor.
     """
-    if any(name in sys.modules for name in (*_IMPORTERS_OF_TLS, "OpenSSL")):
-        return
-    sys.modules["OpenSSL"] = None  # type: ignore[assignment]  # "import OpenSSL" now fails
-    try:
-        for name in _IMPORTERS_OF_TLS:
-            importlib.import_module(name)
-    finally:
-        del sys.modules["OpenSSL"]
+    config, server_id = options.config, options["id"]
+    if reactor is None:
+        from game.server.startup import server_reactor
 
+        # Before any other import of Twisted's networking: it decides
+        # whether they come with TLS.
+        reactor = server_reactor(config, server_id)
+    clock = IReactorTime(reactor)
 
-def makeService(options: Options) -> IService:
-    from twisted.internet import reactor
-
-    # Start-up makes hundreds of thousands of long-lived objects (our
-    # modules, then the index): the cyclic collector would traverse them
-    # again and again and free nothing.  startService turns it back on once
-    # the index is loaded.
-    gc.disable()
-    from game.server.service import ReplgameService
-
-    return ReplgameService(
-        options["id"], options.config, options["data"], reactor, rebuild=options["rebuild"]
+    from game.server.service import (
+        Listener,
+        NodeService,
+        PeerLinksService,
+        ServerService,
+        StorageService,
+        peer_endpoints,
     )
 
-
-__all__ = ["Options", "import_twisted_without_tls", "makeService", "uses_tls"]
+    links: dict[int, PeerLink] = {}  # filled by the peers service, read by the node
+    server = ServerService(server_id, config, options["data"])
+    storage = StorageService(options["data"], clock, rebuild=options["rebuild"])
+    node = NodeService(server_id, config, storage, links, clock, reactor)
+    anti_entropy = TimerService(config.tuning.anti_entropy_interval, node.anti_entropy_round)
+    anti_entropy.clock = clock
+    peers = PeerLinksService(
+        server_id,
+        config,
+        links,
+        clock,
+        dial=peer_endpoints(reactor, config),
+        on_ready=node.peer_ready,
+    )
+    listener = Listener(reactor, config.server(server_id).listen, node.server_factory)
+    children: list[tuple[str, IService]] = [
+        ("storage", storage),
+        ("anti-entropy", anti_entropy),
+        ("peers", peers),
+        ("node", node),
+        ("listener", listener),
+    ]
+    for name, child in children:
+        child.setName(name)
+        child.setServiceParent(server)
+    return server

@@ -37,6 +37,7 @@ from collections.abc import Callable, Collection, Iterator
 from typing import Any
 
 import attrs
+from twisted.application.internet import TimerService
 from twisted.internet.address import IPv4Address
 from twisted.internet.defer import Deferred, succeed
 from twisted.internet.error import ConnectionRefusedError
@@ -84,9 +85,9 @@ def build_server(
     endpoint_to: Callable[[int], IStreamClientEndpoint],
 ) -> ServerParts:
     """Open a server's storage in ``directory`` and build its node, peer links
-    and protocol factory, as :class:`game.server.service.ReplgameService`
-    does in ``startService``, but on ``clock`` and with ``endpoint_to(peer_id)``
-    for the peer links.
+    and protocol factory, as the children of :func:`game.server.tap.makeService`
+    do in their ``startService``, but on ``clock`` and with
+    ``endpoint_to(peer_id)`` for the peer links.
 
     The one place the grid depends on how a server is composed.
     """
@@ -108,8 +109,11 @@ def build_server(
             on_ready=node.peer_ready,
         )
     committer.on_failure = lambda reason: node.fail()
+    anti_entropy = TimerService(config.tuning.anti_entropy_interval, node.anti_entropy_round)
+    anti_entropy.clock = clock
 
     def start() -> None:
+        anti_entropy.startService()
         node.start()
         for link in links.values():
             link.start()
@@ -118,6 +122,7 @@ def build_server(
         node.stop()
         for link in links.values():
             link.stop()
+        anti_entropy.stopService()
         committer.close()
         storage.close()
 
@@ -540,7 +545,7 @@ class Match:
         """The document two servers agreed on; it becomes ``doc``."""
         outcome = self.outcome(request)
         assert not outcome.provisional, f"no two servers agreed: {outcome}"
-        self.doc = outcome.game()
+        self.doc = parsed(outcome.document)
         return self.doc
 
     def create(self) -> dict[str, Any]:

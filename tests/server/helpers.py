@@ -30,7 +30,7 @@ from game.rules import Position, new_game
 from game.server.commit import GroupCommitter
 from game.server.connection import ServerFactory, ServerProtocol
 from game.server.gamelog import JOIN, MOVE, Command, token_hash
-from game.server.node import SERVING, ServerNode
+from game.server.node import ServerNode
 from game.server.peers import proof
 from game.server.replica import Replica
 from game.server.storage import Storage
@@ -163,7 +163,7 @@ class ServerHarness:
         if serving:
             self.replica.mark_initialized()
             self.clock.advance(0)
-            self.node.state = SERVING
+            self.node.start()  # no peers: serves at once
         self.factory = ServerFactory(self.node, secret, self.clock)
         self.connections: list[Connection] = []
 

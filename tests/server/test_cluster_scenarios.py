@@ -186,7 +186,7 @@ class CatchUpTests(GridCase):
                 )
         grid.quiet()
         match = Match(grid, "long", "checkers")
-        match.doc = grid.answer(grid.client.get_game("long")).game()
+        match.doc = parsed(grid.answer(grid.client.get_game("long")).document)
         self.assertEqual(match.version, 2 + 110 + 55)
         self.assertGreater(match.version * 100, p.LIST_BUDGET // 4)
         return match
@@ -210,8 +210,8 @@ class CatchUpTests(GridCase):
         # Bob answers at the new version on all three: server 3 catches up first.
         outcome = game.outcome(grid.client.make_move("g1", game.version, "3", TOKEN_B))
         self.assert_all_answered(grid, outcome)
-        self.assertEqual(outcome.game()["version"], stale["version"] + 2)
-        self.assertEqual(outcome.game()["moves"], ["4", "3"])
+        self.assertEqual(parsed(outcome.document)["version"], stale["version"] + 2)
+        self.assertEqual(parsed(outcome.document)["moves"], ["4", "3"])
 
         # A game server 3 never heard of: any command naming it catches it up.
         grid.cut("client", 3)
@@ -268,7 +268,7 @@ class CatchUpTests(GridCase):
             {i: "BEHIND" for i in SERVERS},
         )  # fmt: skip
         answer = game.outcome(grid.client.get_game("unheard"))
-        self.assertEqual(answer.game(), unheard.doc)
+        self.assertEqual(parsed(answer.document), unheard.doc)
         self.assert_all_answered(grid, answer)
 
 
@@ -308,7 +308,7 @@ class ForkTests(GridCase):
         # loser's is refused everywhere.
         grid.run_until(lambda: grid.client.active == list(SERVERS), limit=5)
         repeat = game.outcome(grid.client.join_game("g1", 1, *seated))
-        self.assertEqual(repeat.game(), doc)
+        self.assertEqual(parsed(repeat.document), doc)
         self.assert_all_answered(grid, repeat)
         self.assertEqual(
             self.tags(grid, p.JoinGame, game_id="g1", version=1, player=unseated[0],
@@ -333,7 +333,7 @@ class ForkTests(GridCase):
         seen: list[list[str]] = []
 
         def update(view: WatchUpdate) -> None:
-            seen.append(view.game()["moves"])
+            seen.append(parsed(view.document)["moves"])
 
         spectator.watch("g1", update)
         grid.quiet()
@@ -348,7 +348,7 @@ class ForkTests(GridCase):
                 grid.client.make_move("g1", provisional.version, move, provisional.mover_token())
             )
             self.assertEqual((outcome.agreed, outcome.provisional), ((1,), True))
-            provisional.doc = outcome.game()
+            provisional.doc = parsed(outcome.document)
 
         # Servers 2 and 3 come back without server 1, and acknowledge "7" at
         # the same version.
@@ -403,7 +403,7 @@ class RepairTests(GridCase):
         outcome = game.outcome(grid.client.get_game("g1"))
         # Decided by servers 1 and 2; server 3's stale answer came after.
         self.assertEqual((outcome.agreed, outcome.pending), ((1, 2), (3,)))
-        self.assertEqual(outcome.game(), game.doc)
+        self.assertEqual(parsed(outcome.document), game.doc)
         self.assertIn("read repair: server 3", grid.log.text())  # SyncGame sent to it
         self.assertEqual(parsed(grid.assert_converged(self)["g1"]), game.doc)
         answers = grid.answer(grid.client.ask_each(p.GetGame, game_id="g1"))
@@ -438,7 +438,7 @@ class RepairTests(GridCase):
         self.assertIn("anti-entropy repaired 1 game(s)", grid.log.text())
         self.assertEqual(parsed(grid.assert_converged(self)["g1"]), game.doc)
         # Changes adopted from peers are announced to watchers too.
-        self.assertEqual(seen[-1].game(), game.doc)
+        self.assertEqual(parsed(seen[-1].document), game.doc)
 
     def test_replicas_converge_after_a_partition(self) -> None:
         grid = self.grid(anti_entropy_interval=1)

@@ -1,11 +1,18 @@
-"""When a starting server has heard enough from its peers to catch up and serve."""
+"""The server's lifecycle: when a starting server has heard enough from its
+peers to catch up and serve, and the logged changes of its state."""
 
 from __future__ import annotations
 
+from twisted.internet.defer import Deferred, fail, succeed
+from twisted.internet.error import ConnectionDone
+from twisted.logger import LogEvent, capturedLogs, formatEvent
 from twisted.trial.unittest import SynchronousTestCase
 
-from game.server.node import may_catch_up
+from game import errors as wire
+from game.lifecycle import InvalidTransition
+from game.server.node import ServerState, may_catch_up
 from game.server.peers import PeerState
+from tests.server.helpers import ServerHarness
 
 
 def state(server_id: int, *, fresh: bool, games: int) -> PeerState:
@@ -44,3 +51,131 @@ class MayCatchUpTests(SynchronousTestCase):
         self.assertFalse(self.decide(NEW, REBUILDING, new=True, over=True))
         self.assertFalse(self.decide(REBUILDING, new=True, over=True))
         self.assertFalse(self.decide(NEW, new=True, holds=True, over=True))
+
+
+class FakePeerLink:
+    """A ready link whose peer reports ``answer`` (what ServerNode reads)."""
+
+    def __init__(self, answer: PeerState) -> None:
+        self.peer_id = answer.server_id
+        self.answer = answer
+        self.ready = True
+        self.state: PeerState | None = None
+
+    def poll_status(self) -> Deferred[PeerState]:
+        self.state = self.answer
+        return succeed(self.answer)
+
+
+class FakeSync:
+    """Catch-up and rebuild that succeed at once, recording whom they used."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, int]] = []
+
+    def rebuild_from(self, link: FakePeerLink) -> Deferred[None]:
+        self.calls.append(("rebuild", link.peer_id))
+        return succeed(None)
+
+    def catch_up_with(self, link: FakePeerLink) -> Deferred[None]:
+        self.calls.append(("catch up", link.peer_id))
+        return succeed(None)
+
+
+def transitions(events: list[LogEvent]) -> list[tuple[str, str]]:
+    return [(e["old"], e["new"]) for e in events if e.get("log_namespace") == "replgame.node"
+            and "new" in e]  # fmt: skip
+
+
+class LifecycleTests(SynchronousTestCase):
+    """The server's state: one Enum, changed only by allowed, logged transitions."""
+
+    def setUp(self) -> None:
+        self.harness = ServerHarness(self, serving=False)
+        self.node = self.harness.node
+
+    def not_serving(self) -> str:
+        with self.assertRaises(wire.NotServing) as error:
+            self.node.require_serving()
+        return str(error.exception)
+
+    def test_values_are_what_not_serving_says(self) -> None:
+        self.assertEqual(
+            [state.value for state in ServerState],
+            ["starting", "waiting for a seeded peer", "catching up", "serving", "stopping",
+             "failed"],
+        )  # fmt: skip
+        self.assertEqual(self.node.state, ServerState.STARTING)
+        self.assertEqual(self.not_serving(), "server 1 is starting")
+
+    def test_without_peers_it_serves_at_once_and_logs_each_change(self) -> None:
+        self.harness.replica.mark_initialized()
+        self.harness.clock.advance(0)
+        with capturedLogs() as events:
+            self.node.start()
+        self.assertTrue(self.node.serving)
+        self.assertEqual(self.harness.clock.getDelayedCalls(), [])  # no startup_wait timer
+        self.assertEqual(
+            transitions(events), [("starting", "catching up"), ("catching up", "serving")]
+        )
+        (event,) = [e for e in events if e.get("new") == "serving"]
+        self.assertEqual(event["reason"], "caught up with 0 seeded peer(s)")
+        self.assertEqual(
+            formatEvent(event), "server 1: catching up -> serving (" + event["reason"] + ")"
+        )
+        with capturedLogs() as events:
+            self.node.stop()
+            self.node.stop()  # once
+        self.assertEqual(transitions(events), [("serving", "stopping")])
+        self.assertEqual(self.not_serving(), "server 1 is stopping")
+
+    def test_failed_is_final(self) -> None:
+        self.node.fail("a commit failed: disk full")
+        self.node.stop()
+        self.node.fail()
+        self.assertEqual(self.node.state, ServerState.FAILED)
+        self.assertTrue(self.node.failed)
+        self.assertEqual(self.not_serving(), "server 1 is failed")
+        with self.assertRaises(InvalidTransition):
+            self.node.lifecycle.enter(ServerState.SERVING, "a bug")
+
+    def test_a_new_database_waits_for_a_seeded_peer(self) -> None:
+        rebuilding = FakePeerLink(PeerState(2, 4, 4, False, "0" * 64, "", True))
+        seeded = FakePeerLink(PeerState(3, 9, 9, True, "0" * 64, "", False))
+        self.node.links[2] = rebuilding  # type: ignore[assignment]
+        self.node.sync = sync = FakeSync()  # type: ignore[assignment]
+        self.node.start()
+        self.node.peer_ready(rebuilding)  # type: ignore[arg-type]
+        self.assertEqual(self.node.state, ServerState.STARTING)
+        with capturedLogs() as events:
+            self.harness.clock.advance(self.node.tuning.startup_wait)
+        self.assertEqual(self.node.state, ServerState.WAITING_FOR_SEED)
+        self.assertEqual(transitions(events), [("starting", "waiting for a seeded peer")])
+        # What clients are told did not change when waiting became a state.
+        self.assertEqual(self.not_serving(), "server 1 is starting")
+        self.node.links[3] = seeded  # type: ignore[assignment]
+        with capturedLogs() as events:
+            self.node.peer_ready(seeded)  # type: ignore[arg-type]
+            self.harness.clock.advance(0)
+        self.assertEqual(
+            transitions(events),
+            [("waiting for a seeded peer", "catching up"), ("catching up", "serving")],
+        )
+        self.assertEqual(sync.calls, [("rebuild", 3), ("catch up", 3)])
+
+    def test_a_failed_catch_up_starts_again(self) -> None:
+        seeded = FakePeerLink(PeerState(2, 9, 9, True, "0" * 64, "", False))
+        self.harness.replica.mark_initialized()
+        self.harness.clock.advance(0)
+        self.node.links[2] = seeded  # type: ignore[assignment]
+        self.node.sync = sync = FakeSync()  # type: ignore[assignment]
+        sync.catch_up_with = lambda link: fail(ConnectionDone("gone"))  # type: ignore[method-assign]
+        self.node.start()
+        with capturedLogs() as events:
+            self.node.peer_ready(seeded)  # type: ignore[arg-type]
+        self.assertEqual(
+            transitions(events), [("starting", "catching up"), ("catching up", "starting")]
+        )
+        sync.catch_up_with = FakeSync().catch_up_with  # type: ignore[method-assign]
+        self.harness.clock.advance(1.0)
+        self.assertTrue(self.node.serving)

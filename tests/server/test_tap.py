@@ -1,4 +1,5 @@
-"""Tests for game.server.tap: what ``twistd replgame`` imports before it starts."""
+"""Tests for ``twistd replgame``'s options (game.server.tap) and what it imports
+before it starts (game.server.startup).  The service tree: test_service."""
 
 from __future__ import annotations
 
@@ -8,10 +9,12 @@ import textwrap
 from pathlib import Path
 
 import attrs
+from twisted.python import usage
 from twisted.trial.unittest import SynchronousTestCase
 
 from game.config import default_config
-from game.server.tap import uses_tls
+from game.server.startup import uses_tls
+from game.server.tap import Options
 
 # Parses options and builds the service the way twistd does, then reports
 # whether pyOpenSSL was imported.
@@ -49,6 +52,26 @@ id = 3
 host = "127.0.0.1"
 port = 47303
 """
+
+
+class OptionsTests(SynchronousTestCase):
+    def test_id_is_required(self) -> None:
+        with self.assertRaises(usage.UsageError) as error:
+            Options().parseOptions([])
+        self.assertIn("--id is required", str(error.exception))
+
+    def test_data_defaults_to_the_configs(self) -> None:
+        options = Options()
+        options.parseOptions(["--id", "2"])
+        self.assertEqual(options["data"], options.config.server(2).data)
+        self.assertFalse(options["rebuild"])
+        options = Options()
+        options.parseOptions(["--id", "3", "--data", "elsewhere", "--rebuild"])
+        self.assertEqual((options["data"], options["rebuild"]), ("elsewhere", True))
+
+    def test_an_unknown_id_is_a_usage_error(self) -> None:
+        with self.assertRaises(usage.UsageError):
+            Options().parseOptions(["--id", "4"])
 
 
 class UsesTlsTests(SynchronousTestCase):
