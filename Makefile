@@ -7,7 +7,7 @@ INSTALLED := $(VENV)/.installed-stamp
 TIMED := tools/timed
 # Unit suites: SynchronousTestCase only, run by trial (no real reactor).
 UNIT := tests.rules tests.server tests.client tests.test_config tests.test_ampframe tests.client_gui tests.test_launcher \
-	tests.test_clusterrunner
+	tests.test_clusterrunner tests.test_layout
 # Modules held to mypy --strict.
 STRICT := game/rules game/protocol.py game/errors.py game/config.py game/client/options.py \
 	game/launcher.py game/serverprocess.py game/clusterrunner.py game/client/cli game/client/reports.py \
