@@ -153,3 +153,13 @@ class LayoutTests(SynchronousTestCase):
         self.assertEqual(uses, [])
         # The names a past shortcut used are among those looked for.
         self.assertLessEqual({"_sendBoxCommand", "_safeEmit", "_commandDispatch"}, private)
+
+    def test_every_module_is_in_the_architecture_page(self) -> None:
+        page = (ROOT / "docs" / "architecture.md").read_text()
+        listing = page[page.index("## Modules") : page.index("## A move, end to end")]
+        missing = [
+            name
+            for name, path in MODULES.items()
+            if path.name != "__init__.py" and not re.search(rf"\b{path.stem}\.py\b", listing)
+        ]
+        self.assertEqual(missing, [])
