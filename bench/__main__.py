@@ -21,7 +21,16 @@ from pathlib import Path
 from typing import Any
 
 from bench import catchup, latency, plot, profiling, scale, throughput
-from bench.common import MIN_ROUNDS, RESULTS, git_commit, load_average, machine, say, table
+from bench.common import (
+    MIN_ROUNDS,
+    RESULTS,
+    git_commit,
+    holds,
+    load_average,
+    machine,
+    say,
+    table,
+)
 from bench.common import write_result as write_json
 from bench.etcd import EtcdMissing, find_etcd
 
@@ -31,8 +40,8 @@ BENCHMARKS = ("latency", "throughput", "catchup", "scale", "profiling", "plot")
 def targets_table(results: dict[str, dict[str, Any]]) -> tuple[str, list[dict[str, Any]]]:
     rows = []
     for name in ("latency", "throughput", "catchup", "scale"):
-        for target, holds in results.get(name, {}).get("targets", {}).items():
-            rows.append({"benchmark": name, "target": target, "holds": bool(holds)})
+        for target, held in results.get(name, {}).get("targets", {}).items():
+            rows.append({"benchmark": name, "target": target, "holds": bool(held)})
     text = table(
         ["benchmark", "target", "holds"],
         [[r["benchmark"], r["target"], holds(r["holds"])] for r in rows],

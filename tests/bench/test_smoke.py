@@ -186,3 +186,21 @@ def test_ampparse_smoke(capsys: pytest.CaptureFixture[str]) -> None:
     rows = capsys.readouterr().out.splitlines()
     assert "speed-up" in rows[0]
     assert len(rows) == 5 and all(row.endswith("x") for row in rows[1:])
+
+
+def test_targets_table() -> None:
+    from bench.__main__ import targets_table
+
+    results = {
+        "latency": {"targets": {"p50 <= 0.8x etcd": True}},
+        "throughput": {"targets": {"16 games >= 1.5x etcd": False}},
+    }
+    text, rows = targets_table(results)
+    assert rows == [
+        {"benchmark": "latency", "target": "p50 <= 0.8x etcd", "holds": True},
+        {"benchmark": "throughput", "target": "16 games >= 1.5x etcd", "holds": False},
+    ]
+    assert text.splitlines()[2:] == [
+        "| latency    | p50 <= 0.8x etcd      | yes   |",
+        "| throughput | 16 games >= 1.5x etcd | NO    |",
+    ]
