@@ -5,14 +5,18 @@ from __future__ import annotations
 from pathlib import Path
 
 from twisted.internet.endpoints import HostnameEndpoint, wrapClientTLS
-from twisted.internet.interfaces import IStreamClientEndpoint
+from twisted.internet.interfaces import IReactorTCP, IStreamClientEndpoint
 
 
 def client_endpoint(
-    reactor: object, host: str, port: int, tls_ca: str | None = None, timeout: float = 5
+    reactor: IReactorTCP, host: str, port: int, tls_ca: str | None = None, timeout: float = 5
 ) -> IStreamClientEndpoint:
     """An endpoint to ``host:port``; with ``tls_ca``, TLS that verifies the
-    server's certificate (for ``host``) against that CA."""
+    server's certificate (for ``host``) against that CA.
+
+    :param reactor: the reactor, which connects (``HostnameEndpoint`` also
+        resolves ``host`` and times its attempts on it).
+    """
     tcp = HostnameEndpoint(reactor, host, port, timeout=timeout)
     if tls_ca is None:
         return tcp

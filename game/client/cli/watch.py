@@ -14,6 +14,7 @@ from typing import Any
 
 import attrs
 from twisted.internet.defer import Deferred
+from twisted.internet.interfaces import IReactorCore
 
 from game.client import reports
 from game.client.cli.session import Session
@@ -90,7 +91,7 @@ async def cmd_watch(session: Session) -> None:
         session.closing = True
 
     # Links dropping at Ctrl-C must not draw a last, misleading frame.
-    session.reactor.addSystemEventTrigger("before", "shutdown", closing)
+    IReactorCore(session.reactor).addSystemEventTrigger("before", "shutdown", closing)
     watch: Any = session.client.watch(game_id, watcher.show)
     timer = session.reactor.callLater(WATCH_SETTLE, lambda: watcher.settle(watch.current()))
     try:
