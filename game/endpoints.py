@@ -1,11 +1,19 @@
-"""Client-side endpoints to servers: plain TCP, or TLS verified against a CA."""
+"""Client-side endpoints to servers: plain TCP, or TLS verified against a CA;
+and the transports of our connections, as our protocols use them."""
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Protocol, cast
 
 from twisted.internet.endpoints import HostnameEndpoint, wrapClientTLS
-from twisted.internet.interfaces import IReactorTCP, IStreamClientEndpoint
+from twisted.internet.interfaces import (
+    IAddress,
+    IPushProducer,
+    IReactorTCP,
+    IStreamClientEndpoint,
+)
+from twisted.internet.protocol import BaseProtocol
 
 
 def client_endpoint(
@@ -35,3 +43,28 @@ def send_at_once(transport: object) -> None:
     set_no_delay = getattr(transport, "setTcpNoDelay", None)
     if set_no_delay is not None:
         set_no_delay(True)
+
+
+class StreamTransport(Protocol):
+    """A connected protocol's transport as ours use it: TCP or TLS over TCP
+    (``ITCPTransport``), which is also the ``IConsumer`` of our output and
+    the ``IPushProducer`` of our input.  Twisted types ``transport`` as
+    ``ITransport | None``, and zope interfaces cannot be intersected."""
+
+    def getPeer(self) -> IAddress: ...
+
+    def loseConnection(self) -> None: ...
+
+    def abortConnection(self) -> None: ...
+
+    def registerProducer(self, producer: IPushProducer, streaming: bool) -> None: ...
+
+    def pauseProducing(self) -> None: ...
+
+    def resumeProducing(self) -> None: ...
+
+
+def stream_transport(protocol: BaseProtocol) -> StreamTransport:
+    """``protocol``'s transport, once it is connected (a cast: see
+    :class:`StreamTransport`)."""
+    return cast(StreamTransport, protocol.transport)
