@@ -25,7 +25,8 @@ import signal
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import IO, Any, Final
+from types import FrameType
+from typing import IO, Final
 
 from twisted.internet.defer import Deferred
 from twisted.internet.interfaces import (
@@ -226,7 +227,7 @@ class ClusterRunner:
 def install_signal_handlers(reactor: IReactorFromThreads, handler: Callable[[int], None]) -> None:
     """Route SIGINT and SIGTERM to ``handler`` in the reactor thread."""
 
-    def received(signum: int, frame: Any) -> None:
+    def received(signum: int, frame: FrameType | None) -> None:
         reactor.callFromThread(handler, signum)
 
     signal.signal(signal.SIGINT, received)

@@ -39,7 +39,7 @@ class Session:
         config: ClusterConfig,
         out: IO[str] | None = None,
         store: TokenStore | None = None,
-        client: Any = None,
+        client: ReplicatedClient | None = None,
     ) -> None:
         self.reactor = reactor
         self.args = args

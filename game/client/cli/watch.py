@@ -10,8 +10,6 @@ again.  It ends the command once a majority holds the game finished.
 
 from __future__ import annotations
 
-from typing import Any
-
 import attrs
 from twisted.internet.defer import Deferred
 from twisted.internet.interfaces import IReactorCore
@@ -92,7 +90,7 @@ async def cmd_watch(session: Session) -> None:
 
     # Links dropping at Ctrl-C must not draw a last, misleading frame.
     IReactorCore(session.reactor).addSystemEventTrigger("before", "shutdown", closing)
-    watch: Any = session.client.watch(game_id, watcher.show)
+    watch = session.client.watch(game_id, watcher.show)
     timer = session.reactor.callLater(WATCH_SETTLE, lambda: watcher.settle(watch.current()))
     try:
         await watcher.done
