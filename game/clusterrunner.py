@@ -25,9 +25,16 @@ import signal
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import IO, Any, Final
+from types import FrameType
+from typing import IO, Final
 
 from twisted.internet.defer import Deferred
+from twisted.internet.interfaces import (
+    IDelayedCall,
+    IReactorFromThreads,
+    IReactorProcess,
+    IReactorTime,
+)
 
 from game.config import DEFAULT_SOURCE, ClusterConfig
 from game.launcher import ChildProcess, running_pid, server_command, spawn_on_reactor, tail
@@ -43,6 +50,8 @@ class ClusterError(Exception):
 class ClusterRunner:
     """Starts, watches and stops the three servers of a cluster.
 
+    :param reactor: spawns the servers, and times the kill that follows a
+        stop (an ``IReactorTime`` too).
     :param config_path: the config file the servers get (None: the built-in one).
     :param run_dir: where pid and log files go.
     :param as_json: stdout carries JSON, so information lines go to ``err``.
@@ -50,7 +59,7 @@ class ClusterRunner:
 
     def __init__(
         self,
-        reactor: Any,
+        reactor: IReactorProcess,
         config: ClusterConfig,
         config_path: str | None,
         run_dir: Path,
@@ -75,7 +84,7 @@ class ClusterRunner:
         self.finished: Deferred[int] = Deferred()
         self._waiters: list[Deferred[None]] = []
         self._on_stopping: list[Callable[[], object]] = []
-        self._kill_timer: Any = None
+        self._kill_timer: IDelayedCall | None = None
 
     # -- output ----------------------------------------------------------------
 
@@ -197,7 +206,7 @@ class ClusterRunner:
         self.say(f"{why}: sending SIGTERM to server(s) {pids}")
         for _, child in running:
             child.signal("TERM")
-        self._kill_timer = self.reactor.callLater(self.kill_after, self.kill)
+        self._kill_timer = IReactorTime(self.reactor).callLater(self.kill_after, self.kill)
         return waiter
 
     def kill(self) -> None:
@@ -215,10 +224,10 @@ class ClusterRunner:
             self.stop(f"got {signal.Signals(signum).name}")
 
 
-def install_signal_handlers(reactor: Any, handler: Callable[[int], None]) -> None:
+def install_signal_handlers(reactor: IReactorFromThreads, handler: Callable[[int], None]) -> None:
     """Route SIGINT and SIGTERM to ``handler`` in the reactor thread."""
 
-    def received(signum: int, frame: Any) -> None:
+    def received(signum: int, frame: FrameType | None) -> None:
         reactor.callFromThread(handler, signum)
 
     signal.signal(signal.SIGINT, received)

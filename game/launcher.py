@@ -36,10 +36,11 @@ import subprocess
 import sys
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Any, Final, TypeVar
+from typing import Final, TypeVar
 
 from twisted.internet.defer import Deferred
 from twisted.internet.error import ProcessExitedAlready
+from twisted.internet.interfaces import IReactorCore, IReactorProcess
 from twisted.internet.protocol import ProcessProtocol
 from twisted.python.failure import Failure
 
@@ -401,7 +402,7 @@ class ChildProcess(ProcessProtocol):
 
 
 def spawn_on_reactor(
-    reactor: Any,
+    reactor: IReactorProcess,
     child: ChildProcess,
     argv: Sequence[str],
     *,
@@ -410,11 +411,7 @@ def spawn_on_reactor(
     death_signal: int = signal.SIGTERM,
 ) -> ChildProcess:
     """Spawn ``argv`` (``argv[0]`` a path) as ``child``, in a process group of
-    its own, dying with this process (``death_signal``) and at exit.
-
-    :param reactor: an ``IReactorProcess`` (typed ``Any``: mypy cannot check
-        calls through zope interfaces).
-    """
+    its own, dying with this process (``death_signal``) and at exit."""
     command = dying_with_parent(argv, death_signal)
     transport = reactor.spawnProcess(
         child,
@@ -428,7 +425,7 @@ def spawn_on_reactor(
     return child
 
 
-def fires_when_running(reactor: Any) -> Deferred[None]:
+def fires_when_running(reactor: IReactorCore) -> Deferred[None]:
     """A Deferred that fires once ``reactor`` runs."""
     started: Deferred[None] = Deferred()
     reactor.callWhenRunning(started.callback, None)

@@ -24,6 +24,7 @@ from typing import Any, Final
 
 import attrs
 from twisted.internet.defer import Deferred, DeferredSemaphore, gatherResults
+from twisted.internet.interfaces import IReactorTime
 from twisted.internet.task import deferLater
 
 from game.client.client import NoAnswer, NoServers, Outcome, ReplicatedClient
@@ -419,7 +420,7 @@ class _BotRun:
         self,
         client: ReplicatedClient,
         rng: random.Random,
-        clock: Any,
+        clock: IReactorTime,
         stall_timeout: float,
         max_failures: int,
         games: int,
@@ -439,7 +440,7 @@ def run_bots(
     kind: str | None = None,
     rng: random.Random | None = None,
     *,
-    clock: Any = None,
+    clock: IReactorTime | None = None,
     concurrency: int = DEFAULT_CONCURRENCY,
     stall_timeout: float = 30.0,
     max_failures: int = 40,

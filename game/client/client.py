@@ -18,7 +18,7 @@ from typing import Any
 import attrs
 from twisted.internet import defer
 from twisted.internet.defer import CancelledError, Deferred, DeferredList, fail
-from twisted.internet.interfaces import IReactorTime, IStreamClientEndpoint
+from twisted.internet.interfaces import IReactorTCP, IReactorTime, IStreamClientEndpoint
 from twisted.internet.task import LoopingCall
 from twisted.logger import Logger
 from twisted.protocols import amp
@@ -280,16 +280,18 @@ class GameWatch:
 class ReplicatedClient:
     """A client of the three servers of a cluster.
 
-    :param clock: the reactor (or a ``MemoryReactorClock`` in tests).
+    :param clock: the reactor (or a ``MemoryReactorClock`` in tests; a
+        ``Clock`` with ``endpoint_for``).
     :param endpoint_for: how to reach a server; by default TCP (or TLS with
-        the config's ``tls_ca``) to its ``host``/``port``.
+        the config's ``tls_ca``) to its ``host``/``port``, dialled on ``clock``
+        (an ``IReactorTCP`` too, then).
     :param rng: jitter for the redial backoff.
     """
 
     def __init__(
         self,
         config: ClusterConfig,
-        clock: Any,
+        clock: IReactorTime,
         *,
         endpoint_for: Callable[[ServerConfig], IStreamClientEndpoint] | None = None,
         rng: Callable[[], float] = random.random,
@@ -300,7 +302,11 @@ class ReplicatedClient:
         self.link_listeners: list[Callable[[ReplicatedClient], None]] = []
         connect = endpoint_for or (
             lambda server: client_endpoint(
-                clock, server.host, server.port, config.tls_ca, config.tuning.request_timeout
+                IReactorTCP(clock),
+                server.host,
+                server.port,
+                config.tls_ca,
+                config.tuning.request_timeout,
             )
         )
         self.links: dict[int, ServerLink] = {

@@ -12,12 +12,18 @@ import json
 import os
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Final
+from typing import Final
 
 from twisted.internet.defer import Deferred
+from twisted.internet.interfaces import (
+    IReactorCore,
+    IReactorFromThreads,
+    IReactorProcess,
+    IReactorTime,
+)
 from twisted.internet.task import deferLater
 
-from game.client.client import ReplicatedClient
+from game.client.client import ReplicatedClient, ServerStatus
 from game.client.reports import format_status, status_json
 from game.clusterrunner import ClusterError, ClusterRunner, install_signal_handlers
 from game.config import ClusterConfig, ConfigError
@@ -30,7 +36,7 @@ POLL_INTERVAL: Final = 0.5
 
 
 async def report_when_serving(
-    reactor: Any, runner: ClusterRunner, wait: float, as_json: bool
+    reactor: IReactorTime, runner: ClusterRunner, wait: float, as_json: bool
 ) -> None:
     """Print the status table once all three serve, or after ``wait`` seconds."""
     client = ReplicatedClient(runner.config, reactor)
@@ -39,7 +45,7 @@ async def report_when_serving(
     # Stopping the servers ends the poll at once (its requests fail).
     runner.when_stopping(lambda: client.stop() if polling else None)
     deadline = reactor.seconds() + wait
-    statuses: Sequence[Any] = []
+    statuses: Sequence[ServerStatus] = []
     try:
         while not runner.stopping:
             statuses = await client.statuses()
@@ -69,8 +75,12 @@ async def report_when_serving(
         await client.stop()
 
 
-async def run_cluster(reactor: Any, args: argparse.Namespace, config: ClusterConfig) -> None:
+async def run_cluster(
+    reactor: IReactorCore, args: argparse.Namespace, config: ClusterConfig
+) -> None:
     """The ``replgame cluster`` subcommand.
+
+    :param reactor: the reactor, adapted to each interface a part needs.
 
     :raises ClusterError: it cannot start (the message says why).
     :raises SystemExit: with 1 if a server exited unexpectedly.
@@ -81,18 +91,22 @@ async def run_cluster(reactor: Any, args: argparse.Namespace, config: ClusterCon
         )
     config_path = os.path.abspath(args.config) if getattr(args, "config", None) else None
     as_json = bool(getattr(args, "json", False))
-    runner = ClusterRunner(reactor, config, config_path, Path(args.run_dir), as_json=as_json)
+    runner = ClusterRunner(
+        IReactorProcess(reactor), config, config_path, Path(args.run_dir), as_json=as_json
+    )
     try:
         config.require_secret()
     except ConfigError as error:
         raise ClusterError(str(error)) from None
     runner.check()
     await fires_when_running(reactor)
-    install_signal_handlers(reactor, runner.on_signal)
+    install_signal_handlers(IReactorFromThreads(reactor), runner.on_signal)
     # Whatever stops the reactor, the children go first.
     reactor.addSystemEventTrigger("before", "shutdown", runner.stop)
     runner.start()
-    Deferred.fromCoroutine(report_when_serving(reactor, runner, args.wait, as_json)).addErrback(
+    Deferred.fromCoroutine(
+        report_when_serving(IReactorTime(reactor), runner, args.wait, as_json)
+    ).addErrback(
         lambda failure: runner.warn(f"replgame: status polling failed: {failure.getErrorMessage()}")
     )
     code = await runner.finished

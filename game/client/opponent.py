@@ -14,9 +14,10 @@ from __future__ import annotations
 import random
 import uuid
 from collections.abc import Callable
-from typing import Any, Final
+from typing import Final
 
 from twisted.internet.defer import Deferred, gatherResults
+from twisted.internet.interfaces import IReactorTime
 from twisted.internet.task import deferLater
 
 from game.client.bots import Abandoned, BotReport, GameResult, kinds_to_play
@@ -37,7 +38,7 @@ class OpenGameBot:
         client: ReplicatedClient,
         kind: str,
         rng: random.Random,
-        clock: Any,
+        clock: IReactorTime,
         stall_timeout: float,
         name: str,
     ) -> None:
@@ -130,7 +131,7 @@ def run_open_bots(
     kind: str | None = None,
     rng: random.Random | None = None,
     *,
-    clock: Any = None,
+    clock: IReactorTime | None = None,
     stall_timeout: float = 300.0,
     announce: Callable[[str], None] = lambda line: None,
 ) -> Deferred[BotReport]:

@@ -16,7 +16,7 @@ import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import NoReturn
 
 from game import protocol as p
 from game.client.client import ReplicatedClient
@@ -107,9 +107,8 @@ def run(args: argparse.Namespace) -> int:
     import pyglet
 
     pyglet.options["headless"] = bool(args.headless)
-    from twisted.internet import reactor as global_reactor
-
-    reactor: Any = global_reactor
+    # Typed by Twisted as the reactor's common interfaces (core, time, TCP, ...).
+    from twisted.internet import reactor
 
     from game.client_gui.controller import Controller
     from game.client_gui.driver import WindowDriver
@@ -158,7 +157,7 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def main(argv: Sequence[str] | None = None) -> Any:
+def main(argv: Sequence[str] | None = None) -> NoReturn:
     """The ``replgame-play`` console script."""
     args = build_parser().parse_args(argv)
     raise SystemExit(run(args))

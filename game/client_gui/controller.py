@@ -12,10 +12,10 @@ keys, typed text and scrolls to the screen shown, and performs the
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from typing import Any
 
 import attrs
 from twisted.internet.defer import Deferred
+from twisted.internet.interfaces import IReactorTime
 
 from game.client.client import ReplicatedClient
 from game.client.tokens import Seat, TokenStore
@@ -74,7 +74,7 @@ class Controller:
         client: ReplicatedClient,
         store: TokenStore,
         player: str,
-        clock: Any,
+        clock: IReactorTime,
         *,
         lobby_interval: float = LOBBY_INTERVAL,
     ) -> None:

@@ -12,6 +12,7 @@ from typing import Any, Final
 
 import pyglet
 from twisted.internet.defer import Deferred
+from twisted.internet.interfaces import IReactorTime
 from twisted.internet.task import LoopingCall
 from twisted.logger import Logger
 
@@ -26,7 +27,7 @@ TICK: Final = 1 / 60
 class WindowDriver:
     """Runs pyglet's event handling and drawing from the reactor."""
 
-    def __init__(self, clock: Any, interval: float = TICK) -> None:
+    def __init__(self, clock: IReactorTime, interval: float = TICK) -> None:
         self.windows: list[GameWindow] = []
         self.interval = interval
         self.loop = LoopingCall(self.tick)

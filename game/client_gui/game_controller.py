@@ -15,6 +15,7 @@ from typing import Any
 
 import attrs
 from twisted.internet.defer import Deferred
+from twisted.internet.interfaces import IReactorTime
 from twisted.python.failure import Failure
 
 from game.client.client import Outcome, ReplicatedClient, WatchUpdate
@@ -42,7 +43,7 @@ class GameController:
     def __init__(
         self,
         client: ReplicatedClient,
-        clock: Any,
+        clock: IReactorTime,
         *,
         changed: Callable[[], None],
         leave: Callable[[str], None],
@@ -323,7 +324,8 @@ class GameController:
         try:
             answer = send(game.token)
         except Exception:  # a bug or a closed client: report, never raise into the loop
-            self._answered_failure(Failure(), game_id)
+            failure = Failure()  # type: ignore[no-untyped-call]  # Failure.__init__ is unannotated
+            self._answered_failure(failure, game_id)
             return
         answer.addCallbacks(
             self._answered,

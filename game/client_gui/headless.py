@@ -10,11 +10,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import attrs
 import pyglet
 from pyglet.window import mouse
+from twisted.internet.interfaces import IReactorTime
 from twisted.internet.task import deferLater
 
 from game.client_gui.palette import RGB
@@ -38,7 +38,8 @@ def grab(window: GameWindow) -> Frame:
     """Draw the window's current scene and read its colour buffer back."""
     window.refresh()
     window.render()
-    image = pyglet.image.get_buffer_manager().get_color_buffer().get_image_data()
+    buffer = pyglet.image.get_buffer_manager().get_color_buffer()
+    image = buffer.get_image_data()  # type: ignore[no-untyped-call]  # pyglet leaves it unannotated
     data = image.get_data("RGBA", image.width * 4)
     return Frame(image.width, image.height, bytes(data))
 
@@ -47,7 +48,8 @@ def save(window: GameWindow, path: Path) -> None:
     window.refresh()
     window.render()
     path.parent.mkdir(parents=True, exist_ok=True)
-    pyglet.image.get_buffer_manager().get_color_buffer().get_image_data().save(str(path))
+    buffer = pyglet.image.get_buffer_manager().get_color_buffer()
+    buffer.get_image_data().save(str(path))  # type: ignore[no-untyped-call]  # unannotated in pyglet
 
 
 def press(window: GameWindow, x: float, y: float) -> None:
@@ -61,7 +63,10 @@ def close_enough(actual: RGB, expected: RGB, tolerance: int = 6) -> bool:
 
 
 async def until(
-    clock: Any, predicate: Callable[[], bool], timeout: float = 15.0, what: str = "a condition"
+    clock: IReactorTime,
+    predicate: Callable[[], bool],
+    timeout: float = 15.0,
+    what: str = "a condition",
 ) -> None:
     """Wait on the reactor until ``predicate()`` is true.
 

@@ -15,6 +15,7 @@ from typing import Any, Final
 
 import attrs
 from twisted.internet.defer import Deferred
+from twisted.internet.interfaces import IReactorTime
 from twisted.internet.task import LoopingCall
 from twisted.logger import Logger
 from twisted.python.failure import Failure
@@ -53,7 +54,7 @@ class LobbyController:
         client: ReplicatedClient,
         store: TokenStore,
         player: str,
-        clock: Any,
+        clock: IReactorTime,
         *,
         changed: Callable[[], None],
         open_game: OpenGame,

@@ -23,7 +23,8 @@ from pyglet import shapes
 from pyglet.window import key, mouse
 
 from game.client_gui.controller import Controller
-from game.client_gui.scene import Box, Button, Cell, Disc, Label, Layer, Light, Scene
+from game.client_gui.palette import RGB
+from game.client_gui.scene import Box, Button, Cell, Disc, Label, Layer, Light, Rect, Scene
 from game.client_gui.viewmodel import TITLE
 
 DEFAULT_SIZE: Final = (980, 700)
@@ -215,14 +216,14 @@ class GameWindow(pyglet.window.Window):  # type: ignore[misc]
             ]
         raise TypeError(f"cannot draw {primitive!r}")
 
-    def _rectangle(self, base: int, r: Any, colour: Any, layer: int) -> shapes.Rectangle:
+    def _rectangle(self, base: int, r: Rect, colour: RGB, layer: int) -> shapes.Rectangle:
         return shapes.Rectangle(
             r.x, r.y, r.width, r.height, color=_rgba(colour), batch=self.batch,
             group=self._group(base, layer),
         )  # fmt: skip
 
     def _circle(
-        self, base: int, x: float, y: float, radius: float, colour: Any, layer: int
+        self, base: int, x: float, y: float, radius: float, colour: RGB, layer: int
     ) -> shapes.Circle:
         return shapes.Circle(
             x, y, radius, color=_rgba(colour), batch=self.batch, group=self._group(base, layer)

@@ -23,8 +23,9 @@ buffer fills) is the protocol's own ``IPushProducer``.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Protocol
+
+from twisted.internet.interfaces import IDelayedCall, IReactorTime
 
 #: One slice: enough for a pipeline of 100 typical requests (about 14 KB),
 #: which the group commit then writes in one transaction.
@@ -32,13 +33,6 @@ SLICE_BYTES = 16 * 1024
 SLICE_BOXES = 128
 #: Slices of waiting connections per reactor turn, before other events run.
 TURN_SLICES = 4
-
-
-class _ReactorTime(Protocol):
-    """The part of ``IReactorTime`` used here (a Protocol: mypy misreads zope
-    interface methods); the reactor and ``task.Clock`` provide it."""
-
-    def callLater(self, delay: float, callable: Callable[[], object]) -> object: ...
 
 
 class Reader(Protocol):
@@ -62,7 +56,7 @@ class FairInput:
 
     def __init__(
         self,
-        clock: _ReactorTime,
+        clock: IReactorTime,
         slice_bytes: int = SLICE_BYTES,
         slice_boxes: int = SLICE_BOXES,
         turn_slices: int = TURN_SLICES,
@@ -73,7 +67,7 @@ class FairInput:
         self.turn_slices = turn_slices
         # Connections with input left, paused, in turn order (a dict: O(1) removal).
         self._waiting: dict[Reader, None] = {}
-        self._turn: object | None = None  # the IDelayedCall of the next turn
+        self._turn: IDelayedCall | None = None  # the next turn
 
     @property
     def waiting(self) -> list[Reader]:

@@ -15,7 +15,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Generator
 from typing import Any
 
 import attrs
@@ -106,7 +106,7 @@ class PeerLink(ReconnectingLink):
         self._heartbeat_interval = heartbeat / 2
 
     @inlineCallbacks
-    def prepare(self, protocol: LinkProtocol) -> Any:
+    def prepare(self, protocol: LinkProtocol) -> Generator[Deferred[Any], Any, None]:
         """Both sides prove they know the cluster secret before any state moves."""
         nonce = new_nonce()
         answer = yield self.call_on(protocol, PeerHello, server_id=self.my_id, nonce=nonce)

@@ -476,7 +476,7 @@ class Replica:
             return document
 
         def not_durable(failure: Failure) -> Failure:
-            failure.trap(StorageError)
+            failure.trap(StorageError)  # type: ignore[no-untyped-call]  # unannotated in Twisted
             self.failed = True  # memory now holds what the disk does not
             # Not an opinion on the game: the client should count no vote here.
             raise wire.NotServing("this server failed to write its database and is stopping")

@@ -1,3 +1,5 @@
+# Twisted's service framework has no annotations: calls into it are untyped, the rest is strict.
+# mypy: untyped-calls-exclude=twisted.application
 """``twistd replgame``: the command line of a server (PROTOCOL.md), and its
 service tree (:mod:`game.server.service`), composed without any I/O."""
 
@@ -7,7 +9,7 @@ from typing import TYPE_CHECKING
 
 from twisted.application.internet import TimerService
 from twisted.application.service import IService, MultiService
-from twisted.internet.interfaces import IReactorCore, IReactorTime
+from twisted.internet.interfaces import IReactorCore, IReactorTCP, IReactorTime
 from twisted.python import usage
 
 from game.config import ClusterConfig, ConfigError, default_config, load_config
@@ -83,7 +85,7 @@ def makeService(options: Options, reactor: IReactorCore | None = None) -> MultiS
         config,
         links,
         clock,
-        dial=peer_endpoints(reactor, config),
+        dial=peer_endpoints(IReactorTCP(reactor), config),
         on_ready=node.peer_ready,
     )
     listener = Listener(reactor, config.server(server_id).listen, node.server_factory)

@@ -27,6 +27,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any, NoReturn
 
 from twisted.internet.defer import Deferred
+from twisted.internet.interfaces import IReactorCore, IReactorTime
 from twisted.internet.task import deferLater, react
 
 from game.client.cli.choices import CliError
@@ -51,7 +52,7 @@ def fail(message: str, data: Mapping[str, Any] | None = None, as_json: bool = Fa
     raise SystemExit(1)
 
 
-async def run(reactor: Any, args: argparse.Namespace) -> None:
+async def run(reactor: IReactorCore, args: argparse.Namespace) -> None:
     """Run one subcommand (the ``main`` of :func:`twisted.internet.task.react`)."""
     as_json = bool(getattr(args, "json", False))
     try:
@@ -67,7 +68,8 @@ async def run(reactor: Any, args: argparse.Namespace) -> None:
             # What keeps the servers from starting; said without --json's data.
             fail(str(error))
         return
-    session = Session(reactor, args, config)
+    clock = IReactorTime(reactor)
+    session = Session(clock, args, config)
     try:
         await COMMANDS[args.command](session)
     except CliError as error:
@@ -78,7 +80,7 @@ async def run(reactor: Any, args: argparse.Namespace) -> None:
         # Not from inside a link's callback: ClientService refuses a stop
         # while it is still firing the connection attempt's result.
         session.closing = True
-        await deferLater(reactor, 0)
+        await deferLater(clock, 0)
         await session.client.stop()
 
 

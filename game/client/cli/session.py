@@ -15,6 +15,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import IO, Any
 
 from twisted.internet.defer import Deferred
+from twisted.internet.interfaces import IReactorTime
 
 from game.client import reports
 from game.client.cli.choices import CliError, resolve_game
@@ -25,16 +26,20 @@ from game.config import ClusterConfig
 
 
 class Session:
-    """One run of a subcommand: its arguments, the cluster, the client, the output."""
+    """One run of a subcommand: its arguments, the cluster, the client, the output.
+
+    :param reactor: the reactor (a ``Clock`` in tests); ``watch`` also adds
+        a shutdown trigger to it (``IReactorCore``).
+    """
 
     def __init__(
         self,
-        reactor: Any,
+        reactor: IReactorTime,
         args: argparse.Namespace,
         config: ClusterConfig,
         out: IO[str] | None = None,
         store: TokenStore | None = None,
-        client: Any = None,
+        client: ReplicatedClient | None = None,
     ) -> None:
         self.reactor = reactor
         self.args = args

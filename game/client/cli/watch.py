@@ -10,10 +10,9 @@ again.  It ends the command once a majority holds the game finished.
 
 from __future__ import annotations
 
-from typing import Any
-
 import attrs
 from twisted.internet.defer import Deferred
+from twisted.internet.interfaces import IReactorCore
 
 from game.client import reports
 from game.client.cli.session import Session
@@ -90,8 +89,8 @@ async def cmd_watch(session: Session) -> None:
         session.closing = True
 
     # Links dropping at Ctrl-C must not draw a last, misleading frame.
-    session.reactor.addSystemEventTrigger("before", "shutdown", closing)
-    watch: Any = session.client.watch(game_id, watcher.show)
+    IReactorCore(session.reactor).addSystemEventTrigger("before", "shutdown", closing)
+    watch = session.client.watch(game_id, watcher.show)
     timer = session.reactor.callLater(WATCH_SETTLE, lambda: watcher.settle(watch.current()))
     try:
         await watcher.done
