@@ -15,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import os
+import random
 from collections.abc import Callable, Generator
 from typing import Any
 
@@ -71,6 +72,7 @@ class PeerLink(ReconnectingLink):
     """The authenticated outgoing link to one peer; reconnects on its own.
 
     :param on_ready: called with this link each time it (re)authenticates.
+    :param rng: jitter for the redial backoff (seeded in tests, for runs that repeat).
     """
 
     def __init__(
@@ -84,12 +86,13 @@ class PeerLink(ReconnectingLink):
         timeout: float,
         heartbeat: float,
         on_ready: Callable[[PeerLink], None] = lambda link: None,
+        rng: Callable[[], float] = random.random,
     ) -> None:
         super().__init__(
             endpoint,
             clock,
             timeout,
-            retry=backoff(initial=0.2, cap=2.0),
+            retry=backoff(initial=0.2, cap=2.0, rng=rng),
             name=f"peer link to server {peer.id}",
         )
         self.my_id = my_id

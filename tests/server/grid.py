@@ -107,6 +107,7 @@ def build_server(
             timeout=config.tuning.catchup_timeout,
             heartbeat=config.tuning.heartbeat,
             on_ready=node.peer_ready,
+            rng=lambda: 0.5,  # no jitter: the same run every time
         )
     committer.on_failure = lambda reason: node.fail()
     anti_entropy = TimerService(config.tuning.anti_entropy_interval, node.anti_entropy_round)
