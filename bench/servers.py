@@ -30,7 +30,7 @@ from bench.common import sleep
 from game import protocol as p
 from game.config import ClusterConfig, load_config
 from game.localcluster import free_ports
-from game.serverprocess import ServerProcess
+from game.serverprocess import ServerProcess, standard_layout
 
 HOST = "127.0.0.1"
 IDS = (1, 2, 3)
@@ -117,9 +117,7 @@ class Server(ServerProcess):
             cluster.root,
             cluster.config_path,
             port,
-            data=cluster.root / f"data-{server_id}",
-            pidfile=cluster.root / f"server-{server_id}.pid",
-            logs=cluster.root / "logs",
+            **standard_layout(cluster.root, server_id),
         )
         self.cluster = cluster
         #: ``time.perf_counter()`` just before the exec of the current process.

@@ -32,6 +32,17 @@ from game.launcher import (
 )
 
 
+def standard_layout(root: Path, server_id: int) -> dict[str, Path]:
+    """The files of server ``server_id`` under ``root``, as the test and
+    benchmark clusters lay them out: ``data-N``, ``server-N.pid``, ``logs/``
+    (the keyword arguments of :class:`ServerProcess`)."""
+    return {
+        "data": root / f"data-{server_id}",
+        "pidfile": root / f"server-{server_id}.pid",
+        "logs": root / "logs",
+    }
+
+
 class ServerProcess:
     """One server's ``twistd replgame`` processes, one start ("run") after another.
 

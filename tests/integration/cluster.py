@@ -42,7 +42,7 @@ from twisted.python.failure import Failure
 from game import launcher
 from game import protocol as p
 from game.localcluster import free_ports
-from game.serverprocess import ServerProcess
+from game.serverprocess import ServerProcess, standard_layout
 
 HOST = "127.0.0.1"
 ALL = (1, 2, 3)
@@ -160,9 +160,7 @@ class Server(ServerProcess):
             cluster.root,
             cluster.config_path,
             port,
-            data=cluster.root / f"data-{server_id}",
-            pidfile=cluster.root / f"server-{server_id}.pid",
-            logs=cluster.root / "logs",
+            **standard_layout(cluster.root, server_id),
         )
         self.cluster = cluster
 
