@@ -29,6 +29,8 @@ MOVE: Final = "move"
 RESIGN: Final = "resign"
 OFFER_DRAW: Final = "offer_draw"
 ACCEPT_DRAW: Final = "accept_draw"
+#: ClaimTimeout's command type (and, from protocol version 2, the timeout event's).
+TIMEOUT: Final = "timeout"
 EVENT_TYPES: Final = (CREATE, JOIN, MOVE, RESIGN, OFFER_DRAW, ACCEPT_DRAW)
 
 #: The head of an empty history.
@@ -411,6 +413,8 @@ class Command:
     token: str
     player: str | None = None
     move: str | None = None
+    #: When the player acted (ms, the servers' scale); used by timed games only.
+    at: int | None = None
 
 
 @attrs.frozen
@@ -429,6 +433,8 @@ def decide(game: GameLog, command: Command) -> Event | Repeat:
 
     :raises WireError: the error the command answers.
     """
+    if command.type == TIMEOUT:
+        raise wire.BadRequest("ClaimTimeout: not yet")
     version = command.version
     if version < game.version:
         held = game.events[version]

@@ -91,6 +91,7 @@ class ServerNode:
         replica: Replica,
         links: dict[int, PeerLink],
         clock: IReactorTime,
+        clock_offset_ms: int = 0,
     ) -> None:
         self.server_id = server_id
         self.config = config
@@ -98,6 +99,8 @@ class ServerNode:
         self.replica = replica
         self.links = links
         self.clock = clock
+        #: Added to the wall clock (tests and the chaos harness only: ``--clock-offset-ms``).
+        self.clock_offset_ms = clock_offset_ms
         self.sync = Synchronizer(replica, links, clock, self.tuning.catchup_timeout)
         self.lifecycle = Lifecycle(
             ServerState.STARTING, TRANSITIONS, log, subject=f"server {server_id}"
@@ -306,6 +309,11 @@ class ServerNode:
 
     # -- client commands ---------------------------------------------------------
 
+    def now_ms(self) -> int:
+        """This server's wall clock, ms since the epoch: ``Status.now``, and the
+        ``now`` timed commands are checked against.  Never stored."""
+        return int(self.clock.seconds() * 1000) + self.clock_offset_ms
+
     def status(self) -> dict[str, Any]:
         return {
             "server_id": self.server_id,
@@ -314,6 +322,7 @@ class ServerNode:
             "serving": self.serving,
             "protocol": PROTOCOL_VERSION,
             "digest": self.replica.digest_hex(),
+            "now": self.now_ms(),
         }
 
     def peer_status(self) -> dict[str, Any]:
@@ -332,10 +341,11 @@ class ServerNode:
             raise wire.NotServing(f"server {self.server_id} is {self.state.told_clients}")
 
     def create_game(
-        self, game_id: str, kind: str, player: str, seat: int, token: str
+        self, game_id: str, kind: str, player: str, seat: int, token: str, clock: str = ""
     ) -> Deferred[str]:
+        """Create a game; ``clock`` is its time control's text (empty: untimed)."""
         self.require_serving()
-        return self.replica.create(game_id, kind, player, seat, token)
+        return self.replica.create(game_id, kind, player, seat, token, clock)
 
     def change_game(self, game_id: str, command: Command) -> Deferred[str]:
         """Apply a state-changing command, catching the game up first if the

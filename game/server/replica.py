@@ -383,11 +383,16 @@ class Replica:
 
     # -- changing --------------------------------------------------------------
 
-    def create(self, game_id: str, kind: str, player: str, seat: int, token: str) -> Deferred[str]:
+    def create(
+        self, game_id: str, kind: str, player: str, seat: int, token: str, clock: str = ""
+    ) -> Deferred[str]:
         """Create a game, or answer the existing one if this repeats its creation.
 
+        :param clock: the game's time control (empty: untimed).
         :raises GameExists: a different game holds this id.
         """
+        if clock:
+            raise wire.BadRequest("CreateGame: timed games are not served yet")
         event = gamelog.create_event(kind, player, seat, token, game_id)
         existing = self.game(game_id)
         if existing is not None:
