@@ -351,7 +351,11 @@ class ServerNode:
         """Apply a state-changing command, catching the game up first if the
         command names a game or a version this server does not hold."""
         self.require_serving()
-        return self._with_catch_up(game_id, lambda: self.replica.apply(game_id, command))
+        skew_ms = round(self.tuning.clock_skew * 1000)
+        # ``now`` is read when the command is decided: after a catch-up, that is later.
+        return self._with_catch_up(
+            game_id, lambda: self.replica.apply(game_id, command, self.now_ms(), skew_ms)
+        )
 
     def get_game(self, game_id: str) -> Deferred[str]:
         self.require_serving()
