@@ -29,6 +29,7 @@ from game.server.gamelog import Command
 from game.server.peers import PeerLink, PeerState
 from game.server.replica import DamagedGame, Replica
 from game.server.sync import Synchronizer, format_children
+from game.server.timeouts import TimeoutKeeper
 
 log = Logger(namespace="replgame.node")
 
@@ -107,6 +108,9 @@ class ServerNode:
         )
         self.watchers: dict[str, set[Watcher]] = {}
         replica.on_change = self._changed
+        self.timeouts = TimeoutKeeper(
+            replica, clock, self.now_ms, round(self.tuning.flag_grace * 1000)
+        )
         self._startup_wait_over = False
         self._startup_timer: Deferred[None] | None = None
         self._anti_entropy_running = False
@@ -127,6 +131,10 @@ class ServerNode:
     def _enter(self, state: ServerState, reason: str) -> None:
         """The one way the state changes (logged by the lifecycle)."""
         self.lifecycle.enter(state, reason)
+        if state is ServerState.SERVING:
+            self.timeouts.start()
+        elif state in _ENDS:
+            self.timeouts.stop()
         # Not when catching up: a failed catch-up starts again, and may need the wait.
         if state in (ServerState.SERVING, *_ENDS) and self._startup_timer is not None:
             timer, self._startup_timer = self._startup_timer, None
@@ -312,7 +320,7 @@ class ServerNode:
     def now_ms(self) -> int:
         """This server's wall clock, ms since the epoch: ``Status.now``, and the
         ``now`` timed commands are checked against.  Never stored."""
-        return int(self.clock.seconds() * 1000) + self.clock_offset_ms
+        return round(self.clock.seconds() * 1000) + self.clock_offset_ms
 
     def status(self) -> dict[str, Any]:
         return {

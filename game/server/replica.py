@@ -163,6 +163,9 @@ class Replica:
         self.storage = storage
         self.committer = committer
         self.on_change = on_change
+        #: Called with ``(game_id, deadline)`` when a game's entry gets a
+        #: deadline (the server's own timeouts, :mod:`game.server.timeouts`).
+        self.on_deadline: Callable[[str, int], None] = lambda game_id, deadline: None
         self.index: dict[str, IndexEntry] = {}
         self.sorted_ids: list[str] = []
         self.buckets: dict[str, set[str]] = {}
@@ -441,6 +444,24 @@ class Replica:
         game.append(outcome)
         return self._store(game, unchanged=game.version - 1)
 
+    def deadline_of(self, game_id: str) -> int | None:
+        """The deadline a game's index entry holds (``None``: untimed, not active, unknown)."""
+        entry = self.index.get(game_id)
+        return None if entry is None else entry.deadline
+
+    def expire(self, game_id: str) -> Deferred[str] | None:
+        """Append a game's timeout event (the server's own timeout); ``None``
+        if its clock does not run.  The caller decides that the time is up.
+
+        :raises DamagedGame: the stored game does not read back.
+        """
+        game = self.game(game_id)
+        event = None if game is None else game.timeout_event()
+        if game is None or event is None:
+            return None
+        game.append(event)
+        return self._store(game, unchanged=game.version - 1)
+
     def adopt(self, game_id: str, events: tuple[str, ...]) -> Deferred[str]:
         """Replace this replica's history of a game (catch-up or fork).
 
@@ -488,6 +509,8 @@ class Replica:
         if old is None:
             bisect.insort(self.sorted_ids, game_id)
         self._account(game_id, old, entry)
+        if entry.deadline is not None:
+            self.on_deadline(game_id, entry.deadline)
         self._remember(game)
         document = game.document()
         event_json = game.event_json
