@@ -72,8 +72,15 @@ class TimeoutKeeper:
     def deadline_changed(self, game_id: str, deadline: int) -> None:
         """A game's index entry now holds ``deadline`` (the replica's hook)."""
         heapq.heappush(self._heap, (deadline, game_id))
+        if len(self._heap) > 2 * len(self.replica.index) + 1024:
+            self._compact()  # mostly stale entries (correspondence games keep them for days)
         if self.running and (self._timer_at is None or deadline < self._timer_at):
             self._schedule()
+
+    def _compact(self) -> None:
+        """Keep only the entries that are the current deadline of their game."""
+        current = {(d, g) for d, g in self._heap if self.replica.deadline_of(g) == d}
+        self._heap = sorted(current)  # a sorted list is a heap
 
     def _cancel(self) -> None:
         if self._timer is not None and self._timer.active():

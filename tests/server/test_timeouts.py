@@ -246,6 +246,14 @@ class ServerTimeoutTests(TimedServerCase):
         self.assertEqual(self.server.node.timeouts.ended, 6)
         self.assertEqual(self.server.node.timeouts._timer, None)
 
+    def test_stale_deadlines_do_not_pile_up(self) -> None:
+        self.start("c", "corr:30")
+        keeper = self.server.node.timeouts
+        for version in range(2, 1200):
+            keeper.deadline_changed("c", START + version)  # as many changes of its entry
+        self.assertLessEqual(len(keeper._heap), 2 * len(self.server.replica.index) + 1025)
+        self.assertIn((self.server.replica.index["c"].deadline, "c"), keeper._heap)
+
     def test_correspondence_and_finished_games_need_no_timer(self) -> None:
         self.start("c", "corr:1")
         self.game(self.conn.call(p.Resign, game_id="c", version=2, token=TOKEN_A, at=self.now()))
