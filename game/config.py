@@ -310,6 +310,21 @@ class Tuning:
     request_timeout: float = _seconds(5.0, "how long a client waits for an answer")
     max_box_bytes: int = _limit(262144, "the largest AMP box accepted")
     max_connections: int = _limit(512, "the most connections a server accepts at once")
+    clock_skew: float = _seconds(
+        2.0, "how far a timed request's time may be from the server's clock"
+    )
+    flag_grace: float = _seconds(
+        5.0, "how long past a deadline a server waits before it ends the game itself"
+    )
+
+    def __attrs_post_init__(self) -> None:
+        # A server's own timeout must come after every move it could still
+        # accept as stamped in time (docs/architecture.md, "Time").
+        if not self.flag_grace > self.clock_skew:
+            raise ConfigError(
+                f'Tuning "flag_grace" ({self.flag_grace:g}) must be greater than '
+                f'"clock_skew" ({self.clock_skew:g})'
+            )
 
 
 @attrs.frozen(kw_only=True, field_transformer=_validate_settings)

@@ -99,6 +99,29 @@ class IllegalMoveError(WireError):
     default = "not a legal move in this position"
 
 
+# Time controls (protocol version 2).
+
+
+class ClockSkew(WireError):
+    tag = b"CLOCK_SKEW"
+    default = "the request's time is too far from the server's clock"
+
+
+class Flagged(WireError):
+    tag = b"FLAGGED"
+    default = "the side to move has run out of time"
+
+    @classmethod
+    def at(cls, deadline: int) -> Flagged:
+        """The description PROTOCOL.md fixes: ``time ran out at D`` (ms)."""
+        return cls(f"time ran out at {deadline}")
+
+
+class TimeLeft(WireError):
+    tag = b"TIME_LEFT"
+    default = "the side to move still has time"
+
+
 # Peer-only errors.
 
 
@@ -127,6 +150,9 @@ GAME_COMMAND_ERRORS: tuple[type[WireError], ...] = (
     GameIsOver,
 )
 
+#: What a command on a timed game may answer besides those (version 2).
+TIMED_COMMAND_ERRORS: tuple[type[WireError], ...] = (*GAME_COMMAND_ERRORS, ClockSkew)
+
 ALL_ERRORS: tuple[type[WireError], ...] = (
     BadRequest,
     NotServing,
@@ -142,6 +168,9 @@ ALL_ERRORS: tuple[type[WireError], ...] = (
     DrawPending,
     NoDrawOffer,
     IllegalMoveError,
+    ClockSkew,
+    Flagged,
+    TimeLeft,
     PeerRefused,
     NotPeer,
 )

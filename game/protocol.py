@@ -17,8 +17,11 @@ from twisted.protocols import amp
 
 from game import errors as wire
 from game.rules import KINDS
+from game.timecontrol import InvalidTimeControl, parse_time_control
 
-PROTOCOL_VERSION = 1
+PROTOCOL_VERSION = 2
+#: The largest ``at`` (ms since the epoch) accepted: 2^53, exact as a JSON number anywhere.
+MAX_AT = 2**53
 MAX_VERSION = 2**31 - 1
 MAX_WATCHES = 100
 #: Budget of one ``ListOf`` answer value (AMP's hard limit is 65,535 bytes).
@@ -60,6 +63,15 @@ def check_token(value: str) -> str:
 def check_move(value: str) -> str:
     if len(value) > 64:
         raise InvalidArgument("move must be at most 64 characters")
+    return value
+
+
+def check_clock(value: str) -> str:
+    """A time control's wire text (:mod:`game.timecontrol`); empty is checked by the caller."""
+    try:
+        parse_time_control(value)
+    except InvalidTimeControl as error:
+        raise InvalidArgument(str(error)) from None
     return value
 
 
@@ -137,6 +149,11 @@ def Player() -> CheckedUnicode:
     return CheckedUnicode(check_player)
 
 
+def At() -> BoundedInteger:
+    """``at?``: when the player acted, ms since the epoch (version 2)."""
+    return BoundedInteger(0, MAX_AT, optional=True)
+
+
 def Hex64() -> CheckedUnicode:
     return CheckedUnicode(_hex(64))
 
@@ -188,6 +205,9 @@ class Status(Command):
         (b"serving", amp.Boolean()),
         (b"protocol", amp.Integer()),
         (b"digest", amp.Unicode()),
+        # Version 2.  Optional here so that a client still reads a version 1
+        # server's answer (None) during a rolling upgrade; servers always send it.
+        (b"now", amp.Integer(optional=True)),
     ]
     errors = _errors()
 
@@ -202,6 +222,8 @@ class CreateGame(Command):
         (b"player", Player()),
         (b"token", Token()),
         (b"seat", BoundedInteger(0, 1, optional=True)),
+        (b"clock", CheckedUnicode(check_clock, optional=True, empty_ok=True)),
+        (b"at", At()),
     ]
     response = _GAME_RESPONSE
     errors = _errors(wire.GameExists)
@@ -213,9 +235,10 @@ class JoinGame(Command):
         (b"version", Version()),
         (b"player", Player()),
         (b"token", Token()),
+        (b"at", At()),
     ]
     response = _GAME_RESPONSE
-    errors = _errors(*wire.GAME_COMMAND_ERRORS, wire.GameFull)
+    errors = _errors(*wire.TIMED_COMMAND_ERRORS, wire.Flagged, wire.GameFull)
 
 
 class MakeMove(Command):
@@ -224,34 +247,55 @@ class MakeMove(Command):
         (b"version", Version()),
         (b"move", CheckedUnicode(check_move)),
         (b"token", Token()),
+        (b"at", At()),
     ]
     response = _GAME_RESPONSE
-    errors = _errors(*wire.GAME_COMMAND_ERRORS, wire.NotYourTurn, wire.IllegalMoveError)
+    errors = _errors(
+        *wire.TIMED_COMMAND_ERRORS, wire.Flagged, wire.NotYourTurn, wire.IllegalMoveError
+    )
 
 
 _SEAT_ACTION_ARGUMENTS: list[tuple[bytes, amp.Argument]] = [
     (b"game_id", GameId()),
     (b"version", Version()),
     (b"token", Token()),
+    (b"at", At()),
 ]
 
 
 class Resign(Command):
     arguments = _SEAT_ACTION_ARGUMENTS
     response = _GAME_RESPONSE
-    errors = _errors(*wire.GAME_COMMAND_ERRORS)
+    errors = _errors(*wire.TIMED_COMMAND_ERRORS, wire.Flagged)
 
 
 class OfferDraw(Command):
     arguments = _SEAT_ACTION_ARGUMENTS
     response = _GAME_RESPONSE
-    errors = _errors(*wire.GAME_COMMAND_ERRORS, wire.NotYourTurn, wire.DrawPending)
+    errors = _errors(*wire.TIMED_COMMAND_ERRORS, wire.Flagged, wire.NotYourTurn, wire.DrawPending)
 
 
 class AcceptDraw(Command):
     arguments = _SEAT_ACTION_ARGUMENTS
     response = _GAME_RESPONSE
-    errors = _errors(*wire.GAME_COMMAND_ERRORS, wire.NotYourTurn, wire.NoDrawOffer)
+    errors = _errors(*wire.TIMED_COMMAND_ERRORS, wire.Flagged, wire.NotYourTurn, wire.NoDrawOffer)
+
+
+class ClaimTimeout(Command):
+    """Version 2: end a timed game whose side to move ran out of time.
+
+    ``at`` is required here (as in every command on a timed game); on an
+    untimed game the command answers ``BAD_REQUEST``.
+    """
+
+    arguments = [
+        (b"game_id", GameId()),
+        (b"version", Version()),
+        (b"token", Token()),
+        (b"at", BoundedInteger(0, MAX_AT)),
+    ]
+    response = _GAME_RESPONSE
+    errors = _errors(*wire.TIMED_COMMAND_ERRORS, wire.TimeLeft)
 
 
 class GetGame(Command):
@@ -305,6 +349,7 @@ CLIENT_COMMANDS: tuple[type[Command], ...] = (
     Resign,
     OfferDraw,
     AcceptDraw,
+    ClaimTimeout,
     GetGame,
     SyncGame,
     ListGames,

@@ -296,7 +296,7 @@ class ReceiverTests(SynchronousTestCase):
 class KeysOfTests(SynchronousTestCase):
     def test_arguments_and_amp_keys(self) -> None:
         keys = keys_of([p.MakeMove, p.Status])
-        self.assertEqual(keys, AMP_KEYS | {b"game_id", b"version", b"move", b"token"})
+        self.assertEqual(keys, AMP_KEYS | {b"game_id", b"version", b"move", b"token", b"at"})
 
     def test_responses(self) -> None:
         keys = keys_of([p.GetGame], arguments=False, responses=True)

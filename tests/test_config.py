@@ -612,6 +612,37 @@ class TuningErrorTests(ConfigTestCase):
         self.assertEqual(config.tuning, Tuning(request_timeout=1.5))
 
 
+class TimeTuningTests(ConfigTestCase):
+    def test_defaults(self) -> None:
+        tuning = self.load(EXAMPLE).tuning
+        self.assertEqual((tuning.clock_skew, tuning.flag_grace), (2.0, 5.0))
+
+    def test_read(self) -> None:
+        config = self.load(EXAMPLE + "[tuning]\nclock_skew = 1\nflag_grace = 3\n")
+        self.assertEqual(config.tuning, Tuning(clock_skew=1.0, flag_grace=3.0))
+        self.assertIsInstance(config.tuning.flag_grace, float)
+
+    def test_not_positive(self) -> None:
+        for key in ("clock_skew", "flag_grace"):
+            self.assert_error(
+                EXAMPLE + f"[tuning]\n{key} = 0\n",
+                f'"{key}" in [tuning] must be a positive number, not 0',
+            )
+
+    def test_flag_grace_must_exceed_clock_skew(self) -> None:
+        for skew, grace in (("5", "5"), ("3", "2.5"), ("10", "")):
+            text = f"[tuning]\nclock_skew = {skew}\n" + (f"flag_grace = {grace}\n" if grace else "")
+            self.assert_error(
+                EXAMPLE + text, '"flag_grace"', "must be greater than", '"clock_skew"'
+            )
+
+    def test_rule_holds_for_values_built_in_python(self) -> None:
+        error = self.assertRaises(ConfigError, Tuning, clock_skew=2.0, flag_grace=2.0)
+        self.assertEqual(
+            str(error), 'Tuning "flag_grace" (2) must be greater than "clock_skew" (2)'
+        )
+
+
 class ServersSpecTests(SynchronousTestCase):
     def test_three_addresses(self) -> None:
         config = config_from_servers("a.example:1,127.0.0.1:7302,b.example:65535")

@@ -20,8 +20,17 @@ from typing import Any, Final
 import attrs
 
 from game import errors as wire
-from game.protocol import check_game_id, check_kind, check_move, check_player
+from game.protocol import (
+    MAX_AT,
+    check_clock,
+    check_game_id,
+    check_kind,
+    check_move,
+    check_player,
+)
 from game.rules import IllegalMove, InvalidMove, Position, new_game
+from game.server.gameclock import GameClock, check_request
+from game.timecontrol import parse_time_control
 
 CREATE: Final = "create"
 JOIN: Final = "join"
@@ -29,7 +38,11 @@ MOVE: Final = "move"
 RESIGN: Final = "resign"
 OFFER_DRAW: Final = "offer_draw"
 ACCEPT_DRAW: Final = "accept_draw"
-EVENT_TYPES: Final = (CREATE, JOIN, MOVE, RESIGN, OFFER_DRAW, ACCEPT_DRAW)
+#: ClaimTimeout's command type, and the timeout event's (protocol version 2).
+TIMEOUT: Final = "timeout"
+EVENT_TYPES: Final = (CREATE, JOIN, MOVE, RESIGN, OFFER_DRAW, ACCEPT_DRAW, TIMEOUT)
+#: The ``clock_skew`` tuning's default, in ms.
+DEFAULT_CLOCK_SKEW_MS: Final = 2000
 
 #: The head of an empty history.
 EMPTY_HEAD: Final = bytes(32)
@@ -64,11 +77,20 @@ def _players_json(players: Sequence[str | None]) -> str:
 
 
 def summary_json(
-    game_id: str, kind: str, status: str, players: Sequence[str | None], version: int
+    game_id: str,
+    kind: str,
+    status: str,
+    players: Sequence[str | None],
+    version: int,
+    clock: str = "",
 ) -> str:
-    """``canonical_json`` of a game's ``ListGames`` summary, written directly."""
+    """``canonical_json`` of a game's ``ListGames`` summary, written directly.
+
+    :param clock: the time control of a timed game (empty: untimed, no field).
+    """
     return (
-        f'{{"id":{_string(game_id)},"kind":{_string(kind)},'
+        (f'{{"clock":{_string(clock)},' if clock else "{")
+        + f'"id":{_string(game_id)},"kind":{_string(kind)},'
         f'"players":{_players_json(players)},"status":{_string(status)},'
         f'"version":{version}}}'
     )
@@ -93,7 +115,13 @@ class InvalidEvent(ValueError):
 
 @attrs.frozen
 class Event:
-    """One state change.  ``token`` is the acting seat's token hash."""
+    """One state change.  ``token`` is the acting seat's token hash.
+
+    Timed games only (absent, so untimed events keep their version 1 bytes):
+    ``at``, when the player acted (the timeout event: the deadline that ran
+    out; its ``seat`` and ``token`` are the flagged seat's), and ``clock``,
+    the time control of a create event.
+    """
 
     type: str
     seat: int
@@ -101,11 +129,17 @@ class Event:
     kind: str | None = None
     player: str | None = None
     move: str | None = None
+    at: int | None = None
+    clock: str | None = None
 
     def to_json(self) -> str:
         """The event's canonical JSON, written field by field in sorted key order
         (what :func:`canonical_json` makes of its fields; tests compare the two)."""
         parts = []
+        if self.at is not None:
+            parts.append(f'"at":{int(self.at)}')
+        if self.clock is not None:
+            parts.append('"clock":' + _string(self.clock))
         if self.kind is not None:
             parts.append('"kind":' + _string(self.kind))
         if self.move is not None:
@@ -132,6 +166,10 @@ class Event:
         if not isinstance(fields, dict) or fields.get("type") not in EVENT_TYPES:
             raise InvalidEvent("an event is a JSON object with a known type")
         expected = {"type", "seat", "token", *_EXTRA_FIELDS.get(fields["type"], ())}
+        # Timed games' optional fields (which events must carry them is the replay's check).
+        expected |= (
+            {"at", "clock"} & set(fields) if fields["type"] == CREATE else {"at"} & set(fields)
+        )
         if set(fields) != expected:
             raise InvalidEvent(f"event fields {sorted(fields)} are not {sorted(expected)}")
         event_type, seat, token = fields["type"], fields["seat"], fields["token"]
@@ -146,10 +184,22 @@ class Event:
                 check_player(_text(fields["player"]))
             if "move" in fields:
                 check_move(_text(fields["move"]))
+            if "clock" in fields:
+                check_clock(_text(fields["clock"]))
         except ValueError as error:
             raise InvalidEvent(str(error)) from None
+        at = fields.get("at")
+        if at is not None and (type(at) is not int or not 0 <= at <= MAX_AT):
+            raise InvalidEvent("bad event time")
         event = cls(
-            event_type, seat, token, fields.get("kind"), fields.get("player"), fields.get("move")
+            event_type,
+            seat,
+            token,
+            fields.get("kind"),
+            fields.get("player"),
+            fields.get("move"),
+            at,
+            fields.get("clock"),
         )
         if event.to_json() != text:
             raise InvalidEvent("event is not in canonical form")
@@ -195,6 +245,8 @@ class GameLog:
     def __init__(self, game_id: str, create: Event) -> None:
         if create.type != CREATE or create.kind is None or create.player is None:
             raise InvalidEvent("a game starts with a create event")
+        if create.at is not None:
+            raise InvalidEvent("a create event has no time (the clock starts when joined)")
         self.game_id = game_id
         self.kind: str = create.kind
         self.events: list[Event] = []
@@ -208,6 +260,10 @@ class GameLog:
         self._moves_json = ""
         self.draw_offer: int | None = None
         self.result: Result | None = None
+        #: The two clocks of a timed game; ``None`` when untimed.
+        self.clock: GameClock | None = (
+            GameClock.new(parse_time_control(create.clock)) if create.clock else None
+        )
         self._document: str | None = None
         # The position a decided move leads to, so that appending that move
         # does not play it a second time: (position before, move, position after).
@@ -262,8 +318,16 @@ class GameLog:
             active = status == "active"
             legal = self.position.legal_moves() if active else []
             result = self.result
+            clock = self.clock
             self._document = (
-                f'{{"draw_offer":{_int_or_null(self.draw_offer)},"id":{_string(self.game_id)},'
+                (
+                    "{"
+                    if clock is None
+                    else '{"clock":'
+                    + clock.to_json(self.position.to_move if active else None)
+                    + ","
+                )
+                + f'"draw_offer":{_int_or_null(self.draw_offer)},"id":{_string(self.game_id)},'
                 f'"kind":{_string(self.kind)},"legal":[{",".join(map(_string, legal))}],'
                 f'"moves":[{self._moves_json}],"players":{self._players_json()},'
                 f'"position":{_string(self.position.to_text())},"result":'
@@ -282,7 +346,13 @@ class GameLog:
     def document_fields(self) -> dict[str, Any]:
         """The fields of :meth:`document`, as a dict."""
         active = self.status == "active"
+        timed = (
+            {}
+            if self.clock is None
+            else {"clock": self.clock.fields(self.position.to_move if active else None)}
+        )
         return {
+            **timed,
             "id": self.game_id,
             "kind": self.kind,
             "version": self.version,
@@ -299,8 +369,31 @@ class GameLog:
     def _players_json(self) -> str:
         return _players_json(self.players)
 
+    @property
+    def control(self) -> str:
+        """The time control's text; empty when untimed."""
+        return "" if self.clock is None else self.clock.control.text
+
+    def deadline(self) -> int | None:
+        """When the side to move runs out (ms); ``None`` unless timed and active."""
+        if self.clock is None or self.status != "active":
+            return None
+        return self.clock.deadline(self.position.to_move)
+
+    def timeout_event(self) -> Event | None:
+        """The event that ends this game on time, if its clock runs: the
+        flagged seat's, at its deadline, the same on every replica."""
+        deadline = self.deadline()
+        if deadline is None:
+            return None
+        seat = self.position.to_move
+        token = self.tokens[seat]
+        assert token is not None
+        return Event(TIMEOUT, seat, token, at=deadline)
+
     def summary(self) -> dict[str, Any]:
         return {
+            **({"clock": self.control} if self.clock is not None else {}),
             "id": self.game_id,
             "kind": self.kind,
             "status": self.status,
@@ -340,6 +433,8 @@ class GameLog:
 
     def append(self, event: Event) -> None:
         """Apply an event that :func:`decide` produced (or that was checked)."""
+        if self.clock is not None and event.at is not None:
+            self._run_clock(event)
         if event.type in (CREATE, JOIN):
             self.players[event.seat] = event.player
             self.tokens[event.seat] = event.token
@@ -366,6 +461,8 @@ class GameLog:
             self.draw_offer = event.seat
         elif event.type == ACCEPT_DRAW:
             self._finish(Result(None, "draw agreed"))
+        elif event.type == TIMEOUT:
+            self._finish(Result(1 - event.seat, "time"))
         text = event.to_json()
         self.events.append(event)
         self.event_json.append(text)
@@ -387,6 +484,8 @@ class GameLog:
                 player=event.player,
                 move=event.move,
                 seat_hint=event.seat,
+                # An untimed game's events have no time: one that does is not what decide makes.
+                at=event.at if self.clock is not None else None,
             )
         except wire.WireError as error:
             raise InvalidEvent(f"event {self.version + 1} does not apply: {error}") from None
@@ -394,9 +493,24 @@ class GameLog:
             raise InvalidEvent(f"event {self.version + 1} does not apply")
         self.append(event)
 
+    def _run_clock(self, event: Event) -> None:
+        """What a timed event does to the clocks (before the event applies)."""
+        clock = self.clock
+        assert clock is not None and event.at is not None
+        if event.type == JOIN:
+            clock.start(event.at)
+        elif event.type == MOVE:
+            clock.moved(event.seat, event.at)
+        elif event.type == TIMEOUT:
+            clock.flagged(self.position.to_move)
+        else:
+            clock.spend(self.position.to_move, event.at)
+
     def _finish(self, result: Result) -> None:
         self.result = result
         self.draw_offer = None
+        if self.clock is not None:
+            self.clock.stop()
 
 
 # -- deciding commands -------------------------------------------------------------
@@ -411,6 +525,8 @@ class Command:
     token: str
     player: str | None = None
     move: str | None = None
+    #: When the player acted (ms, the servers' scale); used by timed games only.
+    at: int | None = None
 
 
 @attrs.frozen
@@ -421,14 +537,29 @@ class Repeat:
 REPEAT: Final = Repeat()
 
 
-def decide(game: GameLog, command: Command) -> Event | Repeat:
+def decide(
+    game: GameLog,
+    command: Command,
+    now: int | None = None,
+    clock_skew_ms: int = DEFAULT_CLOCK_SKEW_MS,
+) -> Event | Repeat:
     """Decide a command against this replica's game, in PROTOCOL.md's order.
 
     ``UNKNOWN_GAME`` (no game) and ``NOT_SERVING`` are the caller's checks.
     A ``Behind`` error asks the caller to catch up before answering.
 
+    :param now: the server's clock (ms), which a timed command's ``at`` must
+        be within ``clock_skew_ms`` of; passed in, never read here.
     :raises WireError: the error the command answers.
     """
+    if game.clock is None:
+        if command.type == TIMEOUT:
+            raise wire.BadRequest("ClaimTimeout: this game has no clock")
+        at = None  # ignored, and not stored: untimed events keep their bytes
+    elif command.at is None:
+        raise wire.BadRequest("at is required in a timed game")
+    else:
+        at = command.at
     version = command.version
     if version < game.version:
         held = game.events[version]
@@ -445,10 +576,15 @@ def decide(game: GameLog, command: Command) -> Event | Repeat:
         join_hash=hashes.__getitem__,
         player=command.player,
         move=command.move,
+        at=at,
+        now=now,
+        skew_ms=clock_skew_ms,
     )
 
 
 def _repeats(game: GameLog, command: Command, held: Event) -> bool:
+    if command.type == TIMEOUT:  # the same event, whoever claimed it (or the server)
+        return held.type == TIMEOUT and game.seat_of(command.token) is not None
     return (
         held.type == command.type
         and held.player == command.player
@@ -466,12 +602,17 @@ def _decide_event(
     player: str | None,
     move: str | None,
     seat_hint: int | None = None,
+    at: int | None = None,
+    now: int | None = None,
+    skew_ms: int = DEFAULT_CLOCK_SKEW_MS,
 ) -> Event:
     """The event a request makes at the end of ``game``, or its error.
 
     ``holds(seat)`` says whether the request's token holds ``seat``;
     ``join_hash(seat)`` is the token hash a join would store for it.
-    ``seat_hint`` is the seat a replayed event claims.
+    ``seat_hint`` is the seat a replayed event claims.  ``at`` is the
+    request's time (timed games only), ``now`` the server's clock (``None``
+    when replaying).
     """
     seats = [seat for seat in (0, 1) if holds(seat)]
     if event_type == JOIN:
@@ -479,12 +620,13 @@ def _decide_event(
             raise wire.BadToken("this token already holds a seat in this game")
         if game.status == "finished":
             raise wire.GameIsOver()
+        _check_time(game, JOIN, at, now, skew_ms, replay=seat_hint is not None)
         if game.status == "active":
             raise wire.GameFull()
         seat = game.players.index(None)
         if seat_hint not in (None, seat):
             raise wire.BadToken("not the free seat")
-        return Event(JOIN, seat, join_hash(seat), player=player)
+        return Event(JOIN, seat, join_hash(seat), player=player, at=at)
     if event_type == CREATE:
         raise wire.GameExists()
     if not seats or (seat_hint is not None and seat_hint not in seats):
@@ -494,26 +636,53 @@ def _decide_event(
     assert token is not None
     if game.status == "finished":
         raise wire.GameIsOver()
+    deadline = _check_time(game, event_type, at, now, skew_ms, replay=seat_hint is not None)
+    if event_type == TIMEOUT:
+        timeout = game.timeout_event()
+        if deadline is None or timeout is None:
+            raise wire.BadRequest("ClaimTimeout: this game has no clock")
+        return timeout
     if event_type == RESIGN:
-        return Event(RESIGN, seat, token)
+        return Event(RESIGN, seat, token, at=at)
     if game.status == "open" or game.position.to_move != seat:
         raise wire.NotYourTurn()
     if event_type == OFFER_DRAW:
         if game.draw_offer is not None:
             raise wire.DrawPending()
-        return Event(OFFER_DRAW, seat, token)
+        return Event(OFFER_DRAW, seat, token, at=at)
     if event_type == ACCEPT_DRAW:
         if game.draw_offer is None or game.draw_offer == seat:
             raise wire.NoDrawOffer()
-        return Event(ACCEPT_DRAW, seat, token)
+        return Event(ACCEPT_DRAW, seat, token, at=at)
     if event_type == MOVE and move is not None:
         try:
             game.play(move)
         except (IllegalMove, InvalidMove) as error:
             raise wire.IllegalMoveError(str(error)) from None
-        return Event(MOVE, seat, token, move=move)
+        return Event(MOVE, seat, token, move=move, at=at)
     raise wire.BadRequest(f"unknown command type {event_type!r}")
 
 
-def create_event(kind: str, player: str, seat: int, token: str, game_id: str) -> Event:
-    return Event(CREATE, seat, token_hash(game_id, seat, token), kind=kind, player=player)
+def _check_time(
+    game: GameLog, event_type: str, at: int | None, now: int | None, skew_ms: int, *, replay: bool
+) -> int | None:
+    """:func:`~game.server.gameclock.check_request` for this game (after ``GAME_OVER``)."""
+    if game.clock is None:
+        return None
+    return check_request(
+        game.clock, game.deadline(), at, now, skew_ms, claim=event_type == TIMEOUT, replay=replay
+    )
+
+
+def create_event(
+    kind: str, player: str, seat: int, token: str, game_id: str, clock: str = ""
+) -> Event:
+    """A game's first event; ``clock`` is its time control (empty: untimed)."""
+    return Event(
+        CREATE,
+        seat,
+        token_hash(game_id, seat, token),
+        kind=kind,
+        player=player,
+        clock=clock or None,
+    )

@@ -28,7 +28,7 @@ from game import errors as wire
 from game import protocol as p
 from game.server import paging
 from game.server.direct import game_responder
-from game.server.gamelog import ACCEPT_DRAW, JOIN, MOVE, OFFER_DRAW, RESIGN, Command
+from game.server.gamelog import ACCEPT_DRAW, JOIN, MOVE, OFFER_DRAW, RESIGN, TIMEOUT, Command
 from game.server.node import ServerNode
 from game.server.peers import new_nonce, proofs_match
 from game.server.peers import proof as peer_proof
@@ -83,6 +83,7 @@ class ClientLocator(amp.CommandLocator):
             (p.Resign, self._changer(RESIGN)),
             (p.OfferDraw, self._changer(OFFER_DRAW)),
             (p.AcceptDraw, self._changer(ACCEPT_DRAW)),
+            (p.ClaimTimeout, self._changer(TIMEOUT)),
             (p.CreateGame, self._create_document),
             (p.GetGame, self._get_document),
         ]
@@ -110,38 +111,67 @@ class ClientLocator(amp.CommandLocator):
 
     @p.CreateGame.responder
     def create_game(
-        self, game_id: str, kind: str, player: str, token: str, seat: int | None
+        self,
+        game_id: str,
+        kind: str,
+        player: str,
+        token: str,
+        seat: int | None,
+        clock: str | None = None,
+        at: int | None = None,
     ) -> Deferred[dict[str, str]]:
-        return _game(self._create_document(game_id, kind, player, token, seat))
+        return _game(self._create_document(game_id, kind, player, token, seat, clock, at))
 
     def _create_document(
-        self, game_id: str, kind: str, player: str, token: str, seat: int | None
+        self,
+        game_id: str,
+        kind: str,
+        player: str,
+        token: str,
+        seat: int | None,
+        clock: str | None = None,
+        at: int | None = None,
     ) -> Deferred[str]:
-        return self.node.create_game(game_id, kind, player, 0 if seat is None else seat, token)
+        # ``at`` is accepted and not used: a game's clock starts when it is joined.
+        return self.node.create_game(
+            game_id, kind, player, 0 if seat is None else seat, token, clock or ""
+        )
 
     @p.JoinGame.responder
     def join_game(
-        self, game_id: str, version: int, player: str, token: str
+        self, game_id: str, version: int, player: str, token: str, at: int | None = None
     ) -> Deferred[dict[str, str]]:
-        return self._change(game_id, Command(JOIN, version, token, player=player))
+        return self._change(game_id, Command(JOIN, version, token, player=player, at=at))
 
     @p.MakeMove.responder
     def make_move(
-        self, game_id: str, version: int, move: str, token: str
+        self, game_id: str, version: int, move: str, token: str, at: int | None = None
     ) -> Deferred[dict[str, str]]:
-        return self._change(game_id, Command(MOVE, version, token, move=move))
+        return self._change(game_id, Command(MOVE, version, token, move=move, at=at))
 
     @p.Resign.responder
-    def resign(self, game_id: str, version: int, token: str) -> Deferred[dict[str, str]]:
-        return self._change(game_id, Command(RESIGN, version, token))
+    def resign(
+        self, game_id: str, version: int, token: str, at: int | None = None
+    ) -> Deferred[dict[str, str]]:
+        return self._change(game_id, Command(RESIGN, version, token, at=at))
 
     @p.OfferDraw.responder
-    def offer_draw(self, game_id: str, version: int, token: str) -> Deferred[dict[str, str]]:
-        return self._change(game_id, Command(OFFER_DRAW, version, token))
+    def offer_draw(
+        self, game_id: str, version: int, token: str, at: int | None = None
+    ) -> Deferred[dict[str, str]]:
+        return self._change(game_id, Command(OFFER_DRAW, version, token, at=at))
 
     @p.AcceptDraw.responder
-    def accept_draw(self, game_id: str, version: int, token: str) -> Deferred[dict[str, str]]:
-        return self._change(game_id, Command(ACCEPT_DRAW, version, token))
+    def accept_draw(
+        self, game_id: str, version: int, token: str, at: int | None = None
+    ) -> Deferred[dict[str, str]]:
+        return self._change(game_id, Command(ACCEPT_DRAW, version, token, at=at))
+
+    @p.ClaimTimeout.responder
+    def claim_timeout(
+        self, game_id: str, version: int, token: str, at: int
+    ) -> Deferred[dict[str, str]]:
+        return self._change(game_id, Command(TIMEOUT, version, token, at=at))
 
     def _change(self, game_id: str, command: Command) -> Deferred[dict[str, str]]:
         return _game(self._change_document(game_id, command))
@@ -157,7 +187,7 @@ class ClientLocator(amp.CommandLocator):
     def _changer(self, event_type: str) -> Callable[..., Deferred[str]]:
         """What answers one kind of change, from its arguments by name."""
 
-        def change(game_id: str, version: int, token: str, **rest: str) -> Deferred[str]:
+        def change(game_id: str, version: int, token: str, **rest: Any) -> Deferred[str]:
             return self._change_document(game_id, Command(event_type, version, token, **rest))
 
         return change

@@ -29,6 +29,7 @@ from game.server.gamelog import Command
 from game.server.peers import PeerLink, PeerState
 from game.server.replica import DamagedGame, Replica
 from game.server.sync import Synchronizer, format_children
+from game.server.timeouts import TimeoutKeeper
 
 log = Logger(namespace="replgame.node")
 
@@ -91,6 +92,7 @@ class ServerNode:
         replica: Replica,
         links: dict[int, PeerLink],
         clock: IReactorTime,
+        clock_offset_ms: int = 0,
     ) -> None:
         self.server_id = server_id
         self.config = config
@@ -98,12 +100,17 @@ class ServerNode:
         self.replica = replica
         self.links = links
         self.clock = clock
+        #: Added to the wall clock (tests and the chaos harness only: ``--clock-offset-ms``).
+        self.clock_offset_ms = clock_offset_ms
         self.sync = Synchronizer(replica, links, clock, self.tuning.catchup_timeout)
         self.lifecycle = Lifecycle(
             ServerState.STARTING, TRANSITIONS, log, subject=f"server {server_id}"
         )
         self.watchers: dict[str, set[Watcher]] = {}
         replica.on_change = self._changed
+        self.timeouts = TimeoutKeeper(
+            replica, clock, self.now_ms, round(self.tuning.flag_grace * 1000)
+        )
         self._startup_wait_over = False
         self._startup_timer: Deferred[None] | None = None
         self._anti_entropy_running = False
@@ -124,6 +131,10 @@ class ServerNode:
     def _enter(self, state: ServerState, reason: str) -> None:
         """The one way the state changes (logged by the lifecycle)."""
         self.lifecycle.enter(state, reason)
+        if state is ServerState.SERVING:
+            self.timeouts.start()
+        elif state in _ENDS:
+            self.timeouts.stop()
         # Not when catching up: a failed catch-up starts again, and may need the wait.
         if state in (ServerState.SERVING, *_ENDS) and self._startup_timer is not None:
             timer, self._startup_timer = self._startup_timer, None
@@ -306,6 +317,11 @@ class ServerNode:
 
     # -- client commands ---------------------------------------------------------
 
+    def now_ms(self) -> int:
+        """This server's wall clock, ms since the epoch: ``Status.now``, and the
+        ``now`` timed commands are checked against.  Never stored."""
+        return round(self.clock.seconds() * 1000) + self.clock_offset_ms
+
     def status(self) -> dict[str, Any]:
         return {
             "server_id": self.server_id,
@@ -314,6 +330,7 @@ class ServerNode:
             "serving": self.serving,
             "protocol": PROTOCOL_VERSION,
             "digest": self.replica.digest_hex(),
+            "now": self.now_ms(),
         }
 
     def peer_status(self) -> dict[str, Any]:
@@ -332,16 +349,21 @@ class ServerNode:
             raise wire.NotServing(f"server {self.server_id} is {self.state.told_clients}")
 
     def create_game(
-        self, game_id: str, kind: str, player: str, seat: int, token: str
+        self, game_id: str, kind: str, player: str, seat: int, token: str, clock: str = ""
     ) -> Deferred[str]:
+        """Create a game; ``clock`` is its time control's text (empty: untimed)."""
         self.require_serving()
-        return self.replica.create(game_id, kind, player, seat, token)
+        return self.replica.create(game_id, kind, player, seat, token, clock)
 
     def change_game(self, game_id: str, command: Command) -> Deferred[str]:
         """Apply a state-changing command, catching the game up first if the
         command names a game or a version this server does not hold."""
         self.require_serving()
-        return self._with_catch_up(game_id, lambda: self.replica.apply(game_id, command))
+        skew_ms = round(self.tuning.clock_skew * 1000)
+        # ``now`` is read when the command is decided: after a catch-up, that is later.
+        return self._with_catch_up(
+            game_id, lambda: self.replica.apply(game_id, command, self.now_ms(), skew_ms)
+        )
 
     def get_game(self, game_id: str) -> Deferred[str]:
         self.require_serving()

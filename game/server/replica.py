@@ -73,6 +73,12 @@ class IndexEntry(NamedTuple):
     head: bytes
     bucket: str
     leaf: int
+    #: Timed games only: the time control, and the side to move's deadline
+    #: (ms) while active, so that start-up finds every deadline without
+    #: replaying a game.  An untimed game's record leaves both out, as a
+    #: database written before time controls does.
+    clock: str = ""
+    deadline: int | None = None
 
     @classmethod
     def of(cls, game: GameLog) -> IndexEntry:
@@ -85,14 +91,23 @@ class IndexEntry(NamedTuple):
             game.head,
             bucket_of(game.game_id),
             leaf_value(game.game_id, game.head),
+            game.control,
+            game.deadline(),
         )
 
     def to_record(self) -> tuple[Any, ...]:
-        return tuple(self)
+        record = tuple(self)
+        return record if self.clock else record[:_UNTIMED_FIELDS]
 
     def summary(self, game_id: str) -> str:
         """The game's ``ListGames`` summary (``GameLog.summary`` as canonical JSON)."""
-        return gamelog.summary_json(game_id, self.kind, self.status, self.players, self.version)
+        return gamelog.summary_json(
+            game_id, self.kind, self.status, self.players, self.version, self.clock
+        )
+
+
+#: The fields of an untimed game's stored record (the whole entry before time controls).
+_UNTIMED_FIELDS: Final = 8
 
 
 def bookkeeping(games: int, clock: int, digest: int, root: int) -> dict[str, Any]:
@@ -148,6 +163,9 @@ class Replica:
         self.storage = storage
         self.committer = committer
         self.on_change = on_change
+        #: Called with ``(game_id, deadline)`` when a game's entry gets a
+        #: deadline (the server's own timeouts, :mod:`game.server.timeouts`).
+        self.on_deadline: Callable[[str, int], None] = lambda game_id, deadline: None
         self.index: dict[str, IndexEntry] = {}
         self.sorted_ids: list[str] = []
         self.buckets: dict[str, set[str]] = {}
@@ -189,13 +207,18 @@ class Replica:
         from_bytes = int.from_bytes
         make = tuple.__new__  # IndexEntry._make without its Python-level call
         fields = len(IndexEntry._fields)
+        untimed = (*IndexEntry._field_defaults.values(),)
         game_id = ""
         try:
             for game_id, record in records:
-                if type(record) is not tuple or len(record) != fields:
+                if type(record) is not tuple:
+                    raise TypeError(f"{record!r:.80}")
+                if len(record) == _UNTIMED_FIELDS:
+                    record += untimed
+                elif len(record) != fields:
                     raise TypeError(f"{record!r:.80}")
                 entry = index[game_id] = make(IndexEntry, record)
-                _, _, _, version, doc_sha, _, bucket, leaf = entry
+                _, _, _, version, doc_sha, _, bucket, leaf, _, _ = entry
                 clock += version
                 digest ^= from_bytes(doc_sha, "big")
                 leaves[bucket] = leaves.get(bucket, 0) ^ leaf
@@ -383,12 +406,15 @@ class Replica:
 
     # -- changing --------------------------------------------------------------
 
-    def create(self, game_id: str, kind: str, player: str, seat: int, token: str) -> Deferred[str]:
+    def create(
+        self, game_id: str, kind: str, player: str, seat: int, token: str, clock: str = ""
+    ) -> Deferred[str]:
         """Create a game, or answer the existing one if this repeats its creation.
 
+        :param clock: the game's time control (empty: untimed).
         :raises GameExists: a different game holds this id.
         """
-        event = gamelog.create_event(kind, player, seat, token, game_id)
+        event = gamelog.create_event(kind, player, seat, token, game_id, clock)
         existing = self.game(game_id)
         if existing is not None:
             if existing.events[0] != event:
@@ -396,19 +422,44 @@ class Replica:
             return self.document(game_id)
         return self._store(GameLog(game_id, event))
 
-    def apply(self, game_id: str, command: Command) -> Deferred[str]:
+    def apply(
+        self,
+        game_id: str,
+        command: Command,
+        now: int | None = None,
+        clock_skew_ms: int = gamelog.DEFAULT_CLOCK_SKEW_MS,
+    ) -> Deferred[str]:
         """Decide and apply a client command; the Deferred fires once durable.
 
+        :param now: the server's clock (ms) for timed games' checks.
         :raises WireError: what the command answers (``UnknownGame`` and
             ``Behind`` ask the server to catch the game up first).
         """
         game = self.game(game_id)
         if game is None:
             raise wire.UnknownGame()
-        outcome = gamelog.decide(game, command)
+        outcome = gamelog.decide(game, command, now, clock_skew_ms)
         if isinstance(outcome, gamelog.Repeat):
             return self.document(game_id)
         game.append(outcome)
+        return self._store(game, unchanged=game.version - 1)
+
+    def deadline_of(self, game_id: str) -> int | None:
+        """The deadline a game's index entry holds (``None``: untimed, not active, unknown)."""
+        entry = self.index.get(game_id)
+        return None if entry is None else entry.deadline
+
+    def expire(self, game_id: str) -> Deferred[str] | None:
+        """Append a game's timeout event (the server's own timeout); ``None``
+        if its clock does not run.  The caller decides that the time is up.
+
+        :raises DamagedGame: the stored game does not read back.
+        """
+        game = self.game(game_id)
+        event = None if game is None else game.timeout_event()
+        if game is None or event is None:
+            return None
+        game.append(event)
         return self._store(game, unchanged=game.version - 1)
 
     def adopt(self, game_id: str, events: tuple[str, ...]) -> Deferred[str]:
@@ -458,6 +509,8 @@ class Replica:
         if old is None:
             bisect.insort(self.sorted_ids, game_id)
         self._account(game_id, old, entry)
+        if entry.deadline is not None:
+            self.on_deadline(game_id, entry.deadline)
         self._remember(game)
         document = game.document()
         event_json = game.event_json

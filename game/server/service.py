@@ -277,10 +277,12 @@ class NodeService(Service):
         links: dict[int, PeerLink],
         clock: IReactorTime,
         reactor: IReactorCore,
+        clock_offset_ms: int = 0,
     ) -> None:
         self.server_id = server_id
         self.config = config
         self.storage = storage
+        self.clock_offset_ms = clock_offset_ms
         self.links = links
         self.clock = clock
         self.reactor = reactor
@@ -290,7 +292,12 @@ class NodeService(Service):
     def startService(self) -> None:
         super().startService()
         self.node = node = ServerNode(
-            self.server_id, self.config, self.storage.replica, self.links, self.clock
+            self.server_id,
+            self.config,
+            self.storage.replica,
+            self.links,
+            self.clock,
+            clock_offset_ms=self.clock_offset_ms,
         )
         assert self.storage.committer is not None
         self.storage.committer.on_failure = self._commit_failed

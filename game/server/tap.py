@@ -28,6 +28,14 @@ class Options(usage.Options):
         ["id", None, None, "this server's id in the config: 1, 2 or 3", int],
         ["config", None, None, "the cluster's TOML config file"],
         ["data", None, None, "data directory (overrides the config's `data`)"],
+        [
+            "clock-offset-ms",
+            None,
+            0,
+            "FOR TESTS ONLY: add this many ms to the server's wall clock "
+            "(Status.now, timed games' checks and timeouts)",
+            int,
+        ],
     ]
     optFlags = [
         ["rebuild", None, "move the database aside and rebuild it from the peers"],
@@ -77,7 +85,9 @@ def makeService(options: Options, reactor: IReactorCore | None = None) -> MultiS
     links: dict[int, PeerLink] = {}  # filled by the peers service, read by the node
     server = ServerService(server_id, config, options["data"])
     storage = StorageService(options["data"], clock, rebuild=options["rebuild"])
-    node = NodeService(server_id, config, storage, links, clock, reactor)
+    node = NodeService(
+        server_id, config, storage, links, clock, reactor, options["clock-offset-ms"]
+    )
     anti_entropy = TimerService(config.tuning.anti_entropy_interval, node.anti_entropy_round)
     anti_entropy.clock = clock
     peers = PeerLinksService(

@@ -164,7 +164,8 @@ class FakeServer(amp.CommandLocator):
     # -- answering -------------------------------------------------------------
 
     def answer(self, name: str, **arguments: Any) -> Any:
-        self.calls.append((name, arguments))
+        # Only what was sent: AMP gives an absent optional argument as None.
+        self.calls.append((name, {k: v for k, v in arguments.items() if v is not None}))
         if name in self.script:
             result = self.script[name]
             if callable(result):

@@ -15,6 +15,7 @@ import math
 import random
 import re
 import struct
+import time
 from collections.abc import Callable
 
 import attrs
@@ -106,13 +107,34 @@ def valid_unicode_list(value: bytes) -> bool:
     return True
 
 
+_CLOCK = re.compile(rb"live:(0|[1-9][0-9]{0,5})\+(0|[1-9][0-9]{0,5})|corr:(0|[1-9][0-9]{0,5})")
+MAX_AT = 2**53
+#: The commands that take ``at?`` (version 2); in a timed game it is required.
+TIMED_COMMANDS = ("CreateGame", "JoinGame", "MakeMove", "Resign", "OfferDraw", "AcceptDraw")
+
+
+def valid_clock(value: bytes) -> bool:
+    """PROTOCOL.md version 2: empty, ``live:B+I`` (10-10800, 0-180) or ``corr:D`` (1-30)."""
+    match = _CLOCK.fullmatch(value)
+    if value == b"":
+        return True
+    if match is None:
+        return False
+    if match[3] is not None:
+        return 1 <= int(match[3]) <= 30
+    return 10 <= int(match[1]) <= 10800 and 0 <= int(match[2]) <= 180
+
+
 #: (command, argument) -> the contract's check.  Every argument of every
 #: command in game.protocol must be here (test_every_argument_has_a_check).
 CHECKS: dict[tuple[str, str], Callable[[bytes], bool]] = {}
-for _name in ("JoinGame", "MakeMove", "Resign", "OfferDraw", "AcceptDraw"):
+for _name in ("JoinGame", "MakeMove", "Resign", "OfferDraw", "AcceptDraw", "ClaimTimeout"):
     CHECKS[_name, "game_id"] = valid_game_id
     CHECKS[_name, "version"] = integer_in(1, MAX_VERSION)
     CHECKS[_name, "token"] = valid_token
+for _name in (*TIMED_COMMANDS, "ClaimTimeout"):
+    CHECKS[_name, "at"] = integer_in(0, MAX_AT)
+CHECKS["CreateGame", "clock"] = valid_clock
 for _name in ("GetGame", "SyncGame", "Watch", "Unwatch", "CreateGame", "PeerEvents"):
     CHECKS[_name, "game_id"] = valid_game_id
 CHECKS.update(
@@ -165,7 +187,10 @@ def answers_for_valid(command_name: str, target_id: int) -> set[str]:
         return {"NOT_PEER"}
     allowed = {"OK", *error_tags(COMMANDS[command_name])}
     # A serving server never answers these to a well-formed client command.
-    return allowed - {"BAD_REQUEST", "NOT_SERVING", "INTERNAL"}
+    allowed -= {"BAD_REQUEST", "NOT_SERVING", "INTERNAL"}
+    if command_name == "ClaimTimeout":
+        allowed.add("BAD_REQUEST")  # on an untimed game
+    return allowed
 
 
 # -- values ------------------------------------------------------------------------
@@ -341,6 +366,18 @@ class Values:
             return self.unicode_list()
         if argument == "prefix":
             return self.rng.choice((b"0000", b"abcd", b"", b"zz", self.garbage()))
+        if argument == "at":
+            if self.rng.random() < 0.4:
+                return str(int(time.time() * 1000) + self.rng.randint(-3000, 3000)).encode()
+            return self.integer(0, MAX_AT)
+        if argument == "clock":
+            r = self.rng.random()
+            if r < 0.5:
+                return self.rng.choice((b"", b"live:300+5", b"live:10+0", b"corr:3", b"corr:30"))
+            if r < 0.8:
+                near = (b"live:9+0", b"live:10801+0", b"live:300+181", b"live:0300+5", b"corr:0")
+                return self.rng.choice((*near, b"corr:31", b"live:300", b"blitz", b"LIVE:1+1"))
+            return self.garbage()
         return self.garbage()
 
 
@@ -439,11 +476,10 @@ class Fuzzer:
         box = encode_box(pairs + arguments)
         if len(box) > self.max_box_bytes:
             raise _TooBig
-        expect = (
-            frozenset(answers_for_valid(name, self.target_id))
-            if valid
-            else frozenset({"BAD_REQUEST"})
-        )
+        allowed = answers_for_valid(name, self.target_id)
+        if name in TIMED_COMMANDS[1:] and b"at" not in dict(arguments):
+            allowed.add("BAD_REQUEST")  # the game may be timed (one this fuzzer created)
+        expect = frozenset(allowed) if valid else frozenset({"BAD_REQUEST"})
         return Request(name, box, ask, expect, f"{name}({', '.join(notes)})")
 
     def unknown_request(self, ask: bytes | None) -> Request:

@@ -110,11 +110,41 @@ def with_empty(cases, empty_valid=True):
     return [*(c for c in cases if c[0] != ""), ("", empty_valid)]
 
 
+ATS = [
+    ("0", True),
+    (str(2**53), True),
+    (str(2**53 + 1), False),
+    ("-1", False),
+    ("", False),
+    ("1.5", False),
+    ("1e3", False),
+]
+CLOCKS = [
+    ("", True),
+    ("live:10+0", True),
+    ("live:10800+180", True),
+    ("corr:1", True),
+    ("corr:30", True),
+    ("live:9+0", False),
+    ("live:10801+0", False),
+    ("live:300+181", False),
+    ("live:0300+5", False),
+    ("corr:0", False),
+    ("corr:31", False),
+    ("corr:03", False),
+    ("live:300", False),
+    ("blitz", False),
+]
+
 TABLE: dict[tuple[str, str], list[tuple[str | bytes, bool]]] = {}
-for _name in ("JoinGame", "MakeMove", "Resign", "OfferDraw", "AcceptDraw"):
+for _name in ("JoinGame", "MakeMove", "Resign", "OfferDraw", "AcceptDraw", "ClaimTimeout"):
     TABLE[_name, "game_id"] = GAME_IDS
     TABLE[_name, "version"] = VERSIONS
     TABLE[_name, "token"] = TOKENS
+for _name in ("CreateGame", "JoinGame", "MakeMove", "Resign", "OfferDraw", "AcceptDraw"):
+    TABLE[_name, "at"] = ATS
+TABLE["ClaimTimeout", "at"] = ATS
+TABLE["CreateGame", "clock"] = CLOCKS
 for _name in ("GetGame", "SyncGame", "Watch", "Unwatch", "CreateGame", "PeerEvents"):
     TABLE[_name, "game_id"] = GAME_IDS
 TABLE.update(
@@ -197,6 +227,8 @@ def base_arguments(name: str, game: Match) -> dict[str, bytes]:
         "prefix": b"0000",
         "since": b"0",
         "head": b"0" * 64,
+        "at": b"0",
+        "clock": b"",
     }
     return {argument: values[argument] for argument, _ in fuzz.arguments_of(fuzz.COMMANDS[name])}
 

@@ -83,11 +83,13 @@ def build_server(
     directory: str,
     clock: Clock,
     endpoint_to: Callable[[int], IStreamClientEndpoint],
+    clock_offset_ms: int = 0,
 ) -> ServerParts:
     """Open a server's storage in ``directory`` and build its node, peer links
     and protocol factory, as the children of :func:`game.server.tap.makeService`
     do in their ``startService``, but on ``clock`` and with
-    ``endpoint_to(peer_id)`` for the peer links.
+    ``endpoint_to(peer_id)`` for the peer links, and the server's wall clock
+    ``clock_offset_ms`` off the shared clock.
 
     The one place the grid depends on how a server is composed.
     """
@@ -95,7 +97,7 @@ def build_server(
     committer = GroupCommitter(storage, clock)
     replica = Replica(storage, committer)
     links: dict[int, PeerLink] = {}
-    node = ServerNode(server_id, config, replica, links, clock)
+    node = ServerNode(server_id, config, replica, links, clock, clock_offset_ms)
     secret = config.require_secret()
     for peer in config.peers_of(server_id):
         links[peer.id] = PeerLink(
@@ -273,8 +275,15 @@ class Grid:
     the test sets ``anti_entropy_interval``.
     """
 
-    def __init__(self, case: SynchronousTestCase, **tuning: Any) -> None:
+    def __init__(
+        self,
+        case: SynchronousTestCase,
+        clock_offsets: dict[int, int] | None = None,
+        **tuning: Any,
+    ) -> None:
         self.clock = Clock()
+        #: Each server's wall clock offset from :attr:`clock`, in ms (timed games).
+        self.clock_offsets = dict(clock_offsets or {})
         tuning.setdefault("anti_entropy_interval", QUIET_INTERVAL)
         self.config = make_config(**tuning)
         self.directories = {i: data_directory(i) for i in SERVERS}
@@ -334,6 +343,7 @@ class Grid:
             self.directories[server_id],
             self.clock,
             lambda peer_id: GridEndpoint(self, server_id, peer_id),
+            self.clock_offsets.get(server_id, 0),
         )
         self.servers[server_id] = parts
         parts.start()

@@ -103,8 +103,9 @@ class StatusTests(WireCase):
                 "clock": 0,
                 "games": 0,
                 "serving": True,
-                "protocol": 1,
+                "protocol": 2,
                 "digest": ZERO_DIGEST,
+                "now": 0,
             },
         )
 
@@ -136,9 +137,15 @@ class StatusTests(WireCase):
         self.wire_error(self.conn.call(p.GetGame, game_id="nosuch"), wire.UnknownGame)
         self.assertEqual(self.status(), before)
 
+    def test_now_is_the_wall_clock_in_ms(self) -> None:
+        self.server.clock.rightNow = 1_700_000_000.25  # no timers run
+        self.assertEqual(self.status()["now"], 1_700_000_000_250)
+        self.server.node.clock_offset_ms = -1500
+        self.assertEqual(self.status()["now"], 1_699_999_998_750)
+
     def test_extra_keys_are_ignored(self) -> None:
         answer = self.successResultOf(self.conn.call_raw(b"Status", whatever=b"\xff\x00"))
-        self.assertEqual((answer[b"serving"], answer[b"protocol"]), (b"True", b"1"))
+        self.assertEqual((answer[b"serving"], answer[b"protocol"]), (b"True", b"2"))
 
 
 class NonServingStatusTests(ConnectionTestCase):
@@ -152,8 +159,9 @@ class NonServingStatusTests(ConnectionTestCase):
                 "clock": 0,
                 "games": 0,
                 "serving": False,
-                "protocol": 1,
+                "protocol": 2,
                 "digest": ZERO_DIGEST,
+                "now": 0,
             },
         )
 

@@ -69,6 +69,17 @@ class OptionsTests(SynchronousTestCase):
         options.parseOptions(["--id", "3", "--data", "elsewhere", "--rebuild"])
         self.assertEqual((options["data"], options["rebuild"]), ("elsewhere", True))
 
+    def test_clock_offset_for_tests(self) -> None:
+        options = Options()
+        options.parseOptions(["--id", "1"])
+        self.assertEqual(options["clock-offset-ms"], 0)
+        options = Options()
+        options.parseOptions(["--id", "1", "--clock-offset-ms", "-750"])
+        self.assertEqual(options["clock-offset-ms"], -750)
+        self.assertRaises(
+            usage.UsageError, Options().parseOptions, ["--id", "1", "--clock-offset-ms", "x"]
+        )
+
     def test_an_unknown_id_is_a_usage_error(self) -> None:
         with self.assertRaises(usage.UsageError):
             Options().parseOptions(["--id", "4"])
