@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import io
 import json
+import random
 import shutil
 import tempfile
 from pathlib import Path
@@ -22,6 +23,7 @@ from twisted.internet.testing import MemoryReactorClock
 from twisted.trial.unittest import SynchronousTestCase
 
 from game.client import boards, reports
+from game.client.bots import BotReport, run_bots
 from game.client.cli import watch
 from game.client.cli.choices import CliError
 from game.client.cli.commands import COMMANDS
@@ -29,6 +31,7 @@ from game.client.cli.parser import build_parser
 from game.client.cli.session import Session
 from game.client.client import WatchUpdate
 from game.client.majority import ListedGame
+from game.client.opponent import run_open_bots
 from game.client.tokens import TokenStore
 from game.config import default_config
 from tests.client.cli_fakes import EPOCH, FakeClient, typed_doc
@@ -340,3 +343,101 @@ class GamesControlTests(SynchronousTestCase):
             ],
         )
         self.assertEqual(reports.games_json(listed, None, [])["games"][0]["clock"], "live:300+5")
+
+
+class TimedBotTests(SynchronousTestCase):
+    def run_bots(self, client: FakeClient, games: int, **kwargs: Any) -> BotReport:
+        client.run_clocks = True
+        done = run_bots(client, games, rng=random.Random(5), **kwargs)  # type: ignore[arg-type]
+        for _ in range(10_000):
+            if done.called:
+                break
+            client.clock.advance(0.25)
+        report: BotReport = self.successResultOf(done)
+        return report
+
+    def test_timed_games_without_flags_read_as_before(self) -> None:
+        client = FakeClient()
+        report = self.run_bots(client, 3, kind="connect4", time_control="live:10+0")
+        self.assertEqual((len(report.finished), report.on_time, report.flagged), (3, 0, 0))
+        requests = [arguments for command, arguments in client.requests if command == "CreateGame"]
+        self.assertEqual({arguments["clock"] for arguments in requests}, {"live:10+0"})
+        self.assertIn(
+            "time control 10s+0 (live:10+0): 0 games ended on time (0 flagged on purpose; "
+            "0 ended by a bot's claim, 0 by the servers' own timeout)",
+            report.describe(),
+        )
+        data = report.to_json()
+        self.assertEqual(
+            {k: data[k] for k in ("clock", "on_time", "flagged", "claimed")},
+            {"clock": "live:10+0", "on_time": 0, "flagged": 0, "claimed": 0},
+        )
+
+    def test_every_game_flagged_ends_on_time_by_claims_and_by_the_servers(self) -> None:
+        client = FakeClient()
+        report = self.run_bots(client, 8, kind="connect4", time_control="live:10+0", flag_rate=1.0)
+        self.assertEqual(report.abandoned, [])
+        self.assertEqual((len(report.finished), report.on_time, report.flagged), (8, 8, 8))
+        self.assertEqual(report.claimed + len(client.timed_out), 8)
+        self.assertGreater(report.claimed, 0)
+        self.assertGreater(len(client.timed_out), 0)
+        claims = [arguments for command, arguments in client.requests if command == "ClaimTimeout"]
+        self.assertEqual(len(claims), report.claimed)  # once each, never early
+        for result in report.finished:
+            self.assertEqual(result.reason, "time")
+
+    def test_some_games_flagged(self) -> None:
+        client = FakeClient()
+        report = self.run_bots(client, 12, kind="connect4", time_control="live:10+0", flag_rate=0.5)
+        self.assertEqual(report.abandoned, [])
+        self.assertEqual(report.on_time, report.flagged)
+        self.assertTrue(0 < report.flagged < 12, report.flagged)
+
+    def test_untimed_runs_draw_the_same_moves_as_before(self) -> None:
+        """``--flag-rate`` without ``--clock`` consumes no randomness."""
+        first, second = FakeClient(), FakeClient()
+        self.run_bots(first, 2, kind="reversi")
+        report = self.run_bots(second, 2, kind="reversi", flag_rate=0.7)
+        moves = [
+            [a["move"] for c, a in client.requests if c == "MakeMove"] for client in (first, second)
+        ]
+        self.assertEqual(moves[0], moves[1])
+        self.assertNotIn("clock", report.to_json())
+        self.assertNotIn("time control", report.describe())
+
+    def test_flag_rate_needs_a_clock(self) -> None:
+        args = build_parser().parse_args(["bot", "--games", "1", "--flag-rate", "0.5"])
+        session = Session(Clock(), args, default_config(), out=io.StringIO(), client=FakeClient())
+        failure = self.failureResultOf(Deferred.fromCoroutine(COMMANDS["bot"](session)), CliError)
+        self.assertIn("--flag-rate needs timed games", failure.value.message)
+
+
+class OpenBotClaimTests(SynchronousTestCase):
+    def test_the_bot_claims_when_the_persons_time_runs_out(self) -> None:
+        client = FakeClient()
+        client.run_clocks = True
+        announced: list[str] = []
+        done = run_open_bots(
+            client,
+            1,
+            "connect4",
+            random.Random(1),
+            time_control="live:10+0",
+            announce=announced.append,
+        )
+        (game_id,) = client.games
+        self.assertEqual(client.clocks[game_id]["control"], "live:10+0")
+        client.join_game(game_id, 1, "carol", "carol-token-0123456789")
+        for _ in range(40):  # the bot moves; carol never does
+            client.clock.advance(0.25)
+        self.assertNoResult(done)
+        claims = [arguments for command, arguments in client.requests if command == "ClaimTimeout"]
+        self.assertEqual(claims, [])
+        for _ in range(4):
+            client.clock.advance(0.25)
+        report: BotReport = self.successResultOf(done)
+        claims = [arguments for command, arguments in client.requests if command == "ClaimTimeout"]
+        self.assertEqual(len(claims), 1)
+        self.assertEqual((report.on_time, report.claimed), (1, 1))
+        self.assertEqual(report.finished[0].winner, 0)
+        self.assertEqual(client.timed_out, [])

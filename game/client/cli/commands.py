@@ -266,6 +266,10 @@ async def cmd_bot(session: Session) -> None:
     from game.client.bots import run_bots
 
     args = session.args
+    time_control = getattr(args, "clock", None)
+    flag_rate = getattr(args, "flag_rate", 0.0)
+    if flag_rate and not time_control:
+        raise CliError("--flag-rate needs timed games: give --clock too, e.g. --clock live:10+0")
     await session.connect()
     rng = random.Random(args.seed)
     if getattr(args, "open", False):
@@ -278,6 +282,7 @@ async def cmd_bot(session: Session) -> None:
             rng,
             stall_timeout=args.stall_timeout,
             announce=lambda line: print(line, file=sys.stderr, flush=True),
+            time_control=time_control,
         )
     else:
         report = await run_bots(
@@ -287,6 +292,8 @@ async def cmd_bot(session: Session) -> None:
             rng,
             concurrency=args.concurrency,
             stall_timeout=args.stall_timeout,
+            time_control=time_control,
+            flag_rate=flag_rate,
         )
     data = report.to_json()
     data["provisional"] = any(d.provisional for d in report.disagreements)
