@@ -376,14 +376,16 @@ class _GameBots:
         assert self.document is not None
         self.run.report.finished.append(GameResult.of(self.document))
 
+    def _create_sender(self) -> Deferred[Outcome]:
+        create = functools.partial(
+            self.client.create_game, self.game_id, self.kind, self.names[0], self.tokens[0]
+        )
+        # The clock only for timed games: untimed requests stay as they were.
+        return create(clock=self.run.time_control) if self.run.time_control else create()
+
     async def _create(self) -> str | None:
         while self.document is None:
-            outcome = await self.ask(
-                "CreateGame",
-                lambda: self.client.create_game(
-                    self.game_id, self.kind, self.names[0], self.tokens[0], 0, self.run.time_control
-                ),
-            )
+            outcome = await self.ask("CreateGame", self._create_sender)
             if outcome is not None and outcome.error is None:
                 self.adopt(outcome)
                 if outcome.provisional:

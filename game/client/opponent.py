@@ -58,6 +58,8 @@ class OpenGameBot:
         self.last_progress = clock.seconds()
         self.problem = "no answer yet"
         self.time_control = time_control
+        #: ``create_game``'s clock argument, only for a timed game.
+        self.timed = {"clock": time_control} if time_control else {}
         #: Versions the bot claimed the win on time at (never twice).
         self.claimed: set[int] = set()
 
@@ -111,7 +113,7 @@ class OpenGameBot:
         while self.document is None:
             outcome = await self.ask(
                 lambda: self.client.create_game(
-                    self.game_id, self.kind, self.name, self.token, SEAT, self.time_control
+                    self.game_id, self.kind, self.name, self.token, SEAT, **self.timed
                 )
             )
             if not self.adopt(outcome):
