@@ -18,11 +18,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Final, cast
 
+from game.client.clocks import describe_control, format_time, read_clocks
 from game.client.document import GameDocument
 from game.rules import from_text
 from game.rules.checkers import Checkers, square_cell
 from game.rules.connect4 import COLUMNS, ROWS, Connect4
 from game.rules.reversi import SIZE, Reversi
+from game.timecontrol import InvalidTimeControl
 
 #: Seat colours: seat 0 is black and moves first.
 COLOURS: Final = ("black", "white")
@@ -37,6 +39,8 @@ KIND_NAMES: Final = {
 DISCS: Final = ("X", "O")
 #: Checkers pieces: (man, king) per seat.
 PIECES: Final = (("b", "B"), ("w", "W"))
+#: The result reason of a game lost on time (protocol version 2).
+TIME: Final = "time"
 
 
 def seat_label(document: GameDocument, seat: int) -> str:
@@ -59,11 +63,39 @@ def describe_result(document: GameDocument) -> str:
         return "cancelled"
     if winner is None:
         return f"draw: {reason}"
+    if reason == TIME:
+        return f"{seat_label(document, winner)} wins on time"
     return f"{seat_label(document, winner)} wins: {reason}"
 
 
-def render_header(document: GameDocument) -> str:
-    """The lines above the board: id, kind, players, status, turn, result, moves."""
+def clock_line(document: GameDocument, now_ms: int | None) -> str | None:
+    """A timed game's clocks at ``now_ms`` (the servers' time scale; None:
+    as of the document's last event), e.g. ``clock: 5+3  black 4:59
+    (running)  white 5:00``; None for an untimed game."""
+    clock = document.clock
+    if clock is None:
+        return None
+    try:
+        reading = read_clocks(document, now_ms if now_ms is not None else (clock.at or 0))
+    except InvalidTimeControl:
+        return f"clock: {clock.control}"
+    if reading is None:  # pragma: no cover - a document with a clock has a reading
+        return None
+    faces = []
+    for seat in (0, 1):
+        face = f"{COLOURS[seat]} {format_time(reading.remaining[seat], reading.control)}"
+        if reading.running == seat:
+            face += " (out of time)" if reading.flagged() else " (running)"
+        faces.append(face)
+    line = f"clock: {describe_control(clock.control)}  " + "  ".join(faces)
+    if document.status == "open":
+        line += "  (starts when a second player joins)"
+    return line
+
+
+def render_header(document: GameDocument, now_ms: int | None = None) -> str:
+    """The lines above the board: id, kind, players, status, turn, clocks
+    (timed games, at ``now_ms``), result, moves."""
     kind = document.kind
     status = document.status
     moves = document.moves
@@ -82,6 +114,9 @@ def render_header(document: GameDocument) -> str:
         lines.append("status: open, waiting for a second player")
     else:
         lines.append(f"status: {status}")
+    clocks = clock_line(document, now_ms)
+    if clocks is not None:
+        lines.append(clocks)
     draw_offer = document.draw_offer
     if draw_offer is not None:
         lines.append(f"draw offered by {seat_label(document, draw_offer)}")
@@ -168,6 +203,7 @@ def render_board(document: GameDocument) -> str:
     return render_checkers(cast(Checkers, position))
 
 
-def render_game(document: GameDocument) -> str:
-    """The header and the board, for ``replgame show`` and ``watch``."""
-    return f"{render_header(document)}\n\n{render_board(document)}"
+def render_game(document: GameDocument, now_ms: int | None = None) -> str:
+    """The header and the board, for ``replgame show`` and ``watch``; a
+    timed game's clocks read at ``now_ms`` (the servers' time scale)."""
+    return f"{render_header(document, now_ms)}\n\n{render_board(document)}"

@@ -13,10 +13,19 @@ and a game whose version has not risen for ``stall_timeout`` seconds, or
 that failed ``max_failures`` times in a row, is abandoned and reported.
 Every :class:`~game.client.client.Outcome` with servers that differed, or
 without a majority, is recorded as a :class:`Disagreement`.
+
+Timed games (``time_control``, e.g. ``live:10+0``): with ``flag_rate`` R, a
+fraction R of the games has one bot stop moving on purpose after a few
+moves; its opponent then either claims the win once the deadline has passed
+on the servers' clocks, or leaves the game to the servers' own timeout
+(each half of the time), and both wait for the game to end.  A bot whose
+move is answered ``FLAGGED`` waits the same way.  The report counts the
+games ended on time, those flagged on purpose and the claims that won.
 """
 
 from __future__ import annotations
 
+import functools
 import random
 import uuid
 from collections.abc import Callable, Sequence
@@ -28,7 +37,9 @@ from twisted.internet.interfaces import IReactorTime
 from twisted.internet.task import deferLater
 
 from game.client.client import NoAnswer, NoServers, Outcome, ReplicatedClient
+from game.client.clocks import describe_control
 from game.client.document import DocumentError, GameDocument
+from game.client.flagwatch import claim_due
 from game.client.majority import ERROR, OK
 from game.client.tokens import new_token
 from game.rules import KINDS, MOVE_LIMIT
@@ -37,6 +48,12 @@ from game.rules import KINDS, MOVE_LIMIT
 MAX_STEPS: Final = 3 * MOVE_LIMIT + 200
 #: Games played at once unless told otherwise.
 DEFAULT_CONCURRENCY: Final = 50
+#: Seconds between two reads of a game whose clock is running out.
+FLAG_POLL: Final = 0.5
+#: A flagging bot stops after at most this many moves of its own.
+FLAG_AFTER_MOVES: Final = 6
+#: The reason of a game lost on time.
+TIME: Final = "time"
 
 
 @attrs.frozen
@@ -126,13 +143,35 @@ class BotReport:
     finished: list[GameResult] = attrs.Factory(list)
     abandoned: list[Abandoned] = attrs.Factory(list)
     disagreements: list[Disagreement] = attrs.Factory(list)
+    #: The games' time control; None: untimed (the report reads as before).
+    time_control: str | None = None
+    #: Games in which a bot stopped moving on purpose.
+    flagged: int = 0
+    #: Claims the bots sent that ended a game.
+    claimed: int = 0
 
     @property
     def moves_per_second(self) -> float:
         return self.moves / self.elapsed if self.elapsed > 0 else 0.0
 
+    @property
+    def on_time(self) -> int:
+        """Finished games lost on time."""
+        return sum(1 for result in self.finished if result.reason == TIME)
+
     def to_json(self) -> dict[str, Any]:
+        timed = (
+            {
+                "clock": self.time_control,
+                "on_time": self.on_time,
+                "flagged": self.flagged,
+                "claimed": self.claimed,
+            }
+            if self.time_control
+            else {}
+        )
         return {
+            **timed,
             "games": self.games,
             "finished": len(self.finished),
             "abandoned": [a.to_json() for a in self.abandoned],
@@ -163,6 +202,13 @@ class BotReport:
             lines.append(
                 f"  {kind}: {len(results)} games, black won {black}, white won {white}, "
                 f"{draws} drawn"
+            )
+        if self.time_control:
+            lines.append(
+                f"time control {describe_control(self.time_control)} ({self.time_control}): "
+                f"{self.on_time} games ended on time ({self.flagged} flagged on purpose; "
+                f"{self.claimed} ended by a bot's claim, {self.on_time - self.claimed} by the "
+                "servers' own timeout)"
             )
         for game in self.abandoned:
             lines.append(
@@ -219,6 +265,16 @@ class _GameBots:
         self.failures = 0
         self.last_problem = "no answer yet"
         self.steps = 0
+        #: The seat that stops moving on purpose (None: neither), after how
+        #: many of its own moves, and whether its opponent claims the win.
+        self.flagger: int | None = None
+        self.flag_after = 0
+        self.claims = False
+        if run.time_control and run.flag_rate > 0 and run.rng.random() < run.flag_rate:
+            self.flagger = run.rng.randrange(2)
+            self.flag_after = run.rng.randrange(FLAG_AFTER_MOVES)
+            self.claims = run.rng.random() < 0.5
+        self.moves_made = [0, 0]
 
     @property
     def version(self) -> int:
@@ -320,14 +376,16 @@ class _GameBots:
         assert self.document is not None
         self.run.report.finished.append(GameResult.of(self.document))
 
+    def _create_sender(self) -> Deferred[Outcome]:
+        create = functools.partial(
+            self.client.create_game, self.game_id, self.kind, self.names[0], self.tokens[0]
+        )
+        # The clock only for timed games: untimed requests stay as they were.
+        return create(clock=self.run.time_control) if self.run.time_control else create()
+
     async def _create(self) -> str | None:
         while self.document is None:
-            outcome = await self.ask(
-                "CreateGame",
-                lambda: self.client.create_game(
-                    self.game_id, self.kind, self.names[0], self.tokens[0]
-                ),
-            )
+            outcome = await self.ask("CreateGame", self._create_sender)
             if outcome is not None and outcome.error is None:
                 self.adopt(outcome)
                 if outcome.provisional:
@@ -385,10 +443,17 @@ class _GameBots:
                 if reason is not None:
                     return reason
                 continue
+            if seat == self.flagger and self.moves_made[seat] >= self.flag_after:
+                self.run.report.flagged += 1
+                return await self._run_out(claim=self.claims)
             move: str = self.run.rng.choice(legal)
             outcome = await self.ask("MakeMove", self._move_sender(self.version, move, seat))
+            if outcome is not None and _flagged(outcome):
+                # This bot's time ran out on the servers' clocks: the game is lost.
+                return await self._run_out(claim=True)
             if outcome is not None and outcome.error is None:
                 self.run.report.moves += 1
+                self.moves_made[seat] += 1
                 if not outcome.provisional:
                     self.adopt(outcome)
                 else:
@@ -401,6 +466,54 @@ class _GameBots:
             reason = await self.trouble()
             if reason is not None:
                 return reason
+
+    async def _run_out(self, claim: bool) -> str | None:
+        """Make no more moves and wait for the game to end on time: by the
+        opponent's claim once the deadline has passed (``claim``), else by the
+        servers' own timeout.  The reason to give up, if it does not end."""
+        tuning = self.run.client.config.tuning
+        claimed: set[int] = set()  # versions claimed: never twice
+        waited_since = self.run.clock.seconds()
+        while True:
+            document = self.document
+            assert document is not None
+            if document.status == "finished":
+                return None
+            winner = 1 - document.to_move if document.to_move is not None else None
+            due = claim_due(document, winner) if winner is not None else None
+            now = self.client.server_now()
+            if (
+                claim
+                and winner is not None
+                and due is not None
+                and now >= due
+                and document.version not in claimed
+            ):
+                claimed.add(document.version)
+                send = functools.partial(
+                    self.client.claim_timeout, self.game_id, document.version, self.tokens[winner]
+                )
+                outcome = await self.ask("ClaimTimeout", send)
+                if outcome is not None and self.adopt(outcome) and not outcome.provisional:
+                    self.run.report.claimed += 1
+                    continue
+            deadline = document.clock.deadline if document.clock is not None else None
+            waited_ms = 1000 * (self.run.clock.seconds() - waited_since)
+            overdue_ms = now - deadline if deadline is not None else waited_ms
+            # The servers end it flag_grace after the deadline; allow stall_timeout more.
+            if overdue_ms > 1000 * (tuning.flag_grace + self.run.stall_timeout):
+                return (
+                    f"still {document.status} at version {document.version}, "
+                    f"{overdue_ms / 1000:.0f} s past its deadline; last problem: "
+                    f"{self.last_problem}"
+                )
+            await deferLater(self.run.clock, FLAG_POLL)
+            await self.reread()
+
+
+def _flagged(outcome: Outcome) -> bool:
+    """The servers (a majority) answered ``FLAGGED``: the mover's time ran out."""
+    return outcome.error is not None and outcome.error.tag == b"FLAGGED" and not outcome.provisional
 
 
 def kinds_to_play(games: int, kind: str | None) -> tuple[str, ...]:
@@ -424,13 +537,17 @@ class _BotRun:
         stall_timeout: float,
         max_failures: int,
         games: int,
+        time_control: str | None = None,
+        flag_rate: float = 0.0,
     ) -> None:
         self.client = client
         self.rng = rng
         self.clock = clock
         self.stall_timeout = stall_timeout
         self.max_failures = max_failures
-        self.report = BotReport(games)
+        self.time_control = time_control
+        self.flag_rate = flag_rate
+        self.report = BotReport(games, time_control=time_control)
         self.started = clock.seconds()
 
 
@@ -444,6 +561,8 @@ def run_bots(
     concurrency: int = DEFAULT_CONCURRENCY,
     stall_timeout: float = 30.0,
     max_failures: int = 40,
+    time_control: str | None = None,
+    flag_rate: float = 0.0,
 ) -> Deferred[BotReport]:
     """Play ``games`` games of random legal moves between bots.
 
@@ -454,11 +573,22 @@ def run_bots(
     :param concurrency: how many games are played at once.
     :param stall_timeout: abandon a game whose version has not risen for this long.
     :param max_failures: abandon a game after this many failed requests in a row.
+    :param time_control: play timed games (``live:10+0``); untimed by default.
+    :param flag_rate: the fraction of timed games in which a bot stops moving on purpose.
     :return: fires with the :class:`BotReport` once every game finished or was abandoned.
     """
     kinds = kinds_to_play(games, kind)
     clock = clock if clock is not None else client.clock
-    run = _BotRun(client, rng or random.Random(), clock, stall_timeout, max_failures, games)
+    run = _BotRun(
+        client,
+        rng or random.Random(),
+        clock,
+        stall_timeout,
+        max_failures,
+        games,
+        time_control,
+        flag_rate,
+    )
     semaphore = DeferredSemaphore(max(1, concurrency))
 
     def one(index: int) -> Deferred[None]:

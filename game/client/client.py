@@ -7,11 +7,19 @@ redials inactive servers with capped, jittered backoff, and sends a
 the :class:`Outcome` is decided by :func:`game.client.majority.decide` and
 says which servers agreed, differed or failed.  When answers about a game
 differ, the servers in the minority are sent ``SyncGame`` (read repair).
+
+Time (protocol version 2): every ``Status`` answer that carries the server's
+``now`` gives one estimate of the offset from the local clock (the injected
+reactor's ``seconds()``) to that server's, corrected by half the round trip;
+:meth:`ReplicatedClient.server_now` is the local clock plus the median of the
+servers' latest estimates, and every state-changing request is stamped with it
+(``at``).
 """
 
 from __future__ import annotations
 
 import random
+import statistics
 from collections.abc import Callable
 from typing import Any
 
@@ -169,7 +177,8 @@ class ServerLink(ReconnectingLink):
         self.watch_failed: set[str] = set()
 
     def prepare(self, protocol: LinkProtocol) -> Deferred[Any]:
-        return self.call_on(protocol, p.Status).addCallback(self._remember_status)
+        sent = self.clock.seconds()
+        return self.call_on(protocol, p.Status).addCallback(self._remember_status, sent)
 
     def became_ready(self) -> None:
         if not self._heartbeat.running:
@@ -189,7 +198,8 @@ class ServerLink(ReconnectingLink):
             self._heartbeat.stop()
         return super().stop()
 
-    def _remember_status(self, answer: dict[str, Any]) -> dict[str, Any]:
+    def _remember_status(self, answer: dict[str, Any], sent: float) -> dict[str, Any]:
+        self.client._server_time(self.server_id, answer.get("now"), sent)
         was_serving = self.status is not None and self.status.serving
         self.status = ServerStatus(
             self.server_id,
@@ -213,9 +223,10 @@ class ServerLink(ReconnectingLink):
             )
             self.drop()
 
-        self.call(p.Status).addCallbacks(self._remember_status, lost).addCallback(
-            lambda _: self.client._link_changed(self)
-        )
+        sent = self.clock.seconds()
+        self.call(p.Status).addCallbacks(
+            self._remember_status, lost, callbackArgs=(sent,)
+        ).addCallback(lambda _: self.client._link_changed(self))
 
 
 @attrs.frozen
@@ -299,6 +310,8 @@ class ReplicatedClient:
         self.config = config
         self.clock = clock
         self.watches: dict[str, GameWatch] = {}
+        #: Each server's latest estimate of (its clock - the local clock), in ms.
+        self.clock_offsets: dict[int, float] = {}
         self.link_listeners: list[Callable[[ReplicatedClient], None]] = []
         connect = endpoint_for or (
             lambda server: client_endpoint(
@@ -347,6 +360,29 @@ class ReplicatedClient:
                 watch.forget(link.server_id)
         for listener in list(self.link_listeners):
             listener(self)
+
+    # -- time ------------------------------------------------------------------
+
+    def _server_time(self, server_id: int, now: int | None, sent: float) -> None:
+        """One ``Status`` answer's estimate of the offset to ``server_id``'s clock:
+        its ``now`` was read about half a round trip before the answer arrived."""
+        if now is None:  # a version 1 server
+            return
+        arrived = self.clock.seconds()
+        half_trip = max(0.0, arrived - sent) / 2
+        self.clock_offsets[server_id] = now + 1000 * (half_trip - arrived)
+
+    @property
+    def clock_offset(self) -> int:
+        """Milliseconds to add to the local clock to read the servers' clocks:
+        the median of each server's latest estimate (0 before any)."""
+        if not self.clock_offsets:
+            return 0
+        return round(statistics.median(self.clock_offsets.values()))
+
+    def server_now(self) -> int:
+        """Now in milliseconds since the epoch, on the servers' scale."""
+        return round(self.clock.seconds() * 1000) + self.clock_offset
 
     # -- requests ------------------------------------------------------------
 
@@ -460,7 +496,10 @@ class ReplicatedClient:
         """Every server's own ``Status`` (no majority: they differ by design)."""
 
         def one(link: ServerLink) -> Deferred[ServerStatus]:
+            sent = self.clock.seconds()
+
             def ok(answer: dict[str, Any]) -> ServerStatus:
+                self._server_time(link.server_id, answer.get("now"), sent)
                 return ServerStatus(
                     link.server_id, True, answer["serving"], answer["clock"],
                     answer["games"], answer["digest"],
@@ -478,28 +517,70 @@ class ReplicatedClient:
     # -- games -----------------------------------------------------------------
 
     def create_game(
-        self, game_id: str, kind: str, player: str, token: str, seat: int = 0
+        self,
+        game_id: str,
+        kind: str,
+        player: str,
+        token: str,
+        seat: int = 0,
+        clock: str | None = None,
     ) -> Deferred[Outcome]:
+        """Create a game; ``clock`` is its time control (``live:300+5``,
+        ``corr:3``), None or empty for an untimed game (not sent)."""
+        arguments: dict[str, Any] = {}
+        if clock:
+            arguments["clock"] = clock
         return self.request(
-            p.CreateGame, game_id=game_id, kind=kind, player=player, token=token, seat=seat
+            p.CreateGame,
+            game_id=game_id,
+            kind=kind,
+            player=player,
+            token=token,
+            seat=seat,
+            at=self.server_now(),
+            **arguments,
         )
 
     def join_game(self, game_id: str, version: int, player: str, token: str) -> Deferred[Outcome]:
         return self.request(
-            p.JoinGame, game_id=game_id, version=version, player=player, token=token
+            p.JoinGame,
+            game_id=game_id,
+            version=version,
+            player=player,
+            token=token,
+            at=self.server_now(),
         )
 
     def make_move(self, game_id: str, version: int, move: str, token: str) -> Deferred[Outcome]:
-        return self.request(p.MakeMove, game_id=game_id, version=version, move=move, token=token)
+        return self.request(
+            p.MakeMove,
+            game_id=game_id,
+            version=version,
+            move=move,
+            token=token,
+            at=self.server_now(),
+        )
+
+    def _seat_action(
+        self, command: type[p.Command], game_id: str, version: int, token: str
+    ) -> Deferred[Outcome]:
+        return self.request(
+            command, game_id=game_id, version=version, token=token, at=self.server_now()
+        )
 
     def resign(self, game_id: str, version: int, token: str) -> Deferred[Outcome]:
-        return self.request(p.Resign, game_id=game_id, version=version, token=token)
+        return self._seat_action(p.Resign, game_id, version, token)
 
     def offer_draw(self, game_id: str, version: int, token: str) -> Deferred[Outcome]:
-        return self.request(p.OfferDraw, game_id=game_id, version=version, token=token)
+        return self._seat_action(p.OfferDraw, game_id, version, token)
 
     def accept_draw(self, game_id: str, version: int, token: str) -> Deferred[Outcome]:
-        return self.request(p.AcceptDraw, game_id=game_id, version=version, token=token)
+        return self._seat_action(p.AcceptDraw, game_id, version, token)
+
+    def claim_timeout(self, game_id: str, version: int, token: str) -> Deferred[Outcome]:
+        """End a timed game whose side to move ran out of time (``TIME_LEFT``
+        while it has not, on the servers' clocks)."""
+        return self._seat_action(p.ClaimTimeout, game_id, version, token)
 
     def get_game(self, game_id: str) -> Deferred[Outcome]:
         return self.request(p.GetGame, game_id=game_id)

@@ -6,7 +6,8 @@ legal moves for its seat until the game ends.  It follows the game by
 reading it (``GetGame``) a few times a second, and on any refusal reads it
 again and goes on from what the servers hold.  A game in which nothing
 happens for ``stall_timeout`` seconds (nobody joins, the person does not
-move) is abandoned.
+move) is abandoned.  In a timed game (``time_control``) the bot claims the
+win as soon as the person's time has run out on the servers' clocks.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from twisted.internet.task import deferLater
 from game.client.bots import Abandoned, BotReport, GameResult, kinds_to_play
 from game.client.client import NoAnswer, NoServers, Outcome, ReplicatedClient
 from game.client.document import GameDocument
+from game.client.flagwatch import claim_due
 from game.client.tokens import new_token
 
 #: Seconds between two reads of a game while the bot waits for the other side.
@@ -41,6 +43,7 @@ class OpenGameBot:
         clock: IReactorTime,
         stall_timeout: float,
         name: str,
+        time_control: str | None = None,
     ) -> None:
         self.client = client
         self.kind = kind
@@ -54,6 +57,11 @@ class OpenGameBot:
         self.moves = 0
         self.last_progress = clock.seconds()
         self.problem = "no answer yet"
+        self.time_control = time_control
+        #: ``create_game``'s clock argument, only for a timed game.
+        self.timed = {"clock": time_control} if time_control else {}
+        #: Versions the bot claimed the win on time at (never twice).
+        self.claimed: set[int] = set()
 
     @property
     def version(self) -> int:
@@ -83,6 +91,18 @@ class OpenGameBot:
     def _move_sender(self, version: int, move: str) -> Callable[[], Deferred[Outcome]]:
         return lambda: self.client.make_move(self.game_id, version, move, self.token)
 
+    def _claim_sender(self, version: int) -> Callable[[], Deferred[Outcome]]:
+        return lambda: self.client.claim_timeout(self.game_id, version, self.token)
+
+    def _claimable(self, document: GameDocument) -> bool:
+        """The person's time ran out (servers' clocks) and this version is unclaimed."""
+        due = claim_due(document, SEAT)
+        return (
+            due is not None
+            and self.client.server_now() >= due
+            and document.version not in self.claimed
+        )
+
     def stalled(self) -> str | None:
         idle = self.clock.seconds() - self.last_progress
         if idle > self.stall_timeout:
@@ -93,7 +113,7 @@ class OpenGameBot:
         while self.document is None:
             outcome = await self.ask(
                 lambda: self.client.create_game(
-                    self.game_id, self.kind, self.name, self.token, SEAT
+                    self.game_id, self.kind, self.name, self.token, SEAT, **self.timed
                 )
             )
             if not self.adopt(outcome):
@@ -117,6 +137,11 @@ class OpenGameBot:
                 if self.adopt(outcome):
                     self.moves += 1
                     continue
+            elif self._claimable(document):
+                self.claimed.add(document.version)
+                version = document.version
+                if self.adopt(await self.ask(self._claim_sender(version))):
+                    continue
             else:
                 await deferLater(self.clock, POLL)
             self.adopt(await self.ask(lambda: self.client.get_game(self.game_id)))
@@ -134,26 +159,38 @@ def run_open_bots(
     clock: IReactorTime | None = None,
     stall_timeout: float = 300.0,
     announce: Callable[[str], None] = lambda line: None,
+    time_control: str | None = None,
 ) -> Deferred[BotReport]:
     """Create ``games`` open games and play seat 0 of each against whoever joins.
 
     :param kind: one of :data:`game.rules.KINDS`; by default each kind in turn.
     :param announce: told a line per game once it is created and waiting.
+    :param time_control: create timed games (``live:300+5``); untimed by default.
     :return: fires with the :class:`~game.client.bots.BotReport` once every
         game finished or was abandoned.
     """
     kinds = kinds_to_play(games, kind)
     clock = clock if clock is not None else client.clock
     rng = rng or random.Random()
-    report = BotReport(games)
+    report = BotReport(games, time_control=time_control)
     started = clock.seconds()
     bots = [
-        OpenGameBot(client, kinds[index % len(kinds)], rng, clock, stall_timeout, f"bot{index}")
+        OpenGameBot(
+            client,
+            kinds[index % len(kinds)],
+            rng,
+            clock,
+            stall_timeout,
+            f"bot{index}",
+            time_control,
+        )
         for index in range(games)
     ]
 
     def record(outcome: GameResult | Abandoned, bot: OpenGameBot) -> None:
         report.moves += bot.moves
+        if isinstance(outcome, GameResult) and outcome.reason == "time" and bot.claimed:
+            report.claimed += 1
         if isinstance(outcome, GameResult):
             report.finished.append(outcome)
         else:

@@ -20,8 +20,10 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Final
 
 from game.client import boards
+from game.client.clocks import describe_control, format_time, read_clocks
 from game.client.majority import agreed
 from game.config import DEFAULT_SOURCE, ClusterConfig
+from game.timecontrol import InvalidTimeControl
 
 if TYPE_CHECKING:
     from game.client.client import Outcome, ServerStatus, WatchUpdate
@@ -136,9 +138,11 @@ def game_report(
     text: str,
     extra: Mapping[str, Any] | None = None,
     unreachable: Sequence[int] = (),
+    now_ms: int | None = None,
 ) -> tuple[str, dict[str, Any]]:
     """A game answer as text (``text``, its provisional mark, the board and a
-    note on the other servers) and as ``--json`` data.
+    note on the other servers) and as ``--json`` data; a timed game's clocks
+    read at ``now_ms`` (the servers' time scale).
 
     :raises game.client.document.DocumentError: the servers answered a
         malformed document.
@@ -149,7 +153,7 @@ def game_report(
         lines.append(note)
     if lines:
         lines.append("")
-    lines.append(boards.render_game(outcome.game_document()))
+    lines.append(boards.render_game(outcome.game_document(), now_ms))
     servers = servers_note(outcome, unreachable)
     if servers:
         lines.append(servers)
@@ -170,11 +174,44 @@ def read_repair_note(repaired: Sequence[int]) -> str:
 # -- what a command did ---------------------------------------------------------------
 
 
-def created_text(kind: str, game_id: str, player: str, seat: int) -> str:
+def created_text(kind: str, game_id: str, player: str, seat: int, clock: str | None = None) -> str:
+    """What ``replgame new`` did; ``clock``: the time control of a timed game."""
+    timed = (
+        f"time control {describe_control(clock)} ({clock}): the clock starts when "
+        "the second player joins\n"
+        if clock
+        else ""
+    )
     return (
         f"created {kind} game {game_id}: you are {player} "
         f"({boards.COLOURS[seat]}, seat {seat})\n"
+        f"{timed}"
         f"another player joins with: {PROG} join {game_id} --as NAME\n"
+    )
+
+
+def claimed_text(document: GameDocument, player: str, seat: int) -> str:
+    """What ``replgame claim`` did, given the game as the servers answered it."""
+    return (
+        f"{player} ({boards.COLOURS[seat]}) claimed the game: {boards.describe_result(document)}\n"
+    )
+
+
+def time_left_message(document: GameDocument, now_ms: int, flag_grace: float) -> str:
+    """Why a claim was refused (``TIME_LEFT``): how much time the side to
+    move still has, given the game as read before the claim."""
+    reading = read_clocks(document, now_ms)
+    if reading is None or reading.running is None:
+        return (
+            f"claim refused by the servers: TIME_LEFT; nobody's clock runs in game "
+            f"{document.game_id}"
+        )
+    seat = reading.running
+    left = format_time(reading.remaining[seat], reading.control)
+    return (
+        f"claim refused by the servers: TIME_LEFT; {boards.seat_label(document, seat)} "
+        f"still has {left} on the clock; claim again once it runs out (the servers end "
+        f"the game themselves {flag_grace:g} s after that)"
     )
 
 
@@ -212,11 +249,29 @@ def is_over(update: WatchUpdate) -> bool:
     return update.game_document().status == "finished" and not update.provisional
 
 
-def watch_frame(update: WatchUpdate, unreachable: Sequence[int], clear: bool) -> str:
+def clock_running(update: WatchUpdate) -> bool:
+    """Whether a watched game's clock is running (timed and active)."""
+    document = update.game_document()
+    return document.clock is not None and document.status == "active"
+
+
+def clock_tick(update: WatchUpdate, now_ms: int) -> str:
+    """A watched timed game's clock line at ``now_ms``, for the seconds
+    between two frames."""
+    return boards.clock_line(update.game_document(), now_ms) or ""
+
+
+def watch_frame(
+    update: WatchUpdate, unreachable: Sequence[int], clear: bool, now_ms: int | None = None
+) -> str:
     """A watched game drawn once: a separator (or a cleared screen), the
-    board, its provisional mark, and which servers hold which version."""
+    board (a timed game's clocks at ``now_ms``), its provisional mark, and
+    which servers hold which version."""
     held = ", ".join(f"{sid}: v{version}" for sid, version in sorted(update.versions.items()))
-    lines = [CLEAR_SCREEN if clear else "-" * 40, boards.render_game(update.game_document())]
+    lines = [
+        CLEAR_SCREEN if clear else "-" * 40,
+        boards.render_game(update.game_document(), now_ms),
+    ]
     if update.provisional:
         lines.append(
             f"PROVISIONAL: only {servers_phrase(list(update.agreed))} holds this version; "
@@ -227,6 +282,28 @@ def watch_frame(update: WatchUpdate, unreachable: Sequence[int], clear: bool) ->
         + (f"; {servers_phrase(unreachable)} unreachable" if unreachable else "")
     )
     return "\n".join(lines)
+
+
+def watch_claim(
+    document: GameDocument, seat: int, answer: Outcome | BaseException
+) -> tuple[str, dict[str, Any]]:
+    """What ``watch`` says after it claimed the game on time for ``seat``,
+    as text and as one ``--json`` line."""
+    who = boards.seat_label(document, seat)
+    claim: dict[str, Any] = {"game_id": document.game_id, "version": document.version, "seat": seat}
+    if isinstance(answer, BaseException):
+        claim["error_message"] = str(answer)
+        return f"claimed the game on time for {who}: no answer ({answer})", {"claim": claim}
+    error = answer.error
+    if error is not None:
+        claim.update(error_fields(answer))
+        text = f"claimed the game on time for {who}: {error.tag.decode()} ({error.description})"
+        return text, {"claim": claim}
+    if answer.decision.chosen is None:
+        claim["error_message"] = no_answer_message("claim", answer)
+        return f"claimed the game on time for {who}: {claim['error_message']}", {"claim": claim}
+    claim["provisional"] = answer.provisional
+    return f"claimed the game on time for {who}", {"claim": claim}
 
 
 def watch_json(update: WatchUpdate, unreachable: Sequence[int]) -> dict[str, Any]:
@@ -241,6 +318,14 @@ def watch_json(update: WatchUpdate, unreachable: Sequence[int]) -> dict[str, Any
 
 
 # -- listings ---------------------------------------------------------------------------
+
+
+def control_name(clock: str | None) -> str:
+    """A summary's control as players name it (the wire text if unreadable)."""
+    try:
+        return describe_control(clock)
+    except InvalidTimeControl:
+        return str(clock)
 
 
 def _table(rows: Sequence[Sequence[str]]) -> list[str]:
@@ -260,6 +345,10 @@ def format_games(
     if not listed:
         return "no games"
     header = ["id", "kind", "status", "version", "players"]
+    # The clock column only when a game is timed: untimed listings read as before.
+    timed = any(game.game.clock for game in listed)
+    if timed:
+        header.insert(2, "clock")
     if mine is not None:
         header.append("you")
     rows = [header]
@@ -272,6 +361,8 @@ def format_games(
             str(summary.version),
             " vs ".join(name if name is not None else "(open)" for name in summary.players),
         ]
+        if timed:
+            row.insert(2, control_name(summary.clock))
         if mine is not None:
             seats = mine.get(summary.game_id, ())
             row.append(", ".join(f"seat {s} ({boards.COLOURS[s]})" for s in seats))

@@ -35,8 +35,11 @@ from game.server.gamelog import (
     create_event,
 )
 from game.server.gamelog import decide as decide_event
+from game.timecontrol import parse_time_control
 
 CLUSTER = default_config().cluster_id
+#: The fake servers' clock at the local time 0 (ms since the epoch).
+EPOCH = 1_700_000_000_000
 
 
 def outcome_of(command: str, *answers: tuple[int, Any], asked: int | None = None) -> Outcome:
@@ -90,7 +93,7 @@ class FakeLink:
 
     def call(self, command: Any, timeout: float | None = None, **kwargs: Any) -> Deferred[Any]:
         self.client.sent.append((self.server_id, command.commandName.decode(), kwargs))
-        return succeed({"game": self.client.games[kwargs["game_id"]].document()})
+        return succeed({"game": self.client.document(kwargs["game_id"])})
 
 
 class FakeClient:
@@ -98,10 +101,20 @@ class FakeClient:
 
     ``fault(command, arguments)`` may return an Outcome (or a failed
     Deferred) to answer instead.
+
+    Timed games are roughly faked (the server's rules decide them for real):
+    a game created with a ``clock`` carries ``clocks[game_id]`` as its
+    document's ``clock`` field, which tests may set to what they need.  With
+    ``run_clocks``, joining starts the clock and each move spends the mover's
+    time and adds the increment; a change after the deadline answers
+    ``FLAGGED``, and a read ``flag_grace`` after it ends the game (the
+    servers' own timeout).  ``ClaimTimeout`` compares the ``deadline`` with
+    :meth:`server_now`.
     """
 
     def __init__(self, clock: Clock | None = None) -> None:
         self.clock = clock or Clock()
+        self.config = default_config()
         self.games: dict[str, GameLog] = {}
         self.requests: list[tuple[str, dict[str, Any]]] = []
         self.sent: list[tuple[int, str, dict[str, Any]]] = []
@@ -110,6 +123,27 @@ class FakeClient:
         self.fault: Callable[[str, dict[str, Any]], Any] = lambda command, arguments: None
         self.links = {sid: FakeLink(self, sid) for sid in (1, 2, 3)}
         self.answers_each: dict[int, Any] = {}
+        self.clocks: dict[str, dict[str, Any]] = {}
+        #: Games ended on time: their last document.
+        self.ended: dict[str, str] = {}
+        self.run_clocks = False
+        #: Games the servers ended by themselves (not by a claim).
+        self.timed_out: list[str] = []
+
+    def server_now(self) -> int:
+        return EPOCH + round(self.clock.seconds() * 1000)
+
+    def document(self, game_id: str) -> str:
+        """What the servers hold of a game: its log's document, with its clock."""
+        if game_id in self.ended:
+            return self.ended[game_id]
+        text = self.games[game_id].document()
+        clock = self.clocks.get(game_id)
+        if clock is None:
+            return text
+        return json.dumps(
+            {**json.loads(text), "clock": clock}, sort_keys=True, separators=(",", ":")
+        )
 
     def start(self) -> None:
         pass
@@ -135,19 +169,99 @@ class FakeClient:
         game = self.games.get(game_id)
         if game is None:
             raise wire.UnknownGame()
+        self._expire(game_id)
+        if game_id in self.ended:
+            raise wire.GameIsOver()
+        clock = self.clocks.get(game_id)
+        now = self.server_now()
+        deadline = clock["deadline"] if self.run_clocks and clock is not None else None
+        if deadline is not None and now > deadline:
+            raise wire.Flagged.at(deadline)
         event = decide_event(game, command)
         if not isinstance(event, Repeat):
             game.append(event)
-        return game.document()
+            if self.run_clocks and clock is not None:
+                self._run_clock(game_id, clock, now)
+        return self.document(game_id)
 
-    def create_game(self, game_id: str, kind: str, player: str, token: str, seat: int = 0) -> Any:
+    def _run_clock(self, game_id: str, clock: dict[str, Any], now: int) -> None:
+        held = json.loads(self.games[game_id].document())
+        control = parse_time_control(clock["control"])
+        remaining = list(clock["remaining"])
+        if clock["at"] is not None and held["moves"]:
+            mover = 1 - held["to_move"] if held["to_move"] is not None else 0
+            remaining[mover] += control.increment_ms - (now - clock["at"])
+        if held["status"] != "active":
+            self.clocks[game_id] = {**clock, "remaining": remaining, "at": None, "deadline": None}
+            return
+        deadline = now + remaining[held["to_move"]]
+        self.clocks[game_id] = {**clock, "remaining": remaining, "at": now, "deadline": deadline}
+
+    def _expire(self, game_id: str) -> None:
+        """The servers' own timeout, ``flag_grace`` after the deadline."""
+        clock = self.clocks.get(game_id)
+        if not self.run_clocks or clock is None or clock["deadline"] is None:
+            return
+        if game_id in self.ended:
+            return
+        grace = round(1000 * self.config.tuning.flag_grace)
+        if self.server_now() > clock["deadline"] + grace:
+            self._end_on_time(game_id, clock)
+            self.timed_out.append(game_id)
+
+    def _end_on_time(self, game_id: str, clock: dict[str, Any]) -> str:
+        held = json.loads(self.document(game_id))
+        loser = held["to_move"]
+        remaining = list(clock["remaining"])
+        remaining[loser] = 0
+        held.update(
+            version=held["version"] + 1, status="finished", to_move=None, legal=[],
+            draw_offer=None, result={"winner": 1 - loser, "reason": "time"},
+            clock={**clock, "remaining": remaining, "at": None, "deadline": None},
+        )  # fmt: skip
+        self.ended[game_id] = json.dumps(held, sort_keys=True, separators=(",", ":"))
+        return self.ended[game_id]
+
+    def create_game(
+        self,
+        game_id: str,
+        kind: str,
+        player: str,
+        token: str,
+        seat: int = 0,
+        clock: str | None = None,
+    ) -> Any:
         def run() -> str:
             if game_id in self.games:
                 raise wire.GameExists()
             self.games[game_id] = GameLog(game_id, create_event(kind, player, seat, token, game_id))
-            return self.games[game_id].document()
+            if clock:
+                base = parse_time_control(clock).base_ms
+                self.clocks[game_id] = {
+                    "control": clock, "remaining": [base, base], "at": None, "deadline": None
+                }  # fmt: skip
+            return self.document(game_id)
 
-        return self._answer("CreateGame", {"game_id": game_id, "kind": kind}, run)
+        arguments = {"game_id": game_id, "kind": kind, **({"clock": clock} if clock else {})}
+        return self._answer("CreateGame", arguments, run)
+
+    def claim_timeout(self, game_id: str, version: int, token: str) -> Any:
+        def run() -> str:
+            game = self.games.get(game_id)
+            if game is None:
+                raise wire.UnknownGame()
+            clock = self.clocks.get(game_id)
+            if clock is None:
+                raise wire.BadRequest("ClaimTimeout: the game is untimed")
+            self._expire(game_id)
+            if json.loads(self.document(game_id))["status"] == "finished":
+                raise wire.GameIsOver()
+            if clock["deadline"] is None or self.server_now() <= clock["deadline"]:
+                raise wire.TimeLeft()
+            return self._end_on_time(game_id, clock)
+
+        arguments = {"game_id": game_id, "version": version}
+        return self._answer("ClaimTimeout", arguments, run)
 
     def join_game(self, game_id: str, version: int, player: str, token: str) -> Any:
         command = Command(JOIN, version, token, player=player)
@@ -176,7 +290,8 @@ class FakeClient:
     def _read(self, game_id: str) -> str:
         if game_id not in self.games:
             raise wire.UnknownGame()
-        return self.games[game_id].document()
+        self._expire(game_id)
+        return self.document(game_id)
 
     def get_game(self, game_id: str) -> Any:
         return self._answer("GetGame", {"game_id": game_id}, lambda: self._read(game_id))

@@ -118,6 +118,8 @@ class FakeServer(amp.CommandLocator):
         self.up = True
         self.serving = True
         self.status_clock = 0
+        #: Status's ``now`` (ms) at the local time 0; None: a version 1 server (no ``now``).
+        self.epoch_ms: int | None = None
         self.games: dict[str, str] = {}
         self.script: dict[str, Any] = {}
         self.calls: list[tuple[str, dict[str, Any]]] = []
@@ -161,6 +163,11 @@ class FakeServer(amp.CommandLocator):
         for connection in self.open_connections:
             connection.server_protocol.callRemote(p.GameChanged, game=text)
 
+    def now_ms(self) -> int:
+        """This server's clock: the local one plus :attr:`epoch_ms`."""
+        assert self.epoch_ms is not None
+        return self.epoch_ms + round(self.clock.seconds() * 1000)
+
     # -- answering -------------------------------------------------------------
 
     def answer(self, name: str, **arguments: Any) -> Any:
@@ -182,7 +189,7 @@ class FakeServer(amp.CommandLocator):
 
     def default(self, name: str, **arguments: Any) -> Any:
         if name == "Status":
-            return {
+            answer = {
                 "server_id": self.server_id,
                 "clock": self.status_clock,
                 "games": len(self.games),
@@ -190,6 +197,9 @@ class FakeServer(amp.CommandLocator):
                 "protocol": 1,
                 "digest": "0" * 64,
             }
+            if self.epoch_ms is not None:
+                answer.update(protocol=2, now=self.now_ms())
+            return answer
         if not self.serving:
             return wire.NotServing()
         if name == "Unwatch":
@@ -228,6 +238,10 @@ class FakeServer(amp.CommandLocator):
     @p.AcceptDraw.responder
     def accept_draw(self, **arguments: Any) -> Any:
         return self.answer("AcceptDraw", **arguments)
+
+    @p.ClaimTimeout.responder
+    def claim_timeout(self, **arguments: Any) -> Any:
+        return self.answer("ClaimTimeout", **arguments)
 
     @p.GetGame.responder
     def get_game(self, **arguments: Any) -> Any:
@@ -611,7 +625,7 @@ class RequestTests(ClusterCase):
         result = cluster.client.make_move("g1", 3, "4", TOKEN)
         cluster.flush()
         self.assertEqual(cluster[1].called("MakeMove"), [
-            {"game_id": "g1", "version": 3, "move": "4", "token": TOKEN}
+            {"game_id": "g1", "version": 3, "move": "4", "token": TOKEN, "at": 0}
         ])  # fmt: skip
         self.assertNoResult(result)
         cluster[3].release("MakeMove", {"game": document(4, "4")})
@@ -761,18 +775,28 @@ class RequestTests(ClusterCase):
         self.assertFalse(outcome.provisional)
         self.assertEqual(
             cluster[2].called("CreateGame"),
-            [{"game_id": "g1", "kind": "connect4", "player": "alice", "token": TOKEN, "seat": 1}],
+            [
+                {
+                    "game_id": "g1",
+                    "kind": "connect4",
+                    "player": "alice",
+                    "token": TOKEN,
+                    "seat": 1,
+                    "at": 0,
+                }
+            ],
         )
 
     def test_seat_commands(self) -> None:
         cluster = self.cluster()
-        seat = {"game_id": "g1", "version": 4, "token": TOKEN}
+        seat = {"game_id": "g1", "version": 4, "token": TOKEN, "at": 0}
         calls = [
             ("JoinGame", cluster.client.join_game("g1", 4, "bobby", TOKEN), {"player": "bobby"}),
             ("MakeMove", cluster.client.make_move("g1", 4, "7", TOKEN), {"move": "7"}),
             ("Resign", cluster.client.resign("g1", 4, TOKEN), {}),
             ("OfferDraw", cluster.client.offer_draw("g1", 4, TOKEN), {}),
             ("AcceptDraw", cluster.client.accept_draw("g1", 4, TOKEN), {}),
+            ("ClaimTimeout", cluster.client.claim_timeout("g1", 4, TOKEN), {}),
         ]
         cluster.flush()
         for name, result, extra in calls:
@@ -782,6 +806,126 @@ class RequestTests(ClusterCase):
             self.assertFalse(outcome.provisional)
             for server in cluster.servers.values():
                 self.assertEqual(server.called(name), [{**seat, **extra}])
+
+
+class ServerTimeTests(ClusterCase):
+    """The offset to the servers' clocks (``Status.now``) and the ``at`` stamps."""
+
+    EPOCHS = {1: 1_700_000_000_000, 2: 1_700_000_000_400, 3: 1_700_000_002_000}
+
+    def timed_cluster(self, **kwargs: Any) -> Cluster:
+        cluster = Cluster(self, **kwargs)
+        for server_id, epoch in self.EPOCHS.items():
+            cluster[server_id].epoch_ms = epoch
+        cluster.clock.advance(1000)
+        cluster.start()
+        return cluster
+
+    def test_local_clock_before_any_status(self) -> None:
+        cluster = Cluster(self)
+        cluster.clock.advance(12.5)
+        self.assertEqual(cluster.client.clock_offset, 0)
+        self.assertEqual(cluster.client.server_now(), 12_500)
+
+    def test_version_1_servers_leave_the_local_clock(self) -> None:
+        cluster = self.cluster()
+        cluster.advance(2)
+        self.assertEqual(cluster.client.server_now(), 2000)
+
+    def test_median_of_the_three_first_statuses(self) -> None:
+        cluster = self.timed_cluster()
+        self.assertEqual(cluster.client.clock_offset, self.EPOCHS[2])
+        self.assertEqual(cluster.client.server_now(), cluster[2].now_ms())
+        cluster.clock.advance(0.25)
+        self.assertEqual(cluster.client.server_now(), cluster[2].now_ms())
+
+    def test_median_of_two(self) -> None:
+        cluster = self.timed_cluster(down=(3,))
+        self.assertEqual(cluster.client.active, [1, 2])
+        self.assertEqual(cluster.client.clock_offset, 1_700_000_000_200)
+
+    def test_half_the_round_trip(self) -> None:
+        cluster = Cluster(self)
+        cluster.hold_everywhere("Status")
+        cluster.start()
+        cluster.clock.advance(0.3)
+        for server_id, epoch in self.EPOCHS.items():
+            # Read halfway through the 300 ms round trip, as the estimate assumes.
+            cluster[server_id].release(
+                "Status",
+                {"server_id": server_id, "clock": 0, "games": 0, "serving": True,
+                 "protocol": 2, "digest": "0" * 64, "now": epoch + 150},
+            )  # fmt: skip
+        cluster.flush()
+        self.assertEqual(cluster.client.active, [1, 2, 3])
+        self.assertEqual(cluster.client.clock_offset, self.EPOCHS[2])
+
+    def test_refreshed_with_every_heartbeat(self) -> None:
+        cluster = self.timed_cluster()
+        for server in cluster.servers.values():
+            assert server.epoch_ms is not None
+            server.epoch_ms += 5_000
+        cluster.advance(HEARTBEAT)
+        self.assertEqual(cluster.client.clock_offset, self.EPOCHS[2] + 5_000)
+
+    def test_a_server_that_goes_down_keeps_its_last_estimate(self) -> None:
+        cluster = self.timed_cluster()
+        cluster[1].up = False
+        cluster[1].close_connections()
+        cluster.flush()
+        self.assertEqual(cluster.client.active, [2, 3])
+        self.assertEqual(cluster.client.clock_offset, self.EPOCHS[2])
+
+    def test_every_change_is_stamped_with_server_now(self) -> None:
+        cluster = self.timed_cluster()
+        names = ["CreateGame", "JoinGame", "MakeMove", "Resign", "OfferDraw", "AcceptDraw"]
+        for server in cluster.servers.values():
+            for name in [*names, "ClaimTimeout"]:
+                server.script[name] = {"game": document(2)}
+        cluster.clock.advance(3.2)
+        at = cluster[2].now_ms()
+        cluster.client.create_game("g1", "connect4", "alice", TOKEN)
+        cluster.client.join_game("g1", 1, "bobby", TOKEN)
+        cluster.client.make_move("g1", 2, "4", TOKEN)
+        cluster.client.resign("g1", 3, TOKEN)
+        cluster.client.offer_draw("g1", 3, TOKEN)
+        cluster.client.accept_draw("g1", 3, TOKEN)
+        cluster.client.claim_timeout("g1", 3, TOKEN)
+        cluster.flush()
+        for name in [*names, "ClaimTimeout"]:
+            self.assertEqual([call["at"] for call in cluster[1].called(name)], [at], name)
+
+    def test_reads_are_not_stamped(self) -> None:
+        cluster = self.timed_cluster()
+        cluster.client.get_game("g1")
+        cluster.client.sync_game("g1")
+        cluster.flush()
+        self.assertEqual(cluster[1].called("GetGame"), [{"game_id": "g1"}])
+        self.assertEqual(cluster[1].called("SyncGame"), [{"game_id": "g1"}])
+
+    def test_create_game_sends_the_clock_when_timed(self) -> None:
+        cluster = self.cluster()
+        for server in cluster.servers.values():
+            server.script["CreateGame"] = {"game": document(1)}
+        cluster.client.create_game("g1", "connect4", "alice", TOKEN, clock="live:300+5")
+        cluster.client.create_game("g2", "connect4", "alice", TOKEN, clock=None)
+        cluster.client.create_game("g3", "connect4", "alice", TOKEN, clock="")
+        cluster.flush()
+        clocks = {call["game_id"]: call.get("clock") for call in cluster[3].called("CreateGame")}
+        self.assertEqual(clocks, {"g1": "live:300+5", "g2": None, "g3": None})
+
+    def test_statuses_refresh_the_estimates(self) -> None:
+        cluster = self.timed_cluster()
+        cluster[2].epoch_ms = self.EPOCHS[2] + 700
+        self.successResultOf(self.flushed(cluster, cluster.client.statuses()))
+        self.assertEqual(cluster.client.clock_offset, self.EPOCHS[2] + 700)
+        cluster[1].epoch_ms = self.EPOCHS[2] + 900
+        self.successResultOf(self.flushed(cluster, cluster.client.statuses()))
+        self.assertEqual(cluster.client.clock_offset, self.EPOCHS[2] + 900)
+
+    def flushed(self, cluster: Cluster, deferred: Deferred[Any]) -> Deferred[Any]:
+        cluster.flush()
+        return deferred
 
 
 class DefaultEndpointTests(SynchronousTestCase):

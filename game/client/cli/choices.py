@@ -42,7 +42,7 @@ def choose_seat(
     """The seat the user acts for in a game.
 
     With one seat held, that one.  With both, the seat to move for ``move``
-    and ``draw``; ``resign`` needs ``requested``.
+    and ``draw``, the other one for ``claim``; ``resign`` needs ``requested``.
 
     :raises CliError: the user holds no such seat, or the choice is ambiguous.
     """
@@ -73,6 +73,10 @@ def choose_seat(
         for seat in seats:
             if seat.seat == to_move:
                 return seat
+    if action == "claim" and document.to_move is not None:
+        for seat in seats:
+            if seat.seat != document.to_move:
+                return seat
     raise CliError(
         f"you hold both seats of game {game_id}; choose one with --seat 0 (black) or --seat 1 "
         "(white)"
@@ -96,6 +100,31 @@ def draw_action(document: GameDocument, seat: int) -> str:
         else f"it is up to {opponent} to accept it"
     )
     raise CliError(f"your draw offer in game {document.game_id} already stands; {then}")
+
+
+def claim_seat(seats: Sequence[Seat], document: GameDocument) -> Seat | None:
+    """The seat ``watch`` claims for when the side to move runs out of time:
+    the user's seat that is not to move (None: the user holds no seat)."""
+    if len(seats) <= 1:
+        return seats[0] if seats else None
+    return next((seat for seat in seats if seat.seat != document.to_move), seats[0])
+
+
+def check_claim(document: GameDocument, seat: int) -> None:
+    """Refuse a claim that cannot be one, before anything is sent.
+
+    :raises CliError: the game is untimed, not active, or it is ``seat``'s
+        own clock that runs.
+    """
+    game_id = document.game_id
+    if document.clock is None:
+        raise CliError(f"game {game_id} is untimed: there is no clock to claim on")
+    if document.status != "active":
+        raise CliError(f"game {game_id} is {document.status}; only an active game's clock runs")
+    if document.to_move == seat:
+        raise CliError(
+            f"it is your turn in game {game_id}: you can only claim on your opponent's clock"
+        )
 
 
 def free_seat(document: GameDocument) -> int:

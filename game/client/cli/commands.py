@@ -1,6 +1,6 @@
 """The ``replgame`` commands that ask the servers once and print the answer:
 ``status``, ``games``, ``show``, ``new``, ``join``, ``move``, ``resign``,
-``draw`` and ``bot`` (``watch`` follows a game: :mod:`game.client.cli.watch`).
+``draw``, ``claim`` and ``bot`` (``watch`` follows a game: :mod:`game.client.cli.watch`).
 
 Each command is one coroutine over a :class:`~game.client.cli.session.Session`;
 what it prints comes from :mod:`game.client.reports`, which seat it acts for
@@ -21,11 +21,17 @@ from twisted.internet.defer import Deferred
 from game import errors as wire
 from game import protocol as p
 from game.client import reports
-from game.client.cli.choices import CliError, choose_seat, draw_action, free_seat
-from game.client.cli.session import Session
+from game.client.cli.choices import (
+    CliError,
+    check_claim,
+    choose_seat,
+    draw_action,
+    free_seat,
+)
+from game.client.cli.session import Session, unreadable
 from game.client.cli.watch import cmd_watch
 from game.client.client import NoAnswer, NoServers, Outcome
-from game.client.document import GameDocument
+from game.client.document import DocumentError, GameDocument
 from game.client.majority import ListedGame, ServerAnswer, decide
 from game.client.tokens import Seat, new_token
 
@@ -131,12 +137,16 @@ async def cmd_new(session: Session) -> None:
     token = new_token()
     outcome = await session.request(
         "new",
-        lambda: session.client.create_game(game_id, args.kind, args.player, token, args.seat),
+        lambda: session.client.create_game(
+            game_id, args.kind, args.player, token, args.seat, clock=getattr(args, "clock", None)
+        ),
     )
     session.remember(Seat(session.cluster, game_id, args.seat, args.player, token, args.kind))
     session.show_outcome(
         outcome,
-        reports.created_text(args.kind, game_id, args.player, args.seat),
+        reports.created_text(
+            args.kind, game_id, args.player, args.seat, getattr(args, "clock", None)
+        ),
         {"seat": args.seat, "player": args.player},
     )
 
@@ -227,10 +237,39 @@ async def cmd_draw(session: Session) -> None:
     )
 
 
+async def cmd_claim(session: Session) -> None:
+    """Claim the win on time; ``TIME_LEFT`` says how much time the opponent has."""
+    read: dict[str, GameDocument] = {}
+
+    def send(document: GameDocument, seat: Seat) -> Deferred[Outcome]:
+        check_claim(document, seat.seat)
+        read["document"] = document
+        return session.client.claim_timeout(document.game_id, document.version, seat.token)
+
+    try:
+        outcome, seat, _ = await _act(session, "claim", send)
+    except CliError as error:
+        if error.tag == "TIME_LEFT" and "document" in read:
+            message = reports.time_left_message(
+                read["document"], session.client.server_now(), session.config.tuning.flag_grace
+            )
+            raise CliError(message, error.data) from None
+        raise
+    try:
+        text = reports.claimed_text(outcome.game_document(), seat.player, seat.seat)
+    except DocumentError as error:
+        raise CliError(unreadable(error)) from None
+    session.show_outcome(outcome, text, {"seat": seat.seat})
+
+
 async def cmd_bot(session: Session) -> None:
     from game.client.bots import run_bots
 
     args = session.args
+    time_control = getattr(args, "clock", None)
+    flag_rate = getattr(args, "flag_rate", 0.0)
+    if flag_rate and not time_control:
+        raise CliError("--flag-rate needs timed games: give --clock too, e.g. --clock live:10+0")
     await session.connect()
     rng = random.Random(args.seed)
     if getattr(args, "open", False):
@@ -243,6 +282,7 @@ async def cmd_bot(session: Session) -> None:
             rng,
             stall_timeout=args.stall_timeout,
             announce=lambda line: print(line, file=sys.stderr, flush=True),
+            time_control=time_control,
         )
     else:
         report = await run_bots(
@@ -252,6 +292,8 @@ async def cmd_bot(session: Session) -> None:
             rng,
             concurrency=args.concurrency,
             stall_timeout=args.stall_timeout,
+            time_control=time_control,
+            flag_rate=flag_rate,
         )
     data = report.to_json()
     data["provisional"] = any(d.provisional for d in report.disagreements)
@@ -270,6 +312,7 @@ COMMANDS: dict[str, Callable[[Session], Coroutine[Any, Any, None]]] = {
     "move": cmd_move,
     "resign": cmd_resign,
     "draw": cmd_draw,
+    "claim": cmd_claim,
     "watch": cmd_watch,
     "bot": cmd_bot,
 }

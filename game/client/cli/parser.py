@@ -13,6 +13,7 @@ from game import protocol as p
 from game.client.options import add_cluster_options
 from game.client.reports import PROG
 from game.rules import KINDS
+from game.timecontrol import InvalidTimeControl, parse_time_control
 
 
 def _common(parser: argparse.ArgumentParser, top: bool) -> None:
@@ -60,6 +61,32 @@ def _game_id(value: str) -> str:
         raise argparse.ArgumentTypeError(str(error)) from None
 
 
+def _clock(value: str) -> str:
+    """A time control as the wire writes it (``live:300+5``, ``corr:3``)."""
+    try:
+        return parse_time_control(value).text
+    except InvalidTimeControl as error:
+        raise argparse.ArgumentTypeError(
+            f"{error} (e.g. live:300+5: 300 s each and 5 s per move, or corr:3: 3 days per move)"
+        ) from None
+
+
+def _rate(value: str) -> float:
+    try:
+        rate = float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {value!r}") from None
+    if not 0.0 <= rate <= 1.0:
+        raise argparse.ArgumentTypeError(f"must be between 0 and 1, not {value}")
+    return rate
+
+
+CLOCK_HELP = (
+    "a time control: live:B+I (B seconds each, 10-10800, plus I seconds per move, 0-180) "
+    "or corr:D (D days per move, 1-30); untimed without it"
+)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The parser of ``replgame``: a subparser per command; the command's name
     is ``args.command``."""
@@ -98,6 +125,7 @@ def build_parser() -> argparse.ArgumentParser:
         default=0,
         help="the seat to take: 0 (black, moves first, the default) or 1",
     )
+    new.add_argument("--clock", type=_clock, metavar="CONTROL", help=CLOCK_HELP)
 
     join = command("join", "take the free seat of an open game")
     join.add_argument("game", metavar="GAME", type=_game_id, help="the game id")
@@ -127,6 +155,15 @@ def build_parser() -> argparse.ArgumentParser:
     draw.add_argument("game", metavar="GAME", type=_game_id, help="the game id")
     draw.add_argument("--seat", type=_seat, help="the seat to act for (default: yours)")
 
+    claim = command(
+        "claim",
+        "claim a timed game whose opponent ran out of time",
+        "Claim the win in a timed game once the side to move has run out of time (the "
+        "servers also end such a game themselves a few seconds later).",
+    )
+    claim.add_argument("game", metavar="GAME", type=_game_id, help="the game id")
+    claim.add_argument("--seat", type=_seat, help="the seat to claim for, if you hold both")
+
     watch = command("watch", "follow a game, redrawing it on every change (Ctrl-C to stop)")
     watch.add_argument("game", metavar="GAME", type=_game_id, help="the game id")
     watch.add_argument("--keep", action="store_true", help="keep watching after the game is over")
@@ -146,6 +183,15 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="create the games open and play seat 0 of each against whoever joins "
         "(a person, with `join` or replgame-play); --stall-timeout bounds the wait",
+    )
+    bot.add_argument("--clock", type=_clock, metavar="CONTROL", help=CLOCK_HELP)
+    bot.add_argument(
+        "--flag-rate",
+        type=_rate,
+        default=0.0,
+        metavar="R",
+        help="with --clock: the fraction (0-1) of games in which a bot stops moving on "
+        "purpose and loses on time (default 0)",
     )
     bot.add_argument(
         "--concurrency",

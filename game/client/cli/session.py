@@ -165,7 +165,9 @@ class Session:
         if unreachable is None:
             unreachable = self.unreachable
         try:
-            report = reports.game_report(outcome, text, extra, unreachable)
+            report = reports.game_report(
+                outcome, text, extra, unreachable, now_ms=self.client.server_now()
+            )
         except DocumentError as error:
             raise CliError(unreadable(error)) from None
         self.emit(*report)

@@ -6,6 +6,12 @@ marked provisional.  :class:`GameWatcher` decides which of those updates to
 draw: none until every linked server has answered once (or
 :data:`WATCH_SETTLE` has passed), and none that would draw the same frame
 again.  It ends the command once a majority holds the game finished.
+
+In a timed game the running clock ticks once a second between frames (the
+whole frame again on a terminal, else one clock line; not with ``--json``),
+read on the servers' time scale (:meth:`ReplicatedClient.server_now`).  A
+watcher who holds a seat claims the game by itself when the opponent runs
+out of time (:class:`~game.client.flagwatch.TimeoutClaimer`).
 """
 
 from __future__ import annotations
@@ -13,13 +19,20 @@ from __future__ import annotations
 import attrs
 from twisted.internet.defer import Deferred
 from twisted.internet.interfaces import IReactorCore
+from twisted.internet.task import LoopingCall
 
 from game.client import reports
+from game.client.cli.choices import CliError, claim_seat
 from game.client.cli.session import Session
-from game.client.client import WatchUpdate
+from game.client.client import Outcome, WatchUpdate
+from game.client.document import GameDocument
+from game.client.flagwatch import TimeoutClaimer
+from game.client.tokens import Seat
 
 #: How long ``watch`` waits for every linked server's first answer before drawing.
 WATCH_SETTLE = 1.0
+#: Seconds between two readings of a running clock.
+TICK = 1.0
 
 
 @attrs.define
@@ -39,6 +52,18 @@ class GameWatcher:
     settled: bool = False
     #: What the last frame drawn showed, to skip drawing it again.
     last_frame: tuple[str, bool, tuple[int, ...]] | None = None
+    #: The user's seats in the game: a watcher with one claims on time.
+    seats: list[Seat] = attrs.Factory(list)
+    #: The last update drawn.
+    shown: WatchUpdate | None = None
+    claimer: TimeoutClaimer | None = None
+    ticker: LoopingCall | None = None
+
+    def __attrs_post_init__(self) -> None:
+        if self.seats:
+            self.claimer = TimeoutClaimer(
+                self.session.client, self.session.reactor, on_claim=self.claimed
+            )
 
     def show(self, update: WatchUpdate) -> None:
         """The client's listener: draw ``update`` if it changes the frame."""
@@ -54,9 +79,56 @@ class GameWatcher:
         if frame == self.last_frame:
             return  # only a version behind the shown one changed
         self.last_frame = frame
+        self.shown = update
         self.draw(update)
+        self.follow_clock(update)
         if reports.is_over(update) and not self.keep and not self.done.called:
+            self.stop()
             self.done.callback(None)
+
+    def follow_clock(self, update: WatchUpdate) -> None:
+        """Tick while the game's clock runs; claim when the opponent flags."""
+        running = reports.clock_running(update)
+        if running and not self.session.json and self.ticker is None:
+            self.ticker = LoopingCall(self.tick)
+            self.ticker.clock = self.session.reactor
+            self.ticker.start(TICK, now=False)
+        elif not running and self.ticker is not None:
+            self.ticker.stop()
+            self.ticker = None
+        if self.claimer is not None and not update.provisional:
+            document = update.game_document()
+            seat = claim_seat(self.seats, document)
+            if seat is not None:
+                self.claimer.update(document, seat.seat, seat.token)
+
+    def tick(self) -> None:
+        """A running clock's second: the frame again on a terminal, else its clock line."""
+        update = self.shown
+        if update is None or self.session.closing:
+            return
+        now = self.session.client.server_now()
+        if self.clear:
+            self.session.emit(
+                reports.watch_frame(update, self.session.client.inactive, True, now), {}
+            )
+        else:
+            self.session.emit(reports.clock_tick(update, now), {})
+
+    def claimed(self, document: GameDocument, answer: Outcome | BaseException) -> None:
+        """Say how the servers answered the claim sent on the user's behalf."""
+        if self.session.closing:
+            return
+        seat = claim_seat(self.seats, document)
+        assert seat is not None
+        self.session.emit(*reports.watch_claim(document, seat.seat, answer))
+
+    def stop(self) -> None:
+        if self.ticker is not None:
+            self.ticker.stop()
+            self.ticker = None
+        if self.claimer is not None:
+            self.claimer.stop()
 
     def settle(self, current: WatchUpdate | None) -> None:
         """Stop waiting for the servers that have not answered yet: draw
@@ -71,7 +143,17 @@ class GameWatcher:
         if self.session.json:
             self.session.emit("", reports.watch_json(update, unreachable))
         else:
-            self.session.emit(reports.watch_frame(update, unreachable, self.clear), {})
+            now = self.session.client.server_now()
+            self.session.emit(reports.watch_frame(update, unreachable, self.clear, now), {})
+
+
+def _seats(session: Session, game_id: str) -> list[Seat]:
+    """The user's seats in the game; none if the seat store cannot be read
+    (watching needs no seat)."""
+    try:
+        return session.seats(game_id)
+    except CliError:
+        return []
 
 
 async def cmd_watch(session: Session) -> None:
@@ -83,6 +165,7 @@ async def cmd_watch(session: Session) -> None:
         session,
         keep=session.args.keep,
         clear=not session.json and session.out.isatty(),
+        seats=_seats(session, game_id),
     )
 
     def closing() -> None:
@@ -95,5 +178,6 @@ async def cmd_watch(session: Session) -> None:
     try:
         await watcher.done
     finally:
+        watcher.stop()
         if timer.active():
             timer.cancel()
