@@ -569,19 +569,19 @@ def lobby_scene(state: LobbyState, replicas: Replicas, width: int, height: int) 
             row = Rect(area.x + 4, row_y, area.width - 8, ROW_HEIGHT)
             boxes.append(Box(row, colour.ROW))
             room_text = row.width - 96
-            title_room = room_text
+            detail_room = room_text
             if entry.control:
-                # The control, right-aligned on the title line; the title yields room.
+                # The control, right-aligned on the detail line; the detail yields room.
                 control = _fit(entry.control, room_text / 2, 9)
-                title_room = room_text - len(control) * 9 * 0.62 - 8
+                detail_room = room_text - len(control) * 9 * 0.62 - 8
                 labels.append(
-                    Label(control, row.right - 88, row.y + 23, 9, colour.NOTICE_TEXT, "right")
+                    Label(control, row.right - 88, row.y + 8, 9, colour.NOTICE_TEXT, "right")
                 )
             labels.append(
-                Label(_fit(entry.title, title_room, 10), row.x + 6, row.y + 23, 10, colour.TEXT)
+                Label(_fit(entry.title, room_text, 10), row.x + 6, row.y + 23, 10, colour.TEXT)
             )
             labels.append(
-                Label(_fit(entry.detail, room_text, 9), row.x + 6, row.y + 8, 9, colour.DIM_TEXT)
+                Label(_fit(entry.detail, detail_room, 9), row.x + 6, row.y + 8, 9, colour.DIM_TEXT)
             )
             buttons.append(
                 _button(
