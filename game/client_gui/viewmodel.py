@@ -574,9 +574,8 @@ def lobby_scene(state: LobbyState, replicas: Replicas, width: int, height: int) 
                 # The control, right-aligned on the detail line; the detail yields room.
                 control = _fit(entry.control, room_text / 2, 9)
                 detail_room = room_text - len(control) * 9 * 0.62 - 8
-                labels.append(
-                    Label(control, row.right - 88, row.y + 8, 9, colour.NOTICE_TEXT, "right")
-                )
+                tint = colour.DIM_TEXT if entry.control == "untimed" else colour.NOTICE_TEXT
+                labels.append(Label(control, row.right - 88, row.y + 8, 9, tint, "right"))
             labels.append(
                 Label(_fit(entry.title, room_text, 10), row.x + 6, row.y + 23, 10, colour.TEXT)
             )
