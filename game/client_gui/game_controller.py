@@ -4,18 +4,19 @@
 every server, takes each new view and each answer into the
 :class:`~game.client_gui.viewmodel.GameState` (:func:`choose_shown` decides
 which document to show), turns clicks and keys on the board into moves,
-sends moves, resignations and draw offers for the player's seat, and
-animates a Connect Four disc's drop.  Nothing here waits.
+sends moves, resignations and draw offers for the player's seat,
+animates a Connect Four disc's drop, and in a timed game claims the
+timeout once the opponent's clock runs out.  Nothing here waits.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, Final
 
 import attrs
 from twisted.internet.defer import Deferred
-from twisted.internet.interfaces import IReactorTime
+from twisted.internet.interfaces import IDelayedCall, IReactorTime
 from twisted.python.failure import Failure
 
 from game.client.client import Outcome, ReplicatedClient, WatchUpdate
@@ -27,10 +28,18 @@ from game.client_gui.boards import (
     drop_duration,
     keyboard_column,
 )
+from game.client_gui.clockview import reading_of
 from game.client_gui.notices import RESYNC_TAGS, describe_failure, refusal
 from game.client_gui.replicas import Replicas, Shown, choose_shown, game_replicas
 from game.client_gui.scene import Action, Scene
+from game.client_gui.timed import timed
 from game.client_gui.viewmodel import GameState, game_scene
+
+#: Seconds after the opponent's deadline (by the client's estimate of the
+#: servers' time) before the claim is sent, so that its ``at`` is past it.
+CLAIM_MARGIN: Final = 0.05
+#: Seconds before a claim the servers found early (``TIME_LEFT``) is sent again.
+CLAIM_RETRY: Final = 1.0
 
 
 class GameController:
@@ -57,6 +66,10 @@ class GameController:
         self._drop: tuple[float, float] | None = None
         #: The version at which ``pass`` was played for the player (once per version).
         self._passed_version: int | None = None
+        #: The version whose timeout was claimed (once per version, unless TIME_LEFT).
+        self._claimed_version: int | None = None
+        #: When to look again at the opponent's clock.
+        self._flag_check: IDelayedCall | None = None
 
     def actions(self) -> Mapping[str, Callable[[str], object]]:
         """The game screen's actions by name (see :class:`~game.client_gui.scene.Action`)."""
@@ -79,6 +92,8 @@ class GameController:
             self.client.unwatch(self.state.game_id)
         self._drop = None
         self._passed_version = None
+        self._claimed_version = None
+        self._cancel_flag_check()
         self.state = GameState(
             game_id,
             seat.seat if seat is not None else None,
@@ -101,11 +116,13 @@ class GameController:
             self.client.unwatch(self.state.game_id)
             self.state = None
         self._drop = None
+        self._cancel_flag_check()
 
     def stop(self) -> None:
         """The window closes: stop watching the game (still shown)."""
         if self.state is not None:
             self.client.unwatch(self.state.game_id)
+        self._cancel_flag_check()
 
     def replicas(self) -> Replicas:
         links = self.client.links
@@ -135,9 +152,23 @@ class GameController:
             return None
         return max(0.0, progress)
 
+    def server_now(self) -> int | None:
+        """Now on the servers' time scale, for a timed game's clocks (None when untimed)."""
+        document = self.state.document if self.state is not None else None
+        if document is None or document.clock is None:
+            return None
+        return timed(self.client).server_now()
+
     def scene(self, width: int, height: int) -> Scene:
         assert self.state is not None
-        return game_scene(self.state, self.replicas(), width, height, drop=self.drop_progress())
+        return game_scene(
+            self.state,
+            self.replicas(),
+            width,
+            height,
+            drop=self.drop_progress(),
+            now_ms=self.server_now(),
+        )
 
     # -- what the servers say ----------------------------------------------------------
 
@@ -189,7 +220,8 @@ class GameController:
             self._drop = (self.clock.seconds(), drop_duration(last[1]))
 
     def _after_show(self) -> None:
-        """Play ``pass`` for the player when it is their only move."""
+        """Play ``pass`` for the player when it is their only move; watch the opponent's clock."""
+        self._schedule_flag_check()
         game = self.state
         if game is None or game.shown is None or game.pending or game.shown.provisional:
             return
@@ -207,6 +239,63 @@ class GameController:
                 "Move pass",
                 success_notice="You have no legal move: pass was played for you.",
             )
+
+    # -- the opponent's clock ------------------------------------------------------------
+
+    def _schedule_flag_check(self, delay: float | None = None) -> None:
+        """Look at the opponent's clock when their deadline passes (or after
+        ``delay`` seconds), if the player is seated in a timed game that the
+        opponent is to move in, and that version was not claimed yet."""
+        self._cancel_flag_check()
+        game = self.state
+        if game is None or game.seat is None or game.token is None or game.shown is None:
+            return
+        document = game.shown.document
+        clock = document.clock
+        if (
+            clock is None
+            or clock.deadline is None
+            or document.status != "active"
+            or document.to_move != 1 - game.seat
+            or self._claimed_version == document.version
+        ):
+            return
+        if delay is None:
+            delay = max(0, clock.deadline - timed(self.client).server_now()) / 1000 + CLAIM_MARGIN
+        self._flag_check = self.clock.callLater(delay, self._claim_if_flagged)
+
+    def _cancel_flag_check(self) -> None:
+        if self._flag_check is not None and self._flag_check.active():
+            self._flag_check.cancel()
+        self._flag_check = None
+
+    def _claim_if_flagged(self) -> None:
+        """Claim the timeout if the opponent's clock has run out by now.
+
+        Only majority documents are claimed on (as ``pass`` is played): a
+        provisional one may be undone, and the servers end an abandoned game
+        by themselves anyway.
+        """
+        self._flag_check = None
+        game = self.state
+        if game is None or game.seat is None or game.shown is None or game.shown.provisional:
+            return
+        document = game.shown.document
+        reading = reading_of(document, timed(self.client).server_now())
+        if reading is None or reading.running != 1 - game.seat:
+            return
+        if not reading.flagged():
+            self._schedule_flag_check()  # woken early: the deadline is still ahead
+            return
+        if game.pending:
+            self._schedule_flag_check(CLAIM_RETRY)
+            return
+        version = self._claimed_version = document.version
+        self._send(
+            "timeout claim",
+            lambda token: timed(self.client).claim_timeout(game.game_id, version, token),
+            "Claiming the timeout",
+        )
 
     def _update(self, **changes: Any) -> None:
         if self.state is not None:
@@ -347,6 +436,10 @@ class GameController:
         if outcome.error is not None:
             tag = outcome.error.tag.decode()
             self._update(notice=refusal(refused_as, outcome), notice_error=True, selection=())
+            if tag == "TIME_LEFT":
+                # The claim was early by the servers' clocks: claim again shortly.
+                self._claimed_version = None
+                self._schedule_flag_check(CLAIM_RETRY)
             # Whatever was refused, show the board as the majority holds it.
             reread = self.client.sync_game if tag in RESYNC_TAGS else self.client.get_game
             reread(game_id).addCallbacks(lambda o: self._read(game_id, o), lambda f: None)

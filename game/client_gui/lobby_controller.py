@@ -25,9 +25,11 @@ from game.client.client import ReplicatedClient
 from game.client.majority import ListedGame
 from game.client.tokens import Seat, TokenStore, new_token
 from game.client_gui.boards import KIND_NAMES
+from game.client_gui.clockview import CHOOSE_CONTROL, TIME_CONTROL_CHOICES, control_name
 from game.client_gui.notices import RESYNC_TAGS, describe_failure, refusal
 from game.client_gui.replicas import Replicas, Shown, lobby_replicas
 from game.client_gui.scene import Scene
+from game.client_gui.timed import timed
 from game.client_gui.viewmodel import LISTS, ListedEntry, LobbyState, OwnSeat, lobby_scene
 
 log = Logger(namespace="replgame.gui")
@@ -80,6 +82,7 @@ class LobbyController:
             "join": self.join_game,
             "watch": lambda game_id: self._open_game(game_id, None, None),
             "resume": self.resume,
+            CHOOSE_CONTROL: self.choose_time_control,
         }
 
     # -- showing ---------------------------------------------------------------------
@@ -158,6 +161,13 @@ class LobbyController:
             self.state = attrs.evolve(self.state, editing=(editing + typed)[:32])
             self._changed()
 
+    def choose_time_control(self, control: str) -> None:
+        """The time control of the games created from now on: a wire text of
+        :data:`~game.client_gui.clockview.TIME_CONTROL_CHOICES` ("" untimed)."""
+        if control in dict(TIME_CONTROL_CHOICES) and control != self.state.time_control:
+            self.state = attrs.evolve(self.state, time_control=control)
+            self._changed()
+
     def finish_name_edit(self, keep: bool) -> None:
         typed = self.state.editing
         if typed is None:
@@ -223,12 +233,19 @@ class LobbyController:
                 game.players,
                 mine.get(game.game_id),
                 listed.provisional,
+                game.clock,
             )
 
-        statuses = {listed.game.game_id: listed.game.status for listed in open_games}
-        statuses.update({listed.game.game_id: listed.game.status for listed in active_games})
+        listed = {game.game.game_id: game.game for game in (*open_games, *active_games)}
         own = tuple(
-            OwnSeat(seat.game_id, seat.kind, seat.seat, seat.player, statuses.get(seat.game_id, ""))
+            OwnSeat(
+                seat.game_id,
+                seat.kind,
+                seat.seat,
+                seat.player,
+                listed[seat.game_id].status if seat.game_id in listed else "",
+                listed[seat.game_id].clock if seat.game_id in listed else None,
+            )
             for seat in reversed(seats)
         )
         self.state = attrs.evolve(
@@ -260,7 +277,11 @@ class LobbyController:
         self._open_game(game_id, seats[0], None)
 
     def create_game(self, kind: str) -> Deferred[None]:
-        return self._task(f"Creating a {KIND_NAMES.get(kind, kind)} game\u2026", self._create(kind))
+        """Create a ``kind`` game with the chosen time control, and show it."""
+        control = self.state.time_control
+        timing = f" ({control_name(control)})" if control else ""
+        busy = f"Creating a {KIND_NAMES.get(kind, kind)} game{timing}\u2026"
+        return self._task(busy, self._create(kind, control))
 
     def join_game(self, game_id: str) -> Deferred[None]:
         return self._task(f"Joining game {game_id[:8]}\u2026", self._join(game_id))
@@ -285,11 +306,17 @@ class LobbyController:
 
         return task.addErrback(failed).addBoth(finished)
 
-    async def _create(self, kind: str) -> None:
+    async def _create(self, kind: str, control: str) -> None:
         game_id = uuid.uuid4().hex
         token = new_token()
         player = self.state.player
-        outcome = await self.client.create_game(game_id, kind, player, token, 0)
+        if control:
+            outcome = await timed(self.client).create_game(
+                game_id, kind, player, token, 0, clock=control
+            )
+        else:
+            # An untimed game is created with exactly the request of protocol version 1.
+            outcome = await self.client.create_game(game_id, kind, player, token, 0)
         if outcome.decision.chosen is None:
             self.notice("No server answered; the game was not created.", error=True)
             return

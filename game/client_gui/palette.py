@@ -69,6 +69,20 @@ BANNER_LOSS: Final[RGB] = (170, 45, 45)
 BANNER_NEUTRAL: Final[RGB] = (90, 96, 110)
 BANNER_TURN: Final[RGB] = (200, 140, 20)
 DIALOG: Final[RGB] = (24, 26, 34)
+
+# -- clocks (on the side panel, PANEL) and the time-control choice (on BACKGROUND) ---------
+#: A clock that is not running: the side not to move, or a game not started or over.
+CLOCK_IDLE: Final[RGB] = (96, 104, 124)
+#: The side to move's clock, highlighted.
+CLOCK_RUNNING: Final[RGB] = (236, 236, 228)
+CLOCK_RUNNING_TEXT: Final[RGB] = (20, 22, 30)
+#: A running live clock under ten seconds (and the face of a clock that ran out).
+CLOCK_LOW: Final[RGB] = (225, 30, 30)
+#: The digits of a stopped live clock under ten seconds.
+CLOCK_LOW_TEXT: Final[RGB] = (255, 110, 100)
+#: The time control chosen for new games (the others are drawn as BUTTON).
+CHOICE_SELECTED: Final[RGB] = (235, 200, 70)
+CHOICE_SELECTED_TEXT: Final[RGB] = (20, 22, 30)
 SHADE: Final[RGB] = (16, 18, 24)
 
 # -- replica lights ----------------------------------------------------------------------

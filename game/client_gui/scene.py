@@ -155,6 +155,29 @@ class Light:
 
 
 @attrs.frozen
+class ClockFace:
+    """One seat's clock in a timed game: the player's name and the time left.
+
+    ``running``: the side to move's clock, which ticks; ``low``: a live clock
+    under ten seconds.  The colours follow from both
+    (:func:`game.client_gui.clockview.clock_faces`).
+    """
+
+    seat: int
+    rect: Rect
+    name: str
+    text: str
+    colour: RGB
+    text_colour: RGB
+    running: bool = False
+    low: bool = False
+
+    def probe(self) -> tuple[int, int, RGB]:
+        """A pixel of the face's background, clear of its text: near the lower left corner."""
+        return (int(self.rect.x + 4), int(self.rect.y + 4), self.colour)
+
+
+@attrs.frozen
 class Hotspot:
     """A clickable region that is not a button (a board column, a square)."""
 
@@ -172,6 +195,7 @@ class Layer:
     buttons: tuple[Button, ...] = ()
     lights: tuple[Light, ...] = ()
     labels: tuple[Label, ...] = ()
+    clocks: tuple[ClockFace, ...] = ()
 
 
 @attrs.frozen
@@ -224,6 +248,16 @@ class Scene:
                 return light
         raise KeyError(server_id)
 
+    def clock(self, seat: int) -> ClockFace:
+        """The clock face of ``seat``.
+
+        :raises KeyError: an untimed game has none.
+        """
+        for face in self.base.clocks:
+            if face.seat == seat:
+                return face
+        raise KeyError(seat)
+
     def button(self, name: str, value: str = "") -> Button:
         """The button with this action (in the overlay first)."""
         layers = [self.overlay, self.base] if self.overlay is not None else [self.base]
@@ -239,6 +273,8 @@ class Scene:
         for layer in layers:
             found.extend(label.text for label in layer.labels)
             found.extend(button.text for button in layer.buttons)
+            for face in layer.clocks:
+                found.extend((face.name, face.text))
         return found
 
 

@@ -21,14 +21,31 @@ import attrs
 from game.client.document import GameDocument
 from game.client_gui import palette as colour
 from game.client_gui.boards import KIND_NAMES, SEAT_NAMES, board
+from game.client_gui.clockview import (
+    CHOICE_HEIGHT,
+    clock_faces,
+    clocks_height,
+    control_name,
+    time_control_choice,
+)
 from game.client_gui.palette import RGB
 from game.client_gui.replicas import BAR_HEIGHT, Replicas, Shown, replica_bar
-from game.client_gui.scene import Action, Box, Button, Hotspot, Label, Layer, Rect, Scene
+from game.client_gui.scene import (
+    Action,
+    Box,
+    Button,
+    ClockFace,
+    Hotspot,
+    Label,
+    Layer,
+    Rect,
+    Scene,
+)
 
 TITLE: Final = "replgame"
 NOTICE_HEIGHT: Final = 26
 TOP_HEIGHT: Final = 72
-LOBBY_TOP: Final = 124
+LOBBY_TOP: Final = 150
 ROW_HEIGHT: Final = 40
 KINDS_ORDER: Final = ("connect4", "reversi", "checkers")
 
@@ -72,17 +89,23 @@ def seat_label(document: GameDocument, seat: int) -> str:
     return f"{name if name is not None else '(open seat)'} ({SEAT_NAMES[seat]})"
 
 
+#: The reason of a game won because the other side's clock ran out.
+TIME: Final = "time"
+
+
 def result_text(document: GameDocument, seat: int | None) -> str:
-    """``You win: four in a row``, ``bob (white) wins: resigned``, ``Draw: board full``."""
+    """``You win: four in a row``, ``bob (white) wins: resigned``, ``Draw: board full``,
+    ``bob (white) wins on time``."""
     result = document.result
     winner, reason = (result.winner, result.reason) if result is not None else (None, "")
     if reason == "cancelled":
         return "Game cancelled"
     if winner is None:
         return f"Draw: {reason}"
+    how = " on time" if reason == TIME else f": {reason}"
     if winner == seat:
-        return f"You win: {reason}"
-    return f"{seat_label(document, winner)} wins: {reason}"
+        return f"You win{how}"
+    return f"{seat_label(document, winner)} wins{how}"
 
 
 def result_colour(document: GameDocument, seat: int | None) -> RGB:
@@ -174,9 +197,18 @@ def _notice_layer(text: str, error: bool, rect: Rect) -> tuple[Label, ...]:
 
 
 def game_scene(
-    state: GameState, replicas: Replicas, width: int, height: int, drop: float | None = None
+    state: GameState,
+    replicas: Replicas,
+    width: int,
+    height: int,
+    drop: float | None = None,
+    now_ms: int | None = None,
 ) -> Scene:
-    """Everything a game screen shows."""
+    """Everything a game screen shows.
+
+    :param now_ms: now on the servers' time scale (ms since the epoch), for a
+        timed game's clocks; None shows them as of the document's last event.
+    """
     board_area, panel, top, notice = game_layout(width, height)
     boxes: list[Box] = [Box(top, colour.PANEL), Box(panel, colour.PANEL)]
     labels: list[Label] = []
@@ -222,10 +254,15 @@ def game_scene(
         labels.extend(drawn.labels)
         hotspots = drawn.hotspots
 
-    # The side panel: actions, then the moves.
+    # The side panel: the clocks of a timed game, actions, then the moves.
     x = panel.x + 10
     button_width = panel.width - 20
     y = panel.top - 10
+    clocks: tuple[ClockFace, ...] = ()
+    if document is not None and document.clock is not None:
+        now = now_ms if now_ms is not None else (document.clock.at or 0)
+        clocks = clock_faces(document, state.seat, x, y, button_width, now)
+        y -= clocks_height(document)
     status = document.status if document else None
     seated = state.seat is not None
     idle = state.pending is None
@@ -298,6 +335,7 @@ def game_scene(
         buttons=tuple(buttons),
         lights=bar.lights,
         labels=(*labels, *bar.labels),
+        clocks=clocks,
     )
     overlay = _confirm_overlay(state, width, height) if state.confirming else None
     return Scene(
@@ -349,6 +387,8 @@ class ListedEntry:
     players: tuple[str | None, str | None]
     mine: int | None = None
     provisional: bool = False
+    #: The time control (``live:300+3``, ``corr:3``), None for an untimed game.
+    clock: str | None = None
 
 
 @attrs.frozen
@@ -360,6 +400,8 @@ class OwnSeat:
     seat: int
     player: str
     status: str = ""
+    #: The time control, None when untimed; shown only when ``status`` is known.
+    clock: str | None = None
 
 
 @attrs.frozen
@@ -376,6 +418,8 @@ class LobbyState:
     #: Rows scrolled off the top of each list: open, active, own.
     scroll: tuple[int, int, int] = (0, 0, 0)
     busy: str = ""
+    #: The time control of the games the player creates ("" untimed, else the wire text).
+    time_control: str = ""
 
 
 LISTS: Final = ("open", "active", "own")
@@ -399,6 +443,8 @@ class LobbyRow:
     detail: str
     action: Action
     verb: str
+    #: The game's time control as players name it; empty when unknown.
+    control: str = ""
 
 
 def lobby_rows(state: LobbyState) -> tuple[list[LobbyRow], list[LobbyRow], list[LobbyRow]]:
@@ -409,10 +455,18 @@ def lobby_rows(state: LobbyState) -> tuple[list[LobbyRow], list[LobbyRow], list[
         title = f"{KIND_NAMES.get(entry.kind, entry.kind)} \u00b7 {_short(entry.game_id)}"
         if entry.mine is not None:
             action = Action("resume", f"{entry.game_id}:{entry.mine}")
-            open_rows.append(LobbyRow(title, f"by {creator} (you)", action, "Resume"))
+            open_rows.append(
+                LobbyRow(title, f"by {creator} (you)", action, "Resume", control_name(entry.clock))
+            )
         else:
             open_rows.append(
-                LobbyRow(title, f"by {creator}", Action("join", entry.game_id), "Join")
+                LobbyRow(
+                    title,
+                    f"by {creator}",
+                    Action("join", entry.game_id),
+                    "Join",
+                    control_name(entry.clock),
+                )
             )
     active_rows = []
     for entry in state.active_games:
@@ -420,16 +474,25 @@ def lobby_rows(state: LobbyState) -> tuple[list[LobbyRow], list[LobbyRow], list[
         detail = f"{entry.players[0]} vs {entry.players[1]}"
         if entry.mine is not None:
             action = Action("resume", f"{entry.game_id}:{entry.mine}")
-            active_rows.append(LobbyRow(title, detail, action, "Resume"))
+            active_rows.append(LobbyRow(title, detail, action, "Resume", control_name(entry.clock)))
         else:
-            active_rows.append(LobbyRow(title, detail, Action("watch", entry.game_id), "Watch"))
+            active_rows.append(
+                LobbyRow(
+                    title,
+                    detail,
+                    Action("watch", entry.game_id),
+                    "Watch",
+                    control_name(entry.clock),
+                )
+            )
     own_rows = []
     for seat in state.own:
         title = f"{KIND_NAMES.get(seat.kind, seat.kind or 'Game')} \u00b7 {_short(seat.game_id)}"
         status = f", {seat.status}" if seat.status else ""
         detail = f"{seat.player} ({SEAT_NAMES[seat.seat]}){status}"
         action = Action("resume", f"{seat.game_id}:{seat.seat}")
-        own_rows.append(LobbyRow(title, detail, action, "Resume"))
+        control = control_name(seat.clock) if seat.status else ""
+        own_rows.append(LobbyRow(title, detail, action, "Resume", control))
     return open_rows, active_rows, own_rows
 
 
@@ -483,6 +546,11 @@ def lobby_scene(state: LobbyState, replicas: Replicas, width: int, height: int) 
             )
         )
         x += button_width + 10
+    choice_labels, choice_buttons = time_control_choice(
+        state.time_control, 10, height - 112 - CHOICE_HEIGHT, width - 20
+    )
+    labels.extend(choice_labels)
+    buttons.extend(choice_buttons)
 
     headers = ("Open games", "Active games", "Your games")
     for index, (area, rows, header) in enumerate(
@@ -501,11 +569,18 @@ def lobby_scene(state: LobbyState, replicas: Replicas, width: int, height: int) 
             row = Rect(area.x + 4, row_y, area.width - 8, ROW_HEIGHT)
             boxes.append(Box(row, colour.ROW))
             room_text = row.width - 96
+            detail_room = room_text
+            if entry.control:
+                # The control, right-aligned on the detail line; the detail yields room.
+                control = _fit(entry.control, room_text / 2, 9)
+                detail_room = room_text - len(control) * 9 * 0.62 - 8
+                tint = colour.DIM_TEXT if entry.control == "untimed" else colour.NOTICE_TEXT
+                labels.append(Label(control, row.right - 88, row.y + 8, 9, tint, "right"))
             labels.append(
                 Label(_fit(entry.title, room_text, 10), row.x + 6, row.y + 23, 10, colour.TEXT)
             )
             labels.append(
-                Label(_fit(entry.detail, room_text, 9), row.x + 6, row.y + 8, 9, colour.DIM_TEXT)
+                Label(_fit(entry.detail, detail_room, 9), row.x + 6, row.y + 8, 9, colour.DIM_TEXT)
             )
             buttons.append(
                 _button(

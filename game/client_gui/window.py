@@ -24,7 +24,18 @@ from pyglet.window import key, mouse
 
 from game.client_gui.controller import Controller
 from game.client_gui.palette import RGB
-from game.client_gui.scene import Box, Button, Cell, Disc, Label, Layer, Light, Rect, Scene
+from game.client_gui.scene import (
+    Box,
+    Button,
+    Cell,
+    ClockFace,
+    Disc,
+    Label,
+    Layer,
+    Light,
+    Rect,
+    Scene,
+)
 from game.client_gui.viewmodel import TITLE
 
 DEFAULT_SIZE: Final = (980, 700)
@@ -162,6 +173,7 @@ class GameWindow(pyglet.window.Window):  # type: ignore[misc]
         yield from layer.buttons
         yield from layer.lights
         yield from layer.labels
+        yield from layer.clocks
 
     def _group(self, base: int, order: int) -> pyglet.graphics.Group:
         return self.groups[base + order]
@@ -214,6 +226,8 @@ class GameWindow(pyglet.window.Window):  # type: ignore[misc]
                     group=self._group(base, _TEXT),
                 )
             ]
+        if isinstance(primitive, ClockFace):
+            return self._make_clock(base, primitive)
         raise TypeError(f"cannot draw {primitive!r}")
 
     def _rectangle(self, base: int, r: Rect, colour: RGB, layer: int) -> shapes.Rectangle:
@@ -253,6 +267,35 @@ class GameWindow(pyglet.window.Window):  # type: ignore[misc]
                 )
             )
         return made
+
+    def _make_clock(self, base: int, face: ClockFace) -> list[Any]:
+        """A clock face: its background (over the panel, as cells are), the
+        player's name small at the top left, the time large at the right."""
+        r = face.rect
+        name = pyglet.text.Label(
+            face.name,
+            x=r.x + 6,
+            y=r.top - 4,
+            anchor_x="left",
+            anchor_y="top",
+            font_size=9,
+            color=_rgba(face.text_colour),
+            batch=self.batch,
+            group=self._group(base, _TEXT),
+        )
+        digits = pyglet.text.Label(
+            face.text,
+            x=r.right - 8,
+            y=r.y + 6,
+            anchor_x="right",
+            anchor_y="baseline",
+            font_size=18,
+            weight="bold",
+            color=_rgba(face.text_colour),
+            batch=self.batch,
+            group=self._group(base, _TEXT),
+        )
+        return [self._rectangle(base, r, face.colour, _CELLS), name, digits]
 
     # -- drawing ---------------------------------------------------------------------------
 

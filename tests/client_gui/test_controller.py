@@ -7,110 +7,33 @@ import json
 from pathlib import Path
 from typing import Any
 
-from twisted.internet.defer import Deferred
 from twisted.internet.task import Clock
 from twisted.trial.unittest import SynchronousTestCase
 
 from game import errors as wire
-from game.client.client import GameWatch, Outcome, ServerStatus
-from game.client.majority import ERROR, OK, Decision, ListedGame, Listing, ServerAnswer
+from game.client.majority import ListedGame, Listing
 from game.client.tokens import Seat, TokenStore
 from game.client_gui import palette as colour
 from game.client_gui.controller import ActionTable, Controller, UnknownAction
 from game.client_gui.replicas import Shown
 from game.client_gui.scene import Action, Scene
 from game.client_gui.viewmodel import clicks_for_move
-from game.config import default_config
-from tests.client_gui.helpers import HEIGHT, REVERSI_BLACK_PASSES, WIDTH, document, text
-
-
-class FakeLink:
-    def __init__(self, server_id: int) -> None:
-        self.server_id = server_id
-        self.ready = True
-        self.status: ServerStatus | None = ServerStatus(server_id, True, True, 0, 0, "d" * 64)
-
-
-class FakeClient:
-    """Records requests; each answers when the test fires its Deferred."""
-
-    def __init__(self) -> None:
-        self.config = default_config()
-        self.links = {server_id: FakeLink(server_id) for server_id in (1, 2, 3)}
-        self.watches: dict[str, GameWatch] = {}
-        self.link_listeners: list[Any] = []
-        self.calls: list[tuple[str, dict[str, Any], Deferred[Any]]] = []
-
-    @property
-    def active(self) -> list[int]:
-        return [sid for sid, link in self.links.items() if link.ready]
-
-    def watch(self, game_id: str, listener: Any) -> GameWatch:
-        watch = self.watches[game_id] = GameWatch(game_id, listener)
-        return watch
-
-    def unwatch(self, game_id: str) -> None:
-        self.watches.pop(game_id, None)
-
-    def _call(self, name: str, **arguments: Any) -> Deferred[Any]:
-        answer: Deferred[Any] = Deferred()
-        self.calls.append((name, arguments, answer))
-        return answer
-
-    def create_game(self, game_id: str, kind: str, player: str, token: str, seat: int = 0) -> Any:
-        return self._call(
-            "create_game", game_id=game_id, kind=kind, player=player, token=token, seat=seat
-        )
-
-    def join_game(self, game_id: str, version: int, player: str, token: str) -> Any:
-        return self._call("join_game", game_id=game_id, version=version, player=player, token=token)
-
-    def make_move(self, game_id: str, version: int, move: str, token: str) -> Any:
-        return self._call("make_move", game_id=game_id, version=version, move=move, token=token)
-
-    def resign(self, game_id: str, version: int, token: str) -> Any:
-        return self._call("resign", game_id=game_id, version=version, token=token)
-
-    def offer_draw(self, game_id: str, version: int, token: str) -> Any:
-        return self._call("offer_draw", game_id=game_id, version=version, token=token)
-
-    def accept_draw(self, game_id: str, version: int, token: str) -> Any:
-        return self._call("accept_draw", game_id=game_id, version=version, token=token)
-
-    def get_game(self, game_id: str) -> Any:
-        return self._call("get_game", game_id=game_id)
-
-    def sync_game(self, game_id: str) -> Any:
-        return self._call("sync_game", game_id=game_id)
-
-    def list_games(self, **arguments: Any) -> Any:
-        return self._call("list_games", **arguments)
-
-    def pop(self, name: str) -> tuple[dict[str, Any], Deferred[Any]]:
-        for index, (called, arguments, answer) in enumerate(self.calls):
-            if called == name:
-                del self.calls[index]
-                return arguments, answer
-        raise AssertionError(f"no {name} call among {[c[0] for c in self.calls]}")
-
-    def names(self) -> list[str]:
-        return [name for name, _, _ in self.calls]
-
-
-def ok(doc: dict[str, Any], agreed: tuple[int, ...] = (1, 2, 3), provisional: bool = False) -> Any:
-    chosen = ServerAnswer(agreed[0], OK, {"game": text(doc)})
-    return Outcome("X", Decision(chosen, provisional, agreed, (), (), (chosen,)))
-
-
-def refused(error: wire.WireError) -> Any:
-    chosen = ServerAnswer(1, ERROR, error)
-    return Outcome("X", Decision(chosen, False, (1, 2, 3), (), (), (chosen,)))
+from tests.client_gui.helpers import (
+    HEIGHT,
+    REVERSI_BLACK_PASSES,
+    WIDTH,
+    FakeClient,
+    document,
+    ok,
+    refused,
+    text,
+)
 
 
 class ControllerTestCase(SynchronousTestCase):
     def setUp(self) -> None:
         self.clock = Clock()
-        self.client = FakeClient()
+        self.client = FakeClient(self.clock)
         self.store = TokenStore(Path(self.mktemp()) / "seats.json")
         self.controller = Controller(self.client, self.store, "alice", self.clock)  # type: ignore[arg-type]
         self.cluster = self.client.config.cluster_id
