@@ -32,7 +32,6 @@ from game.client_gui.clockview import reading_of
 from game.client_gui.notices import RESYNC_TAGS, describe_failure, refusal
 from game.client_gui.replicas import Replicas, Shown, choose_shown, game_replicas
 from game.client_gui.scene import Action, Scene
-from game.client_gui.timed import timed
 from game.client_gui.viewmodel import GameState, game_scene
 
 #: Seconds after the opponent's deadline (by the client's estimate of the
@@ -157,7 +156,7 @@ class GameController:
         document = self.state.document if self.state is not None else None
         if document is None or document.clock is None:
             return None
-        return timed(self.client).server_now()
+        return self.client.server_now()
 
     def scene(self, width: int, height: int) -> Scene:
         assert self.state is not None
@@ -261,7 +260,7 @@ class GameController:
         ):
             return
         if delay is None:
-            delay = max(0, clock.deadline - timed(self.client).server_now()) / 1000 + CLAIM_MARGIN
+            delay = max(0, clock.deadline - self.client.server_now()) / 1000 + CLAIM_MARGIN
         self._flag_check = self.clock.callLater(delay, self._claim_if_flagged)
 
     def _cancel_flag_check(self) -> None:
@@ -281,7 +280,7 @@ class GameController:
         if game is None or game.seat is None or game.shown is None or game.shown.provisional:
             return
         document = game.shown.document
-        reading = reading_of(document, timed(self.client).server_now())
+        reading = reading_of(document, self.client.server_now())
         if reading is None or reading.running != 1 - game.seat:
             return
         if not reading.flagged():
@@ -293,7 +292,7 @@ class GameController:
         version = self._claimed_version = document.version
         self._send(
             "timeout claim",
-            lambda token: timed(self.client).claim_timeout(game.game_id, version, token),
+            lambda token: self.client.claim_timeout(game.game_id, version, token),
             "Claiming the timeout",
         )
 

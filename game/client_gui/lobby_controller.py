@@ -29,7 +29,6 @@ from game.client_gui.clockview import CHOOSE_CONTROL, TIME_CONTROL_CHOICES, cont
 from game.client_gui.notices import RESYNC_TAGS, describe_failure, refusal
 from game.client_gui.replicas import Replicas, Shown, lobby_replicas
 from game.client_gui.scene import Scene
-from game.client_gui.timed import timed
 from game.client_gui.viewmodel import LISTS, ListedEntry, LobbyState, OwnSeat, lobby_scene
 
 log = Logger(namespace="replgame.gui")
@@ -311,9 +310,7 @@ class LobbyController:
         token = new_token()
         player = self.state.player
         if control:
-            outcome = await timed(self.client).create_game(
-                game_id, kind, player, token, 0, clock=control
-            )
+            outcome = await self.client.create_game(game_id, kind, player, token, 0, clock=control)
         else:
             # An untimed game is created with exactly the request of protocol version 1.
             outcome = await self.client.create_game(game_id, kind, player, token, 0)
