@@ -7,7 +7,10 @@ reading it (``GetGame``) a few times a second, and on any refusal reads it
 again and goes on from what the servers hold.  A game in which nothing
 happens for ``stall_timeout`` seconds (nobody joins, the person does not
 move) is abandoned.  In a timed game (``time_control``) the bot claims the
-win as soon as the person's time has run out on the servers' clocks.
+win as soon as the person's time has run out on the servers' clocks.  A
+bot that ``flags`` (``--flag-rate``) never moves: once someone joins, it lets
+its own time run out, and the game ends on time by the person's claim or the
+servers' own timeout (how the Xvfb test sees a live game end on time).
 """
 
 from __future__ import annotations
@@ -44,6 +47,7 @@ class OpenGameBot:
         stall_timeout: float,
         name: str,
         time_control: str | None = None,
+        flags: bool = False,
     ) -> None:
         self.client = client
         self.kind = kind
@@ -62,6 +66,10 @@ class OpenGameBot:
         self.timed = {"clock": time_control} if time_control else {}
         #: Versions the bot claimed the win on time at (never twice).
         self.claimed: set[int] = set()
+        #: Never move, and lose on time (only in a timed game).
+        self.flags = flags and time_control is not None
+        #: Whether it has declined a move on purpose yet.
+        self.flagged = False
 
     @property
     def version(self) -> int:
@@ -103,8 +111,24 @@ class OpenGameBot:
             and document.version not in self.claimed
         )
 
+    def _overdue(self) -> float | None:
+        """Seconds past the servers' own timeout of the bot's running clock
+        (negative before it), while the bot waits for its time to run out."""
+        document = self.document
+        if not self.flags or document is None or not document.my_turn(SEAT):
+            return None
+        deadline = document.clock.deadline if document.clock is not None else None
+        if deadline is None:
+            return None
+        late_ms = self.client.server_now() - deadline
+        return late_ms / 1000 - self.client.config.tuning.flag_grace
+
     def stalled(self) -> str | None:
         idle = self.clock.seconds() - self.last_progress
+        overdue = self._overdue()
+        if overdue is not None:
+            # Nothing happens on purpose until the servers end the game.
+            idle = min(idle, overdue)
         if idle > self.stall_timeout:
             return f"nothing happened for {idle:.0f} s; last problem: {self.problem}"
         return None
@@ -130,7 +154,10 @@ class OpenGameBot:
             assert document is not None
             if document.status == "finished":
                 return GameResult.of(document)
-            if document.my_turn(SEAT) and document.legal:
+            if document.my_turn(SEAT) and self.flags:
+                self.flagged = True
+                await deferLater(self.clock, POLL)
+            elif document.my_turn(SEAT) and document.legal:
                 move = self.rng.choice(document.legal)
                 version = self.version
                 outcome = await self.ask(self._move_sender(version, move))
@@ -160,12 +187,15 @@ def run_open_bots(
     stall_timeout: float = 300.0,
     announce: Callable[[str], None] = lambda line: None,
     time_control: str | None = None,
+    flag_rate: float = 0.0,
 ) -> Deferred[BotReport]:
     """Create ``games`` open games and play seat 0 of each against whoever joins.
 
     :param kind: one of :data:`game.rules.KINDS`; by default each kind in turn.
     :param announce: told a line per game once it is created and waiting.
     :param time_control: create timed games (``live:300+5``); untimed by default.
+    :param flag_rate: in timed games, the fraction of bots that never move and
+        lose on time once someone joins.
     :return: fires with the :class:`~game.client.bots.BotReport` once every
         game finished or was abandoned.
     """
@@ -183,12 +213,14 @@ def run_open_bots(
             stall_timeout,
             f"bot{index}",
             time_control,
+            flags=bool(time_control) and flag_rate > 0 and rng.random() < flag_rate,
         )
         for index in range(games)
     ]
 
     def record(outcome: GameResult | Abandoned, bot: OpenGameBot) -> None:
         report.moves += bot.moves
+        report.flagged += bot.flagged
         if isinstance(outcome, GameResult) and outcome.reason == "time" and bot.claimed:
             report.claimed += 1
         if isinstance(outcome, GameResult):

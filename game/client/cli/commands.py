@@ -283,6 +283,7 @@ async def cmd_bot(session: Session) -> None:
             stall_timeout=args.stall_timeout,
             announce=lambda line: print(line, file=sys.stderr, flush=True),
             time_control=time_control,
+            flag_rate=flag_rate,
         )
     else:
         report = await run_bots(
