@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""Make the README's screenshots: docs/screenshots/{connect4,reversi,checkers}.png.
+"""Make the README's screenshots: docs/screenshots/{connect4,reversi,checkers}.png,
+and connect4-clock.png (a live 5+3 game: both clocks beside the board).
 
 Starts a local three-server cluster (``replgame cluster`` on free ports in a
 temporary directory), opens the game headless (pyglet with EGL: no display
@@ -29,6 +30,7 @@ from twisted.internet.task import react  # noqa: E402
 
 from game.client.client import ReplicatedClient  # noqa: E402
 from game.client.tokens import TokenStore  # noqa: E402
+from game.client_gui.clockview import CHOOSE_CONTROL  # noqa: E402
 from game.client_gui.controller import Controller  # noqa: E402
 from game.client_gui.driver import WindowDriver  # noqa: E402
 from game.client_gui.headless import press, save, until  # noqa: E402
@@ -50,6 +52,12 @@ GAMES = {
         *("8-11", "24-19", "15x24", "28x19", "11-15", "19x10"),
     ],
 }
+#: The shots: file name -> (kind, time control ("" untimed), moves).
+SHOTS: dict[str, tuple[str, str, list[str]]] = {
+    **{kind: (kind, "", moves) for kind, moves in GAMES.items()},
+    # A live game: the clocks show what each side spent, alice's running.
+    "connect4-clock": ("connect4", "live:300+3", ["4", "3", "4", "4", "5", "6"]),
+}
 
 
 async def play(reactor: Any, out: Path, config_path: Path, seats: Path) -> None:
@@ -67,26 +75,34 @@ async def play(reactor: Any, out: Path, config_path: Path, seats: Path) -> None:
     alice.start()
     bob.start()
     try:
-        for kind, moves in GAMES.items():
+        for name, (kind, control, moves) in SHOTS.items():
             alice.show_lobby()
             await until(reactor, lambda: alice.game is None and alice.lobby.loaded, what="lobby")
             window.refresh()
             scene = window.refresh()
+            if alice.lobby.time_control != control:
+                press(window, *scene.button(CHOOSE_CONTROL, control).rect.centre)
+                await until(
+                    reactor,
+                    lambda c=control: alice.lobby.time_control == c,
+                    what=f"time control {control or 'untimed'}",
+                )
+                scene = window.refresh()
             x, y = scene.button("create", kind).rect.centre
             press(window, x, y)
             await until(reactor, lambda: alice.game is not None and alice.game.shown is not None)
             assert alice.game is not None
             game_id = alice.game.game_id
             await bob.join_game(game_id)
-            await until(reactor, lambda: alice.game.document["status"] == "active", what="join")
+            await until(reactor, lambda: alice.game.document.status == "active", what="join")
             for index, move in enumerate(moves):
                 player = alice if index % 2 == 0 else bob
-                version = len(player.game.document["moves"])
+                version = len(player.game.document.moves)
                 await until(
                     reactor,
                     lambda p=player, v=version: (
                         p.game.document is not None
-                        and len(p.game.document["moves"]) == v
+                        and len(p.game.document.moves) == v
                         and p.game.my_turn
                         and p.idle
                     ),
@@ -103,7 +119,7 @@ async def play(reactor: Any, out: Path, config_path: Path, seats: Path) -> None:
                         bob.click(x, y, 900, 640)
                 await until(
                     reactor,
-                    lambda i=index: len(alice.game.document["moves"]) == i + 1 and alice.idle,
+                    lambda i=index: len(alice.game.document.moves) == i + 1 and alice.idle,
                     what=f"{kind}: {move} on alice's screen",
                 )
             await until(
@@ -112,7 +128,7 @@ async def play(reactor: Any, out: Path, config_path: Path, seats: Path) -> None:
                 what="3 of 3",
             )
             await _ticks(reactor, driver, 3)
-            target = out / f"{kind}.png"
+            target = out / f"{name}.png"
             save(window, target)
             print(f"saved {target.relative_to(ROOT) if target.is_relative_to(ROOT) else target}")
     except Exception:
