@@ -19,7 +19,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Final, Protocol
 
-from twisted.internet.defer import Deferred
+from twisted.internet.defer import Deferred, succeed
 from twisted.internet.interfaces import IDelayedCall, IReactorTime
 from twisted.python.failure import Failure
 
@@ -82,6 +82,8 @@ class TimeoutClaimer:
         #: ``(game id, version)`` of every claim sent, so none is sent twice.
         self.claimed: set[tuple[str, int]] = set()
         self._timer: IDelayedCall | None = None
+        # Waiters for the claim in flight (see answered()); None: no claim in flight.
+        self._waiting: list[Deferred[None]] | None = None
 
     @property
     def scheduled(self) -> bool:
@@ -100,6 +102,16 @@ class TimeoutClaimer:
             return
         self.document, self.seat, self.token = document, seat, token
         self._schedule()
+
+    def answered(self) -> Deferred[None]:
+        """Fires once the claim in flight, if any, is answered and reported
+        (at once when none is): the game can end, by the claim's own push,
+        before its answer arrives."""
+        if self._waiting is None:
+            return succeed(None)
+        waiter: Deferred[None] = Deferred()
+        self._waiting.append(waiter)
+        return waiter
 
     def stop(self) -> None:
         """Cancel the scheduled claim, if any."""
@@ -130,13 +142,19 @@ class TimeoutClaimer:
             self._schedule()
             return
         self.claimed.add((document.game_id, document.version))
+        self._waiting = []
         claim = self.client.claim_timeout(document.game_id, document.version, self.token)
 
         def answered(result: Outcome | Failure) -> None:
-            if self.on_claim is not None:
-                if isinstance(result, Failure):
-                    self.on_claim(document, result.value or Exception("no answer"))
-                else:
-                    self.on_claim(document, result)
+            waiting, self._waiting = self._waiting or [], None
+            try:
+                if self.on_claim is not None:
+                    if isinstance(result, Failure):
+                        self.on_claim(document, result.value or Exception("no answer"))
+                    else:
+                        self.on_claim(document, result)
+            finally:
+                for waiter in waiting:
+                    waiter.callback(None)
 
         claim.addBoth(answered)

@@ -262,6 +262,34 @@ class TimedCommandTests(SynchronousTestCase):
         reactor.advance(10)  # nothing ticks after the end
         self.assertEqual(len(reactor.getDelayedCalls()), calls)
 
+    def test_watch_ends_only_once_its_claim_is_answered(self) -> None:
+        game_id = self.timed_game()
+        self.client.clocks[game_id] = running(EPOCH + 3_000)
+        held: list[tuple[Deferred[Any], Any]] = []
+        claim = self.client.claim_timeout
+
+        def answer_later(*arguments: Any) -> Deferred[Any]:
+            later: Deferred[Any] = Deferred()
+            held.append((later, self.successResultOf(claim(*arguments))))
+            return later
+
+        self.client.claim_timeout = answer_later  # type: ignore[method-assign]
+        done, out, reactor, listener = self.watching(game_id)
+        listener(self.update(game_id))
+        self.client.clock.advance(3.25)
+        reactor.advance(3.25)
+        # The claim's push ends the game before the claim's answer arrives.
+        listener(
+            WatchUpdate(
+                game_id, self.client.document(game_id), False, (1, 2, 3), {1: 4, 2: 4, 3: 4}
+            )
+        )
+        self.assertNoResult(done)
+        ((later, outcome),) = held
+        later.callback(outcome)
+        self.successResultOf(done)
+        self.assertIn("claimed the game on time for alice (black)\n", out.getvalue())
+
     def test_watch_json_reports_the_claim_and_does_not_tick(self) -> None:
         game_id = self.timed_game()
         self.client.clocks[game_id] = running(EPOCH + 3_000)

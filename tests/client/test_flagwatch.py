@@ -169,6 +169,17 @@ class TimeoutClaimerTests(SynchronousTestCase):
         self.client.answers[0].callback(outcome)
         self.assertEqual(self.heard, [(3, outcome)])
 
+    def test_answered_fires_once_the_claim_in_flight_is_reported(self) -> None:
+        self.successResultOf(self.claimer.answered())  # no claim in flight
+        self.claimer.update(timed(3, 1, EPOCH + 10_000), 0, TOKEN)
+        self.clock.advance(10.25)
+        waiting = self.claimer.answered()
+        self.assertNoResult(waiting)
+        self.client.answers[0].errback(NoServers("none"))
+        self.successResultOf(waiting)
+        self.assertEqual(len(self.heard), 1)
+        self.successResultOf(self.claimer.answered())
+
     def test_no_answer_is_reported_too(self) -> None:
         self.claimer.update(timed(3, 1, EPOCH + 10_000), 0, TOKEN)
         self.clock.advance(10.25)

@@ -17,7 +17,7 @@ out of time (:class:`~game.client.flagwatch.TimeoutClaimer`).
 from __future__ import annotations
 
 import attrs
-from twisted.internet.defer import Deferred
+from twisted.internet.defer import Deferred, succeed
 from twisted.internet.interfaces import IReactorCore
 from twisted.internet.task import LoopingCall
 
@@ -52,7 +52,7 @@ class GameWatcher:
     settled: bool = False
     #: What the last frame drawn showed, to skip drawing it again.
     last_frame: tuple[str, bool, tuple[int, ...]] | None = None
-    #: The user's seats in the game: a watcher with one claims on time.
+    #: The user's seats in the game: a watcher holding one claims on time.
     seats: list[Seat] = attrs.Factory(list)
     #: The last update drawn.
     shown: WatchUpdate | None = None
@@ -84,7 +84,9 @@ class GameWatcher:
         self.follow_clock(update)
         if reports.is_over(update) and not self.keep and not self.done.called:
             self.stop()
-            self.done.callback(None)
+            # A claim of ours may have ended it: say how it was answered first.
+            claim = self.claimer.answered() if self.claimer is not None else succeed(None)
+            claim.addCallback(lambda _: None if self.done.called else self.done.callback(None))
 
     def follow_clock(self, update: WatchUpdate) -> None:
         """Tick while the game's clock runs; claim when the opponent flags."""
