@@ -1,5 +1,6 @@
 """A short seeded chaos run (about a minute): every fault kind at least once,
-zero violations.
+timed games among the bots' (some ended on time), each server on its own
+clock offset, zero violations.
 
 It runs ``python -m tests.chaos.run`` as a child process, exactly as
 ``make chaos`` does (only shorter), and reads the report it writes.
@@ -59,3 +60,9 @@ def test_short_chaos_run(tmp_path: Path) -> None:
     counts = report["counts"]
     assert counts["acknowledged"] > 100
     assert counts["time_to_converge"] is not None
+    assert counts["timed_games"] >= 3
+    assert counts["acknowledged_timed"] > 10
+    assert counts["ended_on_time"] >= 1
+    assert counts["overdue_active"] == 0
+    assert "server clock offsets: server 1 " in run.stdout
+    assert len(set(report["offsets"].values())) > 1
