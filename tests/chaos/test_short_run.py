@@ -16,9 +16,11 @@ from pathlib import Path
 from tests.chaos.schedule import KINDS
 
 SEED = 20240611
-DURATION = 45
+DURATION = 40
 GAMES = 12
 FAULTS_PER_MINUTE = 36
+#: Half the games timed: clocks run out within the short run.
+TIMED_SHARE = 0.5
 
 
 def test_short_chaos_run(tmp_path: Path) -> None:
@@ -35,6 +37,8 @@ def test_short_chaos_run(tmp_path: Path) -> None:
         str(GAMES),
         "--faults-per-minute",
         str(FAULTS_PER_MINUTE),
+        "--timed-share",
+        str(TIMED_SHARE),
         "--dir",
         str(tmp_path / "run"),
         "--report-json",
