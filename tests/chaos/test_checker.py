@@ -1,6 +1,8 @@
 """The chaos checker on synthetic histories: it passes a clean run and fails
 each kind of broken one (a lost move, a divergent game, an illegal history,
-a traceback, an INTERNAL answer, a slow convergence)."""
+a traceback, an INTERNAL answer, a slow convergence; in timed games a move
+undone by a timeout, replicas that end a game differently, a wrong end on
+time, an overdue game still active)."""
 
 from __future__ import annotations
 
