@@ -62,6 +62,12 @@ def twistd_command(python: str = sys.executable) -> list[str]:
     return [python, "-c", "from twisted.scripts.twistd import run; run()"]
 
 
+def clock_offset_options(offset_ms: int) -> list[str]:
+    """The ``replgame`` options that shift a server's wall clock by
+    ``offset_ms`` (``--clock-offset-ms``, for tests only); none for 0."""
+    return [f"--clock-offset-ms={offset_ms}"] if offset_ms else []
+
+
 def server_command(
     server_id: int,
     *,

@@ -52,6 +52,8 @@ class ServerProcess:
     :param root: the working directory of the processes.
     :param data: the data directory given with ``--data`` (None: the config's).
     :param env: the environment of the processes (default: ours).
+    :param options: ``replgame`` options given to every run, before those of
+        :meth:`spawn` (e.g. ``clock_offset_options(500)``).
     """
 
     def __init__(
@@ -65,6 +67,7 @@ class ServerProcess:
         pidfile: Path,
         logs: Path,
         env: Mapping[str, str] | None = None,
+        options: Sequence[str] = (),
     ) -> None:
         self.id = server_id
         self.root = root
@@ -74,6 +77,7 @@ class ServerProcess:
         self.pidfile = pidfile
         self.logs = logs
         self.env = env
+        self.options = tuple(options)
         self.process: subprocess.Popen[bytes] | None = None
         self.paused = False
         self.runs = 0
@@ -131,14 +135,14 @@ class ServerProcess:
         twistd_options: Sequence[str] = (),
         twistd: Sequence[str] | None = None,
     ) -> list[str]:
-        """The command line of the next run."""
+        """The command line of the next run (:attr:`options`, then ``options``)."""
         return server_command(
             self.id,
             pidfile=self.pidfile,
             logfile=self.log_file(),
             config=config or self.config_path,
             data=data or self.data,
-            options=options,
+            options=[*self.options, *options],
             twistd_options=twistd_options,
             twistd=twistd,
         )

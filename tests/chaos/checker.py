@@ -15,7 +15,15 @@
 3. every final game is a legal history by the rules engine;
 4. no server log or output contains a traceback or an ``INTERNAL`` answer,
    and no server answered ``INTERNAL``;
-5. the servers converged within ``convergence_limit`` seconds of the last heal.
+5. the servers converged within ``convergence_limit`` seconds of the last heal;
+6. timed games: no acknowledged change was undone by a timeout (check 1,
+   reported as ``undone-by-timeout`` when the final game ended on time); a
+   game ended on time ended identically everywhere (check 2) with reason
+   ``time``, the winner the other seat of the side to move, whose time is 0,
+   and the clock stopped (check 3); and no game is still active after
+   convergence whose deadline passed more than ``flag_grace`` plus the
+   catch-up time (:func:`tests.chaos.timed.catch_up_bound`) before the
+   earliest clock of the converged servers.
 
 Nothing here does I/O: the harness gathers the state, the unit tests make it up.
 """
@@ -36,6 +44,10 @@ from tests.chaos.history import ACK, PROVISIONAL, History, RequestRecord
 LOG_MARKERS: Final = ("Traceback", "INTERNAL")
 #: Lines shown after a log hit.
 LOG_CONTEXT: Final = 14
+#: What a server logs when it ends a game on time by itself (game/server/timeouts.py).
+SERVER_TIMEOUT_LOG: Final = "ended by this server after flag_grace"
+#: The result reason of a game lost on time.
+TIME: Final = "time"
 
 
 @attrs.frozen
@@ -60,6 +72,8 @@ class FinalState:
     :ivar converged_at: when the servers were seen converged, or None.
     :ivar incidents: other problems the harness saw (a server that exited on
         its own, an exception in the client library), each one violation.
+    :ivar overdue_after: seconds past a deadline after which a game must have
+        ended: ``flag_grace`` plus the catch-up time (None: not checked).
     """
 
     servers: tuple[FinalServer, ...]
@@ -68,11 +82,12 @@ class FinalState:
     converged_at: float | None = None
     convergence_limit: float = 30.0
     incidents: tuple[str, ...] = ()
+    overdue_after: float | None = None
 
 
 @attrs.frozen
 class Violation:
-    """A broken promise: ``check`` is 1-5 (as in the module doc), 0 for incidents."""
+    """A broken promise: ``check`` is 1-6 (as in the module doc), 0 for incidents."""
 
     check: int
     kind: str
@@ -99,6 +114,17 @@ class CheckResult:
     illegal_games: int = 0
     log_hits: int = 0
     time_to_converge: float | None = None
+    #: Timed games at the end; acknowledged changes of timed games.
+    timed_games: int = 0
+    acknowledged_timed: int = 0
+    #: Games ended on time: all, those a ClaimTimeout was answered for, the others.
+    ended_on_time: int = 0
+    ended_by_claim: int = 0
+    ended_by_servers: int = 0
+    #: "ended by this server" log lines (one game may be ended by several replicas).
+    server_timeouts_logged: int = 0
+    #: Active games past their deadline by more than ``overdue_after``.
+    overdue_active: int = 0
     #: Undone provisional changes and lost excluded acknowledgements, described.
     notes: list[str] = attrs.Factory(list)
 
@@ -126,6 +152,7 @@ def check(history: History, final: FinalState) -> CheckResult:
     _check_legal(final, result)
     _check_logs(history, final, result)
     _check_convergence(final, result)
+    _check_time(history, final, parsed, result)
     for incident in final.incidents:
         result.violations.append(Violation(0, "incident", incident))
     return result
@@ -229,6 +256,8 @@ def _check_changes(
                 result.acknowledged_reconfirmed += 1
         if counted:
             result.acknowledged += 1
+            if "clock" in acknowledged:
+                result.acknowledged_timed += 1
         else:
             result.acknowledged_excluded += 1
         if not missing:
@@ -244,7 +273,11 @@ def _check_changes(
         )
         if counted:
             result.lost += 1
-            result.violations.append(Violation(1, "lost", message, record.game_id))
+            by_timeout = any(
+                _ended_on_time(documents.get(record.game_id)) for documents in parsed.values()
+            )
+            kind = "undone-by-timeout" if by_timeout else "lost"
+            result.violations.append(Violation(1, kind, message, record.game_id))
         else:
             result.lost_excluded += 1
             result.notes.append(f"lost, but relied on a wiped server: {message}")
@@ -373,11 +406,39 @@ def history_problems(doc: Mapping[str, Any]) -> list[str]:
     elif result.get("reason") == "draw agreed":
         if result.get("winner") is not None or others < 2:
             problems.append(f"an agreed draw with {result} and {others} non-move events")
+    elif result.get("reason") == TIME:
+        problems += time_result_problems(doc, position.to_move, others)
     else:
         problems.append(f"result {result}, but the rules do not end the game")
     if status == "finished" and (doc["legal"] or doc["to_move"] is not None or doc["draw_offer"]):
         problems.append("a finished game with legal moves, a side to move or a draw offer")
     return problems
+
+
+def time_result_problems(doc: Mapping[str, Any], flagged: int, others: int) -> list[str]:
+    """What is wrong with a game that ended on time: ``flagged`` is the side
+    to move after its moves (the one whose time ran out), ``others`` its
+    events that are not moves (the timeout among them)."""
+    clock = doc.get("clock")
+    if clock is None:
+        return [f"an untimed game ended on time: {doc['result']}"]
+    problems = []
+    if doc["result"].get("winner") != 1 - flagged:
+        problems.append(
+            f"ended on time with {doc['result']}, but seat {flagged} was to move: "
+            f"the winner must be seat {1 - flagged}"
+        )
+    if others < 1:
+        problems.append(f"ended on time with {others} non-move events")
+    if clock.get("remaining", [None, None])[flagged] != 0:
+        problems.append(f"ended on time, but seat {flagged} has {clock.get('remaining')} ms left")
+    if clock.get("at") is not None or clock.get("deadline") is not None:
+        problems.append(f"ended on time, but its clock still runs: {clock}")
+    return problems
+
+
+def _ended_on_time(doc: Mapping[str, Any] | None) -> bool:
+    return doc is not None and (doc.get("result") or {}).get("reason") == TIME
 
 
 def _check_legal(final: FinalState, result: CheckResult) -> None:
@@ -457,6 +518,74 @@ def _check_convergence(final: FinalState, result: CheckResult) -> None:
         )
 
 
+# -- 6. timed games -----------------------------------------------------------------
+
+
+def overdue_games(
+    documents: Mapping[str, Mapping[str, Any]], now_ms: int, overdue_after: float
+) -> list[str]:
+    """The active games of one server whose deadline passed more than
+    ``overdue_after`` seconds before ``now_ms``."""
+    limit = now_ms - round(1000 * overdue_after)
+    return sorted(
+        gid
+        for gid, doc in documents.items()
+        if doc["status"] == "active"
+        and (doc.get("clock") or {}).get("deadline") is not None
+        and doc["clock"]["deadline"] < limit
+    )
+
+
+def _check_time(
+    history: History,
+    final: FinalState,
+    parsed: Mapping[int, Mapping[str, Mapping[str, Any]]],
+    result: CheckResult,
+) -> None:
+    # Counted on one server's documents (check 2 says whether they differ).
+    documents = next(iter(parsed.values()), {})
+    claimed = {
+        record.game_id
+        for record in history.requests
+        if record.command == "ClaimTimeout"
+        and any(answer.kind == "ok" for answer in record.answers.values())
+    }
+    for gid, doc in documents.items():
+        if "clock" in doc:
+            result.timed_games += 1
+        if _ended_on_time(doc):
+            result.ended_on_time += 1
+            if gid in claimed:
+                result.ended_by_claim += 1
+            else:
+                result.ended_by_servers += 1
+    result.server_timeouts_logged = sum(
+        text.count(SERVER_TIMEOUT_LOG) for name, text in final.logs.items() if name.endswith(".log")
+    )
+    if final.overdue_after is None:
+        return
+    nows = [s.status["now"] for s in final.servers if s.status is not None and "now" in s.status]
+    if not nows:
+        return
+    # The earliest clock of the servers: each ends a game by its own clock.
+    now_ms = min(nows)
+    overdue: set[str] = set()
+    for sid, held in sorted(parsed.items()):
+        for gid in overdue_games(held, now_ms, final.overdue_after):
+            late = (now_ms - held[gid]["clock"]["deadline"]) / 1000
+            overdue.add(gid)
+            result.violations.append(
+                Violation(
+                    6,
+                    "overdue",
+                    f"game {gid} is still active on server {sid} {late:.1f} s after its "
+                    f"deadline (flag_grace plus catch-up: {final.overdue_after:g} s)",
+                    gid,
+                )
+            )
+    result.overdue_active = len(overdue)
+
+
 # -- the summary --------------------------------------------------------------------
 
 
@@ -482,6 +611,13 @@ def summary_table(
         ("illegal games", result.illegal_games),
         ("log tracebacks / INTERNAL", result.log_hits),
         ("time to converge (s)", "never" if ttc is None else f"{ttc:.2f}"),
+        ("timed games", result.timed_games),
+        ("  changes acknowledged in timed games", result.acknowledged_timed),
+        ("  ended on time", result.ended_on_time),
+        ("    by a claim", result.ended_by_claim),
+        ("    by the servers' own timeout", result.ended_by_servers),
+        ("  servers' own timeouts (log lines)", result.server_timeouts_logged),
+        ("  overdue games left active", result.overdue_active),
         *extra,
         ("violations", len(result.violations)),
         ("verdict", "PASS" if result.ok else "FAIL"),

@@ -5,11 +5,16 @@
 1. start nine :class:`~tests.chaos.proxy.FaultProxy` ports (client and peer
    side of each server), pick three real ports, write the cluster config
    (``host``/``port`` and ``peer_host``/``peer_port`` are proxies, ``listen``
-   the real port) and start three ``twistd replgame`` servers;
-2. start the bots (:mod:`tests.chaos.bots`) and inject the faults of the
-   seeded plan (:mod:`tests.chaos.schedule`) while they play;
+   the real port) and start three ``twistd replgame`` servers, each with its
+   own clock offset drawn from the seed (:func:`tests.chaos.timed.server_offsets`);
+2. start the bots (:mod:`tests.chaos.bots`), a share of whose games are
+   timed, and inject the faults of the seeded plan
+   (:mod:`tests.chaos.schedule`) while they play;
 3. at the end of the duration, stop the bots, end every fault (restart,
-   SIGCONT, links back to pass): that is the last heal;
+   SIGCONT, links back to pass): that is the last heal; with timed games,
+   wait too until every timed game of the bots is past its deadline plus
+   ``flag_grace`` (:func:`tests.chaos.timed.timed_settle`), the last change
+   the servers make on their own, and count from the later of the two;
 4. wait until the three servers serve with equal clocks and digests and
    byte-identical games, then run :func:`tests.chaos.checker.check` over the
    recorded history and that final state, and print the summary.
@@ -27,6 +32,7 @@ import random
 import secrets
 import shutil
 import tempfile
+import time
 import traceback
 from collections.abc import Callable
 from pathlib import Path
@@ -56,6 +62,14 @@ from tests.chaos.processes import (
     snapshot_code,
 )
 from tests.chaos.proxy import BLACKHOLE, CUT, DELAY, PASS, FaultProxy
+from tests.chaos.timed import (
+    TimedPlay,
+    catch_up_bound,
+    describe_offsets,
+    server_offsets,
+    timed_lead,
+    timed_settle,
+)
 
 #: Tuning for fast convergence (seconds).
 TUNING: Final = {
@@ -64,6 +78,8 @@ TUNING: Final = {
     "catchup_timeout": 2,
     "heartbeat": 2,
     "request_timeout": 2,
+    "clock_skew": 2,
+    "flag_grace": 5,
 }
 IDS: Final = (1, 2, 3)
 #: Games whose whole story violations.txt tells (the first ones with a violation).
@@ -83,6 +99,8 @@ class Options:
     #: How long to keep waiting for convergence past the limit, to report it.
     convergence_wait: float = 90.0
     verbose: bool = False
+    #: How the bots play timed games (None: untimed games only).
+    timed: TimedPlay | None = attrs.Factory(TimedPlay)
 
 
 @attrs.define
@@ -97,6 +115,14 @@ class RunReport:
     @property
     def ok(self) -> bool:
         return self.result.ok
+
+
+def _without_now(statuses: dict[int, dict[str, Any] | None]) -> dict[int, Any]:
+    """Status answers without ``now`` (the wall clock moves on)."""
+    return {
+        sid: None if status is None else {k: v for k, v in status.items() if k != "now"}
+        for sid, status in statuses.items()
+    }
 
 
 def _sleep(reactor: Any, seconds: float) -> defer.Deferred[None]:
@@ -145,6 +171,8 @@ class ChaosRun:
         self.client_proxies: dict[int, FaultProxy] = {}
         self.peer_proxies: dict[int, FaultProxy] = {}
         self.servers: dict[int, ServerProcess] = {}
+        #: Each server's clock offset in ms (``--clock-offset-ms``).
+        self.offsets = server_offsets(options.seed, TUNING["clock_skew"], IDS)
         #: Whether each server should be running (False while a fault holds it down).
         self.wanted: dict[int, bool] = dict.fromkeys(IDS, True)
         self.starting: set[int] = set()
@@ -203,7 +231,9 @@ class ChaosRun:
             while port in used:
                 port = free_port()
             used.add(port)
-            self.servers[sid] = ServerProcess(self.root, sid, self.config_path, port, code)
+            self.servers[sid] = ServerProcess(
+                self.root, sid, self.config_path, port, code, self.offsets[sid]
+            )
         self._write_config()
 
     def _proxies(self) -> list[FaultProxy]:
@@ -344,6 +374,16 @@ class ChaosRun:
             await _sleep(self.reactor, 0.2)
         raise StartFailed(f"the cluster did not serve within {timeout} s")
 
+    async def _show_offsets(self) -> None:
+        """Say how far each server's ``Status.now`` is from our clock (the
+        injected offset, give or take the round trip)."""
+        seen = []
+        for sid in IDS:
+            status = await self._status(sid)
+            if status is not None and "now" in status:
+                seen.append(f"server {sid} {status['now'] - round(time.time() * 1000):+d} ms")
+        self.say(f"server clocks measured: {', '.join(seen)}")
+
     # -- faults ---------------------------------------------------------------------
 
     async def _acquire(self, resources: tuple[str, ...], timeout: float = 15.0) -> bool:
@@ -451,6 +491,14 @@ class ChaosRun:
             f"{len(plan)} faults planned ({options.faults_per_minute:g}/min): "
             + ", ".join(f"{k} {n}" for k, n in sorted(kinds.items()))
         )
+        self.say(f"server clock offsets: {describe_offsets(self.offsets)}")
+        timed = options.timed
+        if timed is not None:
+            self.say(
+                f"timed games: {timed.share:.0%} of the games, {', '.join(timed.controls)}; "
+                f"{timed.flag_rate:.0%} of them flagged on purpose, "
+                f"{timed.claim_rate:.0%} of those claimed"
+            )
         (self.root / "plan.txt").write_text("\n".join(f"{f.at:8.2f} {f.describe()}" for f in plan))
         globalLogPublisher.addObserver(self._observer)
         progress = None
@@ -463,13 +511,26 @@ class ChaosRun:
                 [defer.ensureDeferred(self.start_server(sid)) for sid in IDS], consumeErrors=True
             )
             await self.wait_serving_all(30)
+            await self._show_offsets()
             self._monitor.start(0.5, now=False)
             config = load_config(self.config_path)
             started = self.now()
             self.note("bots start", show=True)
+            timed_until = started + options.duration
+            if options.timed is not None:
+                timed_until -= timed_lead(options.timed, TUNING["clock_skew"])
             for index in range(options.games):
                 rng = random.Random(f"{options.seed}-bot-{index}")
-                bot = ChaosBot(index, config, self.reactor, self.recorder, rng, options.think)
+                bot = ChaosBot(
+                    index,
+                    config,
+                    self.reactor,
+                    self.recorder,
+                    rng,
+                    options.think,
+                    options.timed,
+                    timed_until,
+                )
                 self.bots.append(bot)
                 self.bot_runs.append(defer.ensureDeferred(bot.run()))
             self.audit_run = defer.ensureDeferred(self._audit(config))
@@ -486,6 +547,8 @@ class ChaosRun:
             self.ending.end()
             await self._within(defer.DeferredList(self.faults_pending), 60, "faults to end")
             heal_at = await self._heal()
+            if options.timed is not None:
+                heal_at = await self._settle(started, heal_at)
             self.note("healed; waiting for convergence", show=True)
             converged_at, final_servers = await self._converge(heal_at)
             if converged_at is not None:
@@ -646,6 +709,21 @@ class ChaosRun:
         self.note(f"last heal at {heal_at:.2f}", show=True)
         return heal_at
 
+    async def _settle(self, started: float, heal_at: float) -> float:
+        """Wait until every timed game of the bots is past its deadline plus
+        ``flag_grace`` on every server's clock: after that the servers make
+        no change of their own.  The later of that and ``heal_at``."""
+        settled = (
+            started
+            + self.options.duration
+            + timed_settle(TUNING["flag_grace"], TUNING["clock_skew"])
+        )
+        if settled > heal_at:
+            self.note(f"timed games settled at {settled:.2f}", show=True)
+            await _sleep(self.reactor, settled - self.now())
+            return settled
+        return heal_at
+
     async def _converge(self, heal_at: float) -> tuple[float | None, list[FinalServer]]:
         deadline = heal_at + self.options.convergence_limit + self.options.convergence_wait
         final: list[FinalServer] = []
@@ -662,7 +740,7 @@ class ChaosRun:
                 texts = [documents[sid] for sid in IDS]
                 if None not in texts and texts[0] == texts[1] == texts[2] and len(keys) == 1:
                     again = {sid: await self._status(sid) for sid in IDS}
-                    if again == statuses:
+                    if _without_now(again) == _without_now(statuses):
                         return round_started, final
                 if self.now() >= deadline:
                     return None, final
@@ -685,6 +763,7 @@ class ChaosRun:
             converged_at,
             self.options.convergence_limit,
             tuple(incidents),
+            overdue_after=TUNING["flag_grace"] + catch_up_bound(TUNING),
         )
         history = self.recorder.history
         result = check(history, final)
@@ -694,6 +773,10 @@ class ChaosRun:
             ("games finished by the bots", sum(bot.finished_games for bot in self.bots)),
             ("faults skipped (busy)", self.skipped),
             ("audit sweeps after wipes", self.sweeps),
+            ("timed games started by the bots", sum(bot.timed_games for bot in self.bots)),
+            ("  flagged on purpose", sum(bot.flagged_on_purpose for bot in self.bots)),
+            ("  given up waiting for", sum(len(bot.given_up) for bot in self.bots)),
+            *[(f"clock offset of server {sid} (ms)", f"{o:+d}") for sid, o in self.offsets.items()],
         ]
         table = summary_table(result, dict(self.faults_done), extra)
         report = RunReport(
@@ -730,6 +813,8 @@ class ChaosRun:
         (self.root / "notes.txt").write_text("\n".join(result.notes) + "\n")
         report = {
             "seed": self.options.seed,
+            "offsets": {str(sid): offset for sid, offset in self.offsets.items()},
+            "overdue_after": final.overdue_after,
             "options": {
                 "duration": self.options.duration,
                 "games": self.options.games,

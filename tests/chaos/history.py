@@ -35,7 +35,15 @@ NO_ANSWER: Final = "noanswer"  # nothing that counts as an answer
 NO_SERVERS: Final = "noservers"  # no link was up: nothing was sent
 
 #: Commands that change a game (their successful answers are checked).
-CHANGES: Final = ("CreateGame", "JoinGame", "MakeMove", "Resign", "OfferDraw", "AcceptDraw")
+CHANGES: Final = (
+    "CreateGame",
+    "JoinGame",
+    "MakeMove",
+    "Resign",
+    "OfferDraw",
+    "AcceptDraw",
+    "ClaimTimeout",
+)
 #: Commands that read a game.
 READS: Final = ("GetGame", "SyncGame")
 

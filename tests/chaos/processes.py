@@ -18,7 +18,13 @@ from typing import Final
 
 from twisted.internet import reactor
 
-from game.launcher import AddressInUse, StartFailed, child_environment, terminate_and_reap
+from game.launcher import (
+    AddressInUse,
+    StartFailed,
+    child_environment,
+    clock_offset_options,
+    terminate_and_reap,
+)
 from game.serverprocess import ServerProcess as LaunchedServer
 
 __all__ = ["AddressInUse", "ServerProcess", "StartFailed", "free_port", "snapshot_code"]
@@ -65,10 +71,17 @@ class ServerProcess(LaunchedServer):
     """One server: its files, its current process, and what was done to it.
 
     :param code: where the server's code is imported from first (see :func:`snapshot_code`).
+    :param clock_offset_ms: added to the server's wall clock (``--clock-offset-ms``).
     """
 
     def __init__(
-        self, root: Path, server_id: int, config_path: Path, port: int, code: Path | None = None
+        self,
+        root: Path,
+        server_id: int,
+        config_path: Path,
+        port: int,
+        code: Path | None = None,
+        clock_offset_ms: int = 0,
     ) -> None:
         super().__init__(
             server_id,
@@ -79,8 +92,10 @@ class ServerProcess(LaunchedServer):
             pidfile=root / f"server-{server_id}.pid",
             logs=root / "logs",
             env=child_environment(os.environ, code),
+            options=clock_offset_options(clock_offset_ms),
         )
         self.code = code
+        self.clock_offset_ms = clock_offset_ms
         #: (run, exit status) of every process that ended without us killing it.
         self.unexpected_exits: list[tuple[int, int]] = []
         self._killed_by_us = False

@@ -42,6 +42,7 @@ def load(directory: Path) -> tuple[History, FinalState, dict[str, int]]:
         heal_at,
         converged_at,
         incidents=tuple(report.get("incidents", ())),
+        overdue_after=report.get("overdue_after"),
     )
     return history, final, dict(report["faults"])
 

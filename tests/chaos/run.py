@@ -1,6 +1,7 @@
 """Run the chaos harness from the command line.
 
     python -m tests.chaos.run --seed S --duration SECONDS --games N --faults-per-minute F
+        [--timed-share R] [--flag-rate R] [--claim-rate R]
 
 Prints the seed first and the summary table at the end; exits 1 on any
 violation (the run directory is kept and named), 0 otherwise.  The same seed
@@ -20,6 +21,7 @@ from twisted.internet import defer
 from twisted.python.failure import Failure
 
 from tests.chaos.harness import ChaosRun, Options
+from tests.chaos.timed import TimedPlay
 
 #: Violations printed in full on the console (all are in violations.txt).
 SHOWN = 20
@@ -35,6 +37,24 @@ def parse(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--keep", action="store_true", help="keep the run directory on success")
     parser.add_argument(
         "--think-ms", default="100,400", help="a bot's pause between requests: MIN,MAX ms"
+    )
+    parser.add_argument(
+        "--timed-share",
+        type=float,
+        default=TimedPlay().share,
+        help="the fraction of timed games (live:10+0, live:15+2); 0 for none",
+    )
+    parser.add_argument(
+        "--flag-rate",
+        type=float,
+        default=TimedPlay().flag_rate,
+        help="the fraction of timed games in which a seat lets its time run out",
+    )
+    parser.add_argument(
+        "--claim-rate",
+        type=float,
+        default=TimedPlay().claim_rate,
+        help="the fraction of those in which the opponent claims (else the servers end it)",
     )
     parser.add_argument("--report-json", type=Path, default=None, help="also write report here")
     parser.add_argument("--verbose", action="store_true", help="print every fault as it lands")
@@ -53,6 +73,11 @@ async def main(reactor: Any, args: argparse.Namespace) -> None:
         keep=args.keep,
         think=(low, high),
         verbose=args.verbose,
+        timed=(
+            TimedPlay(args.timed_share, args.flag_rate, args.claim_rate)
+            if args.timed_share > 0
+            else None
+        ),
     )
     run = ChaosRun(options, reactor, sys.stdout)
     report = await run.run()

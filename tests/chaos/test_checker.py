@@ -1,6 +1,8 @@
 """The chaos checker on synthetic histories: it passes a clean run and fails
 each kind of broken one (a lost move, a divergent game, an illegal history,
-a traceback, an INTERNAL answer, a slow convergence)."""
+a traceback, an INTERNAL answer, a slow convergence; in timed games a move
+undone by a timeout, replicas that end a game differently, a wrong end on
+time, an overdue game still active)."""
 
 from __future__ import annotations
 
@@ -430,3 +432,153 @@ def test_a_history_round_trips_through_json() -> None:
     again = History.from_json(json.loads(json.dumps(history.to_json())))
     assert again == history
     assert again.requests[2].holders() == [1, 2, 3]
+
+
+# -- 6. timed games -----------------------------------------------------------------
+
+#: The servers' time (ms) at the join of the timed games below.
+T0 = 1_700_000_000_000
+
+
+def timed(
+    doc: dict[str, Any],
+    remaining: tuple[int, int] = (10_000, 10_000),
+    at: int = T0,
+    control: str = "live:10+0",
+) -> dict[str, Any]:
+    """``doc`` as a timed game: its clock runs while it is active."""
+    running = doc["status"] == "active"
+    return {
+        **doc,
+        "clock": {
+            "control": control,
+            "remaining": list(remaining),
+            "at": at if running else None,
+            "deadline": at + remaining[doc["to_move"]] if running else None,
+        },
+    }
+
+
+def on_time(moves: Sequence[str], winner: int | None = None, left: int = 7_000) -> dict[str, Any]:
+    """A timed connect4 game after ``moves``, ended by the timeout of the side to move."""
+    flagged = len(moves) % 2
+    won = 1 - flagged if winner is None else winner
+    doc = make_doc(moves, extra_events=1, result={"winner": won, "reason": "time"})
+    remaining = (0, left) if flagged == 0 else (left, 0)
+    return timed(doc, remaining)
+
+
+def timed_history() -> History:
+    """Create, join and two moves of a timed game, all acknowledged by all three."""
+    steps = [
+        ("CreateGame", timed(make_doc(players=("alice", None)))),
+        ("JoinGame", timed(make_doc())),
+        ("MakeMove", timed(make_doc(["4"]), (10_000, 10_000), T0 + 400)),
+        ("MakeMove", timed(make_doc(["4", "4"]), (9_600, 9_700), T0 + 700)),
+    ]
+    return History([record(i, cmd, doc, (1, 2, 3)) for i, (cmd, doc) in enumerate(steps)])
+
+
+def timed_final(
+    docs: dict[int, Sequence[dict[str, Any]]], nows: dict[int, int], overdue_after: float = 9.0
+) -> FinalState:
+    state = final_state(docs)
+    servers = tuple(
+        FinalServer(s.server_id, {**(s.status or {}), "now": nows[s.server_id]}, s.documents)
+        for s in state.servers
+    )
+    return FinalState(servers, state.logs, 100.0, 102.0, overdue_after=overdue_after)
+
+
+def everywhere(*docs: dict[str, Any]) -> dict[int, Sequence[dict[str, Any]]]:
+    return {1: list(docs), 2: list(docs), 3: list(docs)}
+
+
+def test_a_game_ended_by_the_servers_on_time_passes() -> None:
+    ended = on_time(["4", "4"])
+    logs = {"server-2.run-1.log": "... ended by this server after flag_grace\n"}
+    state = timed_final(everywhere(ended), dict.fromkeys((1, 2, 3), T0 + 60_000))
+    state = FinalState(state.servers, logs, 100.0, 102.0, overdue_after=9.0)
+    result = check(timed_history(), state)
+    assert result.ok, result.violations
+    assert (result.timed_games, result.acknowledged_timed) == (1, 4)
+    assert (result.ended_on_time, result.ended_by_claim, result.ended_by_servers) == (1, 0, 1)
+    assert result.server_timeouts_logged == 1
+    assert "by the servers' own timeout" in summary_table(result, {})
+
+
+def test_a_game_ended_by_a_claim_passes() -> None:
+    history = timed_history()
+    ended = on_time(["4", "4"])
+    history.requests.append(record(4, "ClaimTimeout", ended, (1, 2, 3)))
+    result = check(history, timed_final(everywhere(ended), dict.fromkeys((1, 2, 3), T0 + 60_000)))
+    assert result.ok, result.violations
+    assert (result.ended_on_time, result.ended_by_claim, result.ended_by_servers) == (1, 1, 0)
+    assert result.acknowledged == 5
+
+
+def test_an_acknowledged_move_undone_by_a_timeout_fails() -> None:
+    # The move "4" at version 4 was acknowledged; the final game ended on
+    # time at version 4 instead (seat 1 flagged after the first move).
+    ended = on_time(["4"])
+    result = check(timed_history(), timed_final(everywhere(ended), dict.fromkeys((1, 2, 3), T0)))
+    assert kinds(result) == ["undone-by-timeout"]
+    assert result.lost == 1
+    assert "MakeMove" in result.violations[0].message
+
+
+def test_replicas_that_end_a_flagged_game_differently_fail() -> None:
+    one, other = on_time(["4", "4"], left=7_000), on_time(["4", "4"], left=6_000)
+    docs = {1: [one], 2: [one], 3: [other]}
+    result = check(timed_history(), timed_final(docs, dict.fromkeys((1, 2, 3), T0)))
+    assert "divergent" in kinds(result)
+    assert result.divergent_games == 1
+    # A timeout on one replica while the others took a move is divergent too.
+    moved = timed(make_doc(["4", "4", "3"]), (9_600, 9_200), T0 + 1_200)
+    docs = {1: [one], 2: [moved], 3: [moved]}
+    assert "divergent" in kinds(
+        check(timed_history(), timed_final(docs, dict.fromkeys((1, 2, 3), T0)))
+    )
+
+
+def test_a_game_ended_on_time_must_name_the_other_seat_and_stop_its_clock() -> None:
+    flagged_seat = 0  # two moves played: seat 0 to move
+    assert history_problems(on_time(["4", "4"])) == []
+    wrong = history_problems(on_time(["4", "4"], winner=flagged_seat))
+    assert wrong and "the winner must be seat 1" in wrong[0]
+    time_left = on_time(["4", "4"])
+    time_left["clock"]["remaining"] = [1_500, 7_000]
+    assert "ms left" in history_problems(time_left)[0]
+    running = on_time(["4", "4"])
+    running["clock"]["deadline"] = T0
+    assert "still runs" in history_problems(running)[0]
+    untimed = make_doc(["4", "4"], extra_events=1, result={"winner": 1, "reason": "time"})
+    assert "untimed" in history_problems(untimed)[0]
+    no_event = on_time(["4", "4"])
+    no_event["version"] -= 1
+    assert any("non-move events" in problem for problem in history_problems(no_event))
+
+
+def test_an_overdue_game_still_active_fails() -> None:
+    active = timed(make_doc(["4", "4"]), (9_600, 9_700), T0 + 700)
+    deadline = T0 + 700 + 9_600
+    # 9 s (flag_grace plus catch-up) past the deadline on the earliest clock: overdue.
+    late = deadline + 9_001
+    result = check(
+        timed_history(), timed_final(everywhere(active), {1: late + 900, 2: late, 3: late + 5})
+    )
+    assert kinds(result) == ["overdue"] * 3
+    assert result.overdue_active == 1
+    assert "still active on server" in result.violations[0].message
+
+
+def test_a_game_not_yet_overdue_on_the_earliest_clock_passes() -> None:
+    active = timed(make_doc(["4", "4"]), (9_600, 9_700), T0 + 700)
+    deadline = T0 + 700 + 9_600
+    nows = {1: deadline + 9_500, 2: deadline + 8_999, 3: deadline + 9_800}
+    result = check(timed_history(), timed_final(everywhere(active), nows))
+    assert result.ok, result.violations
+    # Without a bound (an older run's report), nothing is checked.
+    state = timed_final(everywhere(active), dict.fromkeys((1, 2, 3), deadline + 60_000))
+    state = FinalState(state.servers, state.logs, 100.0, 102.0)
+    assert check(timed_history(), state).ok

@@ -1,5 +1,6 @@
 """A short seeded chaos run (about a minute): every fault kind at least once,
-zero violations.
+timed games among the bots' (some ended on time), each server on its own
+clock offset, zero violations.
 
 It runs ``python -m tests.chaos.run`` as a child process, exactly as
 ``make chaos`` does (only shorter), and reads the report it writes.
@@ -15,9 +16,11 @@ from pathlib import Path
 from tests.chaos.schedule import KINDS
 
 SEED = 20240611
-DURATION = 45
+DURATION = 40
 GAMES = 12
 FAULTS_PER_MINUTE = 36
+#: Half the games timed: clocks run out within the short run.
+TIMED_SHARE = 0.5
 
 
 def test_short_chaos_run(tmp_path: Path) -> None:
@@ -34,6 +37,8 @@ def test_short_chaos_run(tmp_path: Path) -> None:
         str(GAMES),
         "--faults-per-minute",
         str(FAULTS_PER_MINUTE),
+        "--timed-share",
+        str(TIMED_SHARE),
         "--dir",
         str(tmp_path / "run"),
         "--report-json",
@@ -59,3 +64,9 @@ def test_short_chaos_run(tmp_path: Path) -> None:
     counts = report["counts"]
     assert counts["acknowledged"] > 100
     assert counts["time_to_converge"] is not None
+    assert counts["timed_games"] >= 3
+    assert counts["acknowledged_timed"] > 10
+    assert counts["ended_on_time"] >= 1
+    assert counts["overdue_active"] == 0
+    assert "server clock offsets: server 1 " in run.stdout
+    assert len(set(report["offsets"].values())) > 1
