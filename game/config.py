@@ -62,6 +62,8 @@ SERVER_IDS: Final = (1, 2, 3)
 
 _DEFAULT_HOST: Final = "127.0.0.1"
 _DEFAULT_PORTS: Final = (7301, 7302, 7303)
+#: The built-in cluster's HTTP endpoints (PROTOCOL.md, "Operators' HTTP endpoints").
+_DEFAULT_METRICS_PORTS: Final = (7401, 7402, 7403)
 
 
 class ConfigError(ValueError):
@@ -253,6 +255,13 @@ class ServerConfig:
         metadata=_setting(
             str, "its data directory, relative to the working directory (default: replgame-data/ID)"
         )
+    )
+    metrics: str | None = attrs.field(
+        default=None,
+        metadata=_setting(
+            str,
+            "the endpoint string of its HTTP /metrics, /livez and /readyz (default: none)",
+        ),
     )
 
     @peer_host.default
@@ -542,13 +551,21 @@ def load_config(path: str | os.PathLike[str]) -> ClusterConfig:
 
 
 def default_config() -> ClusterConfig:
-    """The built-in local cluster: 127.0.0.1 ports 7301-7303, a development secret.
+    """The built-in local cluster: 127.0.0.1 ports 7301-7303 (metrics on
+    7401-7403), a development secret.
 
     :return: a cluster whose ``source`` is :data:`DEFAULT_SOURCE`.
     """
     servers = tuple(
-        ServerConfig(id=server_id, host=_DEFAULT_HOST, port=port)
-        for server_id, port in zip(SERVER_IDS, _DEFAULT_PORTS, strict=True)
+        ServerConfig(
+            id=server_id,
+            host=_DEFAULT_HOST,
+            port=port,
+            metrics=f"tcp:{metrics_port}:interface={_DEFAULT_HOST}",
+        )
+        for server_id, port, metrics_port in zip(
+            SERVER_IDS, _DEFAULT_PORTS, _DEFAULT_METRICS_PORTS, strict=True
+        )
     )
     return ClusterConfig(secret=DEVELOPMENT_SECRET, servers=servers, source=DEFAULT_SOURCE)
 

@@ -8,6 +8,7 @@ back until its commit has made them durable.
 from __future__ import annotations
 
 import contextlib
+import time
 from collections.abc import Callable, Iterable
 
 import attrs
@@ -45,6 +46,9 @@ class GroupCommitter:
     storage: Storage
     clock: IReactorTime
     on_failure: Callable[[Failure], object] | None = attrs.field(default=None, kw_only=True)
+    #: Called after each commit with its duration in seconds (fsync
+    #: included) and its number of writes (the metrics).
+    on_commit: Callable[[float, int], object] | None = attrs.field(default=None, kw_only=True)
     batches: int = attrs.field(default=0, init=False)
     last_batch_size: int = attrs.field(default=0, init=False)
     # Deferreds of the current batch (writes and after_pending waiters), in order.
@@ -124,6 +128,7 @@ class GroupCommitter:
         waiting, writes = self._waiting, self._writes
         at_commit, self._at_commit = self._at_commit, {}
         self._waiting, self._writes = [], 0
+        started = time.perf_counter()
         try:
             for key, value_of in at_commit.items():
                 self.storage.stage(key, value_of())
@@ -131,6 +136,8 @@ class GroupCommitter:
         except Exception as e:
             self._fail(e, _current_failure(), waiting)
             return
+        if self.on_commit is not None:
+            self.on_commit(time.perf_counter() - started, writes)
         self.batches += 1
         self.last_batch_size = writes
         for waiter in waiting:

@@ -29,6 +29,7 @@ from game import protocol as p
 from game.server import paging
 from game.server.direct import game_responder
 from game.server.gamelog import ACCEPT_DRAW, JOIN, MOVE, OFFER_DRAW, RESIGN, TIMEOUT, Command
+from game.server.metrics import CommandMetrics
 from game.server.node import ServerNode
 from game.server.peers import new_nonce, proofs_match
 from game.server.peers import proof as peer_proof
@@ -381,6 +382,7 @@ class ServerLocator(amp.CommandLocator):
         self.session = session
         self.client = ClientLocator(node, session)
         self.peer = PeerLocator(node, secret, session)
+        self.metrics = node.metrics
 
     def locateResponder(self, name: bytes) -> Responder | None:
         if name not in COMMAND_NAMES:
@@ -398,7 +400,9 @@ class ServerLocator(amp.CommandLocator):
                 return _failure(self._internal(_failure(), name))
             return answer.addErrback(self._internal_failure, name)
 
-        return guarded
+        if self.metrics is None:
+            return guarded
+        return counted(guarded, self.metrics.command(name))
 
     def _peer_responder(self, name: bytes) -> Responder | None:
         responder: Responder | None = self.peer.locateResponder(name)  # type: ignore[no-untyped-call]
@@ -417,6 +421,41 @@ class ServerLocator(amp.CommandLocator):
             remote=self.session.remote,
         )
         return amp.RemoteAmpError(wire.Internal.tag, wire.Internal.default)  # type: ignore[no-untyped-call]
+
+
+def counted(responder: Responder, metrics: CommandMetrics) -> Responder:
+    """``responder``, counting its answers and their durations."""
+
+    def respond(box: amp.AmpBox) -> Any:
+        started = metrics.started()
+        try:
+            answer = responder(box)
+        except amp.RemoteAmpError as error:
+            metrics.refused(started, error.errorCode)
+            raise
+        if isinstance(answer, Failure):
+            metrics.refused(started, _tag_of(answer))
+            return answer
+        return answer.addCallbacks(
+            _answered, _refused, callbackArgs=(metrics, started), errbackArgs=(metrics, started)
+        )
+
+    return respond
+
+
+def _answered(box: object, metrics: CommandMetrics, started: float) -> object:
+    metrics.answered(started)
+    return box
+
+
+def _refused(failure: Failure, metrics: CommandMetrics, started: float) -> Failure:
+    metrics.refused(started, _tag_of(failure))
+    return failure
+
+
+def _tag_of(failure: Failure) -> bytes:
+    error = failure.value
+    return error.errorCode if isinstance(error, amp.RemoteAmpError) else wire.Internal.tag
 
 
 def _failure(error: BaseException | None = None) -> Failure:

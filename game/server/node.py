@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Callable
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from twisted.internet.defer import CancelledError, Deferred, succeed
 from twisted.internet.interfaces import IReactorTime
@@ -25,11 +25,14 @@ from game import errors as wire
 from game.config import ClusterConfig
 from game.lifecycle import Lifecycle
 from game.protocol import PROTOCOL_VERSION
-from game.server.gamelog import Command
+from game.server.gamelog import TIMEOUT, Command
 from game.server.peers import PeerLink, PeerState
 from game.server.replica import DamagedGame, Replica
 from game.server.sync import Synchronizer, format_children
 from game.server.timeouts import TimeoutKeeper
+
+if TYPE_CHECKING:
+    from game.server.metrics import ServerMetrics
 
 log = Logger(namespace="replgame.node")
 
@@ -115,6 +118,16 @@ class ServerNode:
         self._startup_timer: Deferred[None] | None = None
         self._anti_entropy_running = False
         self.on_serving: list[Callable[[], None]] = []
+        #: Requests and commits are counted here when set (:mod:`game.server.metrics`).
+        self.metrics: ServerMetrics | None = None
+        #: Catch-ups started, by trigger (read at scrape time).
+        self.catch_ups: dict[str, int] = dict.fromkeys(
+            ("startup", "on_demand", "anti_entropy", "read_repair"), 0
+        )
+        #: Timeouts claimed by clients and answered (read at scrape time).
+        self.timeouts_claimed = 0
+        #: The peers the running start-up catch-up copies from.
+        self.catching_up_from: tuple[int, ...] = ()
 
     @property
     def state(self) -> ServerState:
@@ -209,6 +222,10 @@ class ServerNode:
                 if self.state is ServerState.STARTING:
                     self._enter(ServerState.WAITING_FOR_SEED, "startup_wait is over")
             return
+        self.catch_ups["startup"] += 1
+        self.catching_up_from = tuple(
+            sorted(link.peer_id for link in answered if not _fresh(link.state))
+        )
         self._enter(ServerState.CATCHING_UP, _why_catch_up(answered, len(self.links)))
         Deferred.fromCoroutine(self._catch_up(answered)).addErrback(self._catch_up_failed)
 
@@ -297,6 +314,7 @@ class ServerNode:
                     continue
                 if state.fresh or state.tree == self._tree_root():
                     continue
+                self.catch_ups["anti_entropy"] += 1
                 try:
                     stats = await self.sync.catch_up_with(link)
                 except Exception as error:
@@ -348,6 +366,19 @@ class ServerNode:
         if not self.serving or self.replica.failed:
             raise wire.NotServing(f"server {self.server_id} is {self.state.told_clients}")
 
+    def not_ready_reason(self) -> str | None:
+        """Why this server does not serve (one line, for ``/readyz``), or
+        ``None`` while it serves.  Says what ``NOT_SERVING`` says, and more."""
+        if self.serving and not self.replica.failed:
+            return None
+        state = self.state
+        if state is ServerState.FAILED or self.replica.failed:
+            return f"server {self.server_id} is failed: storage failed (a commit failed)"
+        if state is ServerState.CATCHING_UP and self.catching_up_from:
+            peers = ", ".join(str(peer_id) for peer_id in self.catching_up_from)
+            return f"server {self.server_id} is catching up from server(s) {peers}"
+        return f"server {self.server_id} is {state.value}"
+
     def create_game(
         self, game_id: str, kind: str, player: str, seat: int, token: str, clock: str = ""
     ) -> Deferred[str]:
@@ -361,9 +392,16 @@ class ServerNode:
         self.require_serving()
         skew_ms = round(self.tuning.clock_skew * 1000)
         # ``now`` is read when the command is decided: after a catch-up, that is later.
-        return self._with_catch_up(
+        changed = self._with_catch_up(
             game_id, lambda: self.replica.apply(game_id, command, self.now_ms(), skew_ms)
         )
+        if command.type == TIMEOUT:
+            changed.addCallback(self._claimed)
+        return changed
+
+    def _claimed(self, document: str) -> str:
+        self.timeouts_claimed += 1
+        return document
 
     def get_game(self, game_id: str) -> Deferred[str]:
         self.require_serving()
@@ -371,6 +409,7 @@ class ServerNode:
 
     def sync_game(self, game_id: str) -> Deferred[str]:
         self.require_serving()
+        self.catch_ups["on_demand"] += 1
         return self._caught_up(game_id).addCallback(lambda _: self.replica.document(game_id))
 
     def list_games(
@@ -388,7 +427,9 @@ class ServerNode:
         lacking = (DamagedGame,) if repair_only else (DamagedGame, wire.UnknownGame, wire.Behind)
         try:
             return answer()
-        except lacking:
+        except lacking as error:
+            trigger = "read_repair" if isinstance(error, DamagedGame) else "on_demand"
+            self.catch_ups[trigger] += 1
             return self._caught_up(game_id).addCallback(lambda _: self._still_damaged(answer))
 
     def _still_damaged(self, answer: Callable[[], Deferred[str]]) -> Deferred[str]:

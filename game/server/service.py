@@ -17,7 +17,11 @@ reverse order, each only once the ones after it have stopped:
 - ``node`` polls the peers, catches up, then serves; stopping refuses new
   work, finishes the pending commit, and closes every connection once the
   answers that commit released are written;
-- ``listener`` listens, once the database is open; it stops listening first.
+- ``listener`` listens, once the database is open;
+- ``metrics`` (only with a ``metrics`` endpoint in the config) serves
+  ``/livez``, ``/readyz`` and ``/metrics`` over HTTP, and from then on the
+  node counts requests and commits (both start in one reactor turn, before
+  any connection is accepted); it stops listening first.
 """
 
 from __future__ import annotations
@@ -50,6 +54,8 @@ from game.config import ClusterConfig, ServerConfig
 from game.endpoints import client_endpoint
 from game.server.commit import GroupCommitter
 from game.server.connection import ServerFactory
+from game.server.health import operator_site
+from game.server.metrics import ServerMetrics
 from game.server.node import ServerNode
 from game.server.peers import PeerLink
 from game.server.replica import Replica
@@ -392,6 +398,34 @@ class Listener(StreamServerEndpointService):
     def _listening(self, port: IListeningPort) -> None:
         self.port = port
         log.info("listening on {address}", address=str(port.getHost()))
+
+
+class MetricsListener(Listener):
+    """The operators' HTTP endpoint (``metrics`` in the config): the
+    server's metrics, wired into the started node, and its health."""
+
+    def __init__(self, reactor: IReactorCore, description: str, node: NodeService) -> None:
+        super().__init__(reactor, description, self._site)
+        self.node_service = node
+        self.metrics: ServerMetrics | None = None
+
+    def _site(self) -> IProtocolFactory:
+        node, factory = self.node_service.node, self.node_service.factory
+        committer = self.node_service.storage.committer
+        if node is None or factory is None or committer is None:
+            raise RuntimeError("the node service has not started")
+        self.metrics = metrics = ServerMetrics()
+        node.metrics = metrics
+        committer.on_commit = metrics.committed
+        metrics.watch(
+            node, lambda: sum(1 for protocol in factory.connections if protocol.peer_id is None)
+        )
+        return operator_site(metrics.registry, node.not_ready_reason)
+
+    def _listening(self, port: IListeningPort) -> None:
+        # Not "listening on": tests and tools read that line as the AMP port.
+        self.port = port
+        log.info("metrics, /livez and /readyz over HTTP on {address}", address=str(port.getHost()))
 
 
 @implementer(IStreamServerEndpoint)

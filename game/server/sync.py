@@ -121,6 +121,8 @@ class Synchronizer:
         self.clock = clock
         self.catchup_timeout = catchup_timeout
         self._reconciling: dict[str, list[Deferred[SyncStats]]] = {}
+        #: Events adopted from peers so far (``replgame_events_adopted_total``).
+        self.events_adopted = 0
 
     # -- one game ------------------------------------------------------------
 
@@ -198,6 +200,7 @@ class Synchronizer:
             return stats
         stats.games = 1
         stats.events = len(decision.history) - common
+        self.events_adopted += stats.events
         if common < len(own):
             stats.forks = 1
             log.warn(
@@ -526,6 +529,7 @@ class Synchronizer:
                     continue
                 stats.games += 1
                 stats.events += len(events)
+                self.events_adopted += len(events)
             await DeferredList(pending)
             pending = []
             after = answer["next"]

@@ -75,6 +75,7 @@ def makeService(options: Options, reactor: IReactorCore | None = None) -> MultiS
 
     from game.server.service import (
         Listener,
+        MetricsListener,
         NodeService,
         PeerLinksService,
         ServerService,
@@ -106,6 +107,10 @@ def makeService(options: Options, reactor: IReactorCore | None = None) -> MultiS
         ("node", node),
         ("listener", listener),
     ]
+    # Last: a port in use for the AMP listener is reported first, as before.
+    metrics_endpoint = config.server(server_id).metrics
+    if metrics_endpoint is not None:
+        children.append(("metrics", MetricsListener(reactor, metrics_endpoint, node)))
     for name, child in children:
         child.setName(name)
         child.setServiceParent(server)

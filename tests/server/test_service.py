@@ -33,7 +33,8 @@ from game.server.service import (
 from game.server.storage import DATABASE_NAME
 from game.server.tap import Options, makeService
 
-NAMES = ["storage", "anti-entropy", "peers", "node", "listener"]
+# The built-in cluster has a metrics endpoint: the tree ends with it.
+NAMES = ["storage", "anti-entropy", "peers", "node", "listener", "metrics"]
 
 
 class RefusingReactor(MemoryReactorClock):
@@ -69,7 +70,7 @@ class ServiceTreeTests(SynchronousTestCase):
         server = self.make()
         self.assertIsInstance(server, MultiService)
         self.assertEqual([child.name for child in server], NAMES)
-        kinds = [StorageService, TimerService, PeerLinksService, NodeService, Listener]
+        kinds = [StorageService, TimerService, PeerLinksService, NodeService, Listener, Listener]
         for name, kind in zip(NAMES, kinds, strict=True):
             self.assertIsInstance(server.getServiceNamed(name), kind)
         self.assertIsInstance(server.getServiceNamed("listener"), StreamServerEndpointService)
@@ -95,7 +96,7 @@ class ServiceTreeTests(SynchronousTestCase):
                 setattr(child, method, record)
         self.start(server)
         self.assertEqual(calls, [f"startService {name}" for name in NAMES])
-        self.assertEqual(len(self.reactor.tcpServers), 1)  # listening
+        self.assertEqual(len(self.reactor.tcpServers), 2)  # listening: AMP and metrics
         self.assertEqual(len(self.reactor.tcpClients), 2)  # dialling both peers
         self.assertEqual(server.getServiceNamed("node").node.state, ServerState.STARTING)
         self.assertTrue((self.data / DATABASE_NAME).exists())
@@ -114,7 +115,8 @@ class ServiceTreeTests(SynchronousTestCase):
             texts.index("replgame server {server_id} using {source}; data in {data}"),
             texts.index("listening on {address}"),
         )
-        self.assertEqual(len(self.reactor.tcpServers), 1)
+        # The AMP port, then the metrics endpoint's HTTP port.
+        self.assertEqual([port[0] for port in self.reactor.tcpServers], [7301, 7401])
 
     def test_each_child_stops_once_the_later_ones_have_stopped(self) -> None:
         server = self.make()
