@@ -33,7 +33,7 @@ from collections.abc import Callable
 from typing import NoReturn
 
 from twisted.application.internet import StreamServerEndpointService
-from twisted.application.service import MultiService, Service
+from twisted.application.service import IServiceCollection, MultiService, Service
 from twisted.internet.defer import Deferred, maybeDeferred, succeed
 from twisted.internet.endpoints import serverFromString
 from twisted.internet.error import CannotListenError
@@ -46,7 +46,8 @@ from twisted.internet.interfaces import (
     IStreamClientEndpoint,
     IStreamServerEndpoint,
 )
-from twisted.logger import Logger
+from twisted.logger import ILogObserver, Logger
+from twisted.python.components import Componentized
 from twisted.python.failure import Failure
 from zope.interface import implementer
 
@@ -105,6 +106,14 @@ class ServerService(MultiService):
         self.server_id = server_id
         self.config = config
         self.data_directory = data_directory
+        #: Set on twistd's application as its log observer (``--log-format``).
+        self.log_observer: ILogObserver | None = None
+
+    def setServiceParent(self, parent: IServiceCollection) -> None:
+        super().setServiceParent(parent)
+        # twistd's application: it logs to this observer instead of its text one.
+        if self.log_observer is not None and isinstance(parent, Componentized):
+            parent.setComponent(ILogObserver, self.log_observer)
 
     def startService(self) -> None:
         log.info(

@@ -13,6 +13,7 @@ from twisted.internet.interfaces import IReactorCore, IReactorTCP, IReactorTime
 from twisted.python import usage
 
 from game.config import ClusterConfig, ConfigError, default_config, load_config
+from game.server.logformat import LOG_FORMATS, JsonLog
 
 if TYPE_CHECKING:  # imported by makeService, after the reactor (see game.server.startup)
     from game.server.peers import PeerLink
@@ -36,6 +37,7 @@ class Options(usage.Options):
             "(Status.now, timed games' checks and timeouts)",
             int,
         ],
+        ["log-format", None, "text", "text (twistd's) or json: one JSON object per line"],
     ]
     optFlags = [
         ["rebuild", None, "move the database aside and rebuild it from the peers"],
@@ -56,6 +58,8 @@ class Options(usage.Options):
             raise usage.UsageError(str(error)) from None
         if self["data"] is None:
             self["data"] = server.data
+        if self["log-format"] not in LOG_FORMATS:
+            raise usage.UsageError(f"--log-format is text or json, not {self['log-format']!r}")
 
 
 def makeService(options: Options, reactor: IReactorCore | None = None) -> MultiService:
@@ -85,6 +89,9 @@ def makeService(options: Options, reactor: IReactorCore | None = None) -> MultiS
 
     links: dict[int, PeerLink] = {}  # filled by the peers service, read by the node
     server = ServerService(server_id, config, options["data"])
+    if options["log-format"] == "json":
+        # twistd's options, whose --logfile the JSON goes to (none in tests).
+        server.log_observer = JsonLog(getattr(options, "parent", None) or {})
     storage = StorageService(options["data"], clock, rebuild=options["rebuild"])
     node = NodeService(
         server_id, config, storage, links, clock, reactor, options["clock-offset-ms"]
