@@ -21,11 +21,13 @@ from tests.integration.cluster import (
 )
 
 DEFAULT_PORTS = (7301, 7302, 7303)
+#: The built-in cluster's metrics endpoints (server 1 listens on 7401 too).
+METRICS_PORTS = (7401, 7402, 7403)
 
 
 @timed_test(30)
 async def test_without_config_uses_the_built_in_local_cluster(tmp_path):
-    busy = [port for port in DEFAULT_PORTS if not port_is_free(port)]
+    busy = [port for port in (*DEFAULT_PORTS, *METRICS_PORTS) if not port_is_free(port)]
     if busy:
         # Another cluster on this machine (a developer's) owns them: starting a
         # server of the built-in cluster would join it.
