@@ -1,9 +1,9 @@
 """Every cluster benchmark in one run: ``python -m bench [--seed S] [--quick] [--only ...]``.
 
-Runs, in order: 1. commit latency, 2. throughput, 3. catch-up, 4. scale
-(each starts its own servers, and etcd where it compares with it), then
-the profile of where the time goes, 5. the plot; prints every table and
-the targets, and writes one JSON file per benchmark under
+Runs, in order: 1. commit latency, 2. throughput, the metrics overhead,
+3. catch-up, 4. scale (each starts its own servers, and etcd where it
+compares with it), then the profile of where the time goes, 5. the plot;
+prints every table and the targets, and writes one JSON file per benchmark under
 ``bench/results/`` (``python -m bench.report`` turns them into
 ``docs/performance.md``).  ``make bench`` runs it with the full sizes.
 """
@@ -20,7 +20,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench import catchup, latency, plot, profiling, scale, throughput
+from bench import catchup, latency, metrics_overhead, plot, profiling, scale, throughput
 from bench.common import (
     MIN_ROUNDS,
     RESULTS,
@@ -34,12 +34,12 @@ from bench.common import (
 from bench.common import write_result as write_json
 from bench.etcd import EtcdMissing, find_etcd
 
-BENCHMARKS = ("latency", "throughput", "catchup", "scale", "profiling", "plot")
+BENCHMARKS = ("latency", "throughput", "metrics", "catchup", "scale", "profiling", "plot")
 
 
 def targets_table(results: dict[str, dict[str, Any]]) -> tuple[str, list[dict[str, Any]]]:
     rows = []
-    for name in ("latency", "throughput", "catchup", "scale"):
+    for name in ("latency", "throughput", "metrics", "catchup", "scale"):
         for target, held in results.get(name, {}).get("targets", {}).items():
             rows.append({"benchmark": name, "target": target, "holds": bool(held)})
     text = table(
@@ -87,6 +87,11 @@ async def run_all(args: argparse.Namespace) -> dict[str, Any]:
             say(throughput.render(result))
             say(f"wrote {write_json('throughput', result, args.results)} ({elapsed()})\n")
             results["throughput"] = result
+        if "metrics" in only:
+            result = await metrics_overhead.run(rounds, 1.0 if quick else args.seconds, seed)
+            say(metrics_overhead.render(result))
+            say(f"wrote {write_json('metrics', result, args.results)} ({elapsed()})\n")
+            results["metrics"] = result
         if "catchup" in only:
             sizes = (300, 600) if quick else catchup.SIZES
             missed = (5, 50) if quick else catchup.MISSED

@@ -8,6 +8,7 @@ run on are shared and noisy.
 
 from __future__ import annotations
 
+import argparse
 import json
 import math
 import os
@@ -209,6 +210,23 @@ def run_and_report(
         say(f"wrote {write_result(name, result)}")
 
     react(lambda _: ensureDeferred(go()))
+
+
+def windows_main(
+    name: str,
+    doc: str,
+    run: Callable[[int, float, int], Awaitable[dict[str, Any]]],
+    render: Callable[[dict[str, Any]], str],
+    argv: list[str] | None = None,
+) -> None:
+    """The command line of a benchmark of timed windows: ``--rounds``, ``--seconds``, ``--seed``."""
+    parser = argparse.ArgumentParser(description=doc.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=MIN_ROUNDS)
+    parser.add_argument("--seconds", type=float, default=5.0, help="each window")
+    parser.add_argument("--seed", type=int, default=1)
+    args = parser.parse_args(argv)
+
+    run_and_report(name, lambda: run(args.rounds, args.seconds, args.seed), render)
 
 
 def write_result(name: str, result: dict[str, Any], directory: Path | None = None) -> Path:

@@ -15,7 +15,7 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
-from bench import catchup, latency, profiling, scale, throughput
+from bench import catchup, latency, metrics_overhead, profiling, scale, throughput
 from bench.common import RESULTS, ROOT, fmt
 
 DOC = ROOT / "docs" / "performance.md"
@@ -207,7 +207,7 @@ def render(directory: Path = RESULTS) -> str:
     run = _load(directory, "run") or {}
     results = {
         name: _load(directory, name)
-        for name in ("latency", "throughput", "catchup", "scale", "profiling")
+        for name in ("latency", "throughput", "metrics", "catchup", "scale", "profiling")
     }
     any_result = next((r for r in results.values() if r), None)
     info = run.get("machine_start") or (any_result or {}).get("machine", {})
@@ -259,8 +259,8 @@ def render(directory: Path = RESULTS) -> str:
         f"{run.get('command', 'python -m bench')}",
         "python -m bench.report           # writes this page from bench/results/",
         f"make bench BENCH_SEED={seed}     # the same seed again",
-        "python -m bench.latency | bench.throughput | bench.catchup | bench.scale | "
-        "bench.profiling   # one at a time",
+        "python -m bench.latency | bench.throughput | bench.metrics_overhead | bench.catchup | "
+        "bench.scale | bench.profiling   # one at a time",
         "python -m bench --quick --rounds 2   # tiny sizes (what tests/bench runs)",
         "```",
         "",
@@ -306,19 +306,20 @@ def render(directory: Path = RESULTS) -> str:
             "",
         ]
     sections = [
-        ("latency", "1. Commit latency", latency.render),
-        ("throughput", "2. Throughput", throughput.render),
-        ("catchup", "3. Catch-up", catchup.render),
-        ("scale", "4. Scale", scale.render),
+        ("latency", "1. Commit latency", latency.render, ""),
+        ("throughput", "2. Throughput", throughput.render, ""),
+        ("metrics", "Metrics overhead", metrics_overhead.render, metrics_overhead.METHOD),
+        ("catchup", "3. Catch-up", catchup.render, ""),
+        ("scale", "4. Scale", scale.render, ""),
     ]
-    for name, title, renderer in sections:
+    for name, title, renderer, method in sections:
         lines += [f"## {title}", ""]
         result = results[name]
         if result is None:
             lines += ["Not run (see the output below).", ""]
             continue
         body = renderer(result).split("\n", 1)[1].lstrip("\n")
-        lines += [body, ""]
+        lines += [method, "", body, ""] if method else [body, ""]
     lines += [
         "## 5. Latency distributions",
         "",

@@ -210,19 +210,41 @@ class Server(ServerProcess):
 
 
 class Cluster:
-    """Three servers on 127.0.0.1 with the default tuning (only the ports are ours)."""
+    """Three servers on 127.0.0.1 with the default tuning (only the ports are ours).
+
+    :ivar metrics: whether the config gives each server a ``metrics``
+        endpoint (on :attr:`metrics_ports`); off by default, switched by
+        :meth:`write_config`.
+    """
 
     def __init__(self, root: Path) -> None:
         self.root = root
         root.mkdir(parents=True, exist_ok=True)
         self.config_path = root / "cluster.toml"
-        ports = free_ports(3)
-        self.servers = {i: Server(self, i, port) for i, port in zip(IDS, ports, strict=True)}
-        lines = ["[cluster]", f'secret = "bench-{secrets.token_hex(16)}"', ""]
+        ports = free_ports(6)
+        self.servers = {i: Server(self, i, port) for i, port in zip(IDS, ports[:3], strict=True)}
+        self.metrics_ports = dict(zip(IDS, ports[3:], strict=True))
+        self.secret = f"bench-{secrets.token_hex(16)}"
+        self.metrics = False
+        self.write_config(metrics=False)
+
+    def write_config(self, metrics: bool) -> None:
+        """Write the config, with a ``metrics`` endpoint per server or with
+        none; the servers started from then on read it."""
+        self.metrics = metrics
+        lines = ["[cluster]", f'secret = "{self.secret}"', ""]
         for server in self.servers.values():
             lines += ["[[servers]]", f"id = {server.id}", f'host = "{HOST}"']
-            lines += [f"port = {server.port}", ""]
+            lines += [f"port = {server.port}"]
+            if metrics:
+                port = self.metrics_ports[server.id]
+                lines += [f'metrics = "tcp:{port}:interface={HOST}"']
+            lines += [""]
         self.config_path.write_text("\n".join(lines))
+
+    def metrics_urls(self) -> list[str]:
+        """Each server's ``/metrics`` URL (answered only while :attr:`metrics` is on)."""
+        return [f"http://{HOST}:{port}/metrics" for port in self.metrics_ports.values()]
 
     def __getitem__(self, server_id: int) -> Server:
         return self.servers[server_id]

@@ -14,7 +14,6 @@ round; the figure compared is the median over rounds of ours/etcd.
 
 from __future__ import annotations
 
-import argparse
 import time
 from typing import Any
 
@@ -25,10 +24,10 @@ from bench.common import (
     median,
     percentile,
     ratio,
-    run_and_report,
     say,
     summary_ms,
     table,
+    windows_main,
 )
 from bench.testbed import EtcdPlayer, MoveFailed, OursPlayer, Testbed
 from bench.workload import GamePlan, PlanSource
@@ -258,13 +257,7 @@ def render(result: dict[str, Any]) -> str:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rounds", type=int, default=MIN_ROUNDS)
-    parser.add_argument("--seconds", type=float, default=5.0)
-    parser.add_argument("--seed", type=int, default=1)
-    args = parser.parse_args(argv)
-
-    run_and_report(NAME, lambda: run(args.rounds, args.seconds, args.seed), render)
+    windows_main(NAME, __doc__, run, render, argv)
 
 
 if __name__ == "__main__":

@@ -16,7 +16,17 @@ import pytest
 import pytest_twisted  # type: ignore[import-untyped]
 from twisted.internet.task import Clock
 
-from bench import ampparse, catchup, latency, plot, profiling, report, scale, throughput
+from bench import (
+    ampparse,
+    catchup,
+    latency,
+    metrics_overhead,
+    plot,
+    profiling,
+    report,
+    scale,
+    throughput,
+)
 from bench.common import percentile, write_result
 from bench.workload import PlanSource, StoredGame, write_dataset
 from game.server.commit import GroupCommitter
@@ -92,6 +102,26 @@ async def test_throughput_smoke(etcd: str, tmp_path: Path) -> None:
             assert row["ours_failures"] == row["etcd_failures"] == 0
     assert "ours / etcd moves per second, C=2" in throughput.render(result)
     write_result("throughput", result, tmp_path)
+
+
+@pytest_twisted.ensureDeferred
+async def test_metrics_overhead_smoke(tmp_path: Path) -> None:
+    # One round: off, on (a restart with the endpoints), scraped.
+    result = await metrics_overhead.run(rounds=1, seconds=0.2, seed=SEED, games=2)
+    for config in metrics_overhead.CONFIGS:
+        summary = result["configs"][config]
+        assert summary["n"] > 0 and summary["failures"] == 0
+    assert set(result["ratios"]) == {"on/off", "scraped/on", "scraped/off"}
+    assert set(result["targets"]) == set(metrics_overhead.TARGETS)
+    for when in ("under_load", "idle"):
+        scrape = result["scrape"][when]
+        assert scrape["n"] > 0 and scrape["failures"] == 0
+        assert scrape["bytes"] > 1000  # every family, in Prometheus' text format
+    assert result["scrape"]["idle"]["n"] == 3 * metrics_overhead.IDLE_SCRAPES
+    text = metrics_overhead.render(result)
+    assert "scraped every 100 ms vs not" in text
+    write_result("metrics", result, tmp_path)
+    assert "## Metrics overhead" in report.render(tmp_path)
 
 
 @pytest_twisted.ensureDeferred
