@@ -8,6 +8,10 @@ endpoints"): ``/livez``, ``/readyz`` and ``/metrics``, as a twisted.web site.
 through prometheus_client's ``MetricsResource`` (a WSGI app in the reactor's
 thread pool): the families read from the node at scrape time must not be
 read while the reactor changes them, and it would need the global reactor.
+A scrape therefore holds the reactor for as long as it renders: about 6 us
+per sample in ``generate_latest`` (1.2 ms for the ~200 samples of a server
+answering 7 commands; a command's duration histogram is 19 samples) plus
+~0.15 us per game held (``replgame_games`` counts the index).
 """
 
 from __future__ import annotations

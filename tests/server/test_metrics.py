@@ -5,17 +5,23 @@ every family of PROTOCOL.md in ``/metrics``; all on one in-memory server."""
 from __future__ import annotations
 
 import itertools
+from pathlib import Path
 from typing import Any
 
-from prometheus_client import CollectorRegistry
+from prometheus_client import REGISTRY, CollectorRegistry
+from twisted.internet.endpoints import TCP4ClientEndpoint
+from twisted.internet.testing import MemoryReactorClock
+from twisted.trial.unittest import SynchronousTestCase
 from twisted.web.resource import Resource, getChildForRequest
 from twisted.web.test.requesthelper import DummyRequest
 
 from game import errors as wire
 from game import protocol as p
+from game.localcluster import write_local_config
 from game.server.health import operator_root
 from game.server.metrics import COMMIT_BUCKETS, FAMILIES, ServerMetrics
 from game.server.node import ServerState
+from game.server.tap import Options, makeService
 from tests.server.helpers import TOKEN_A, TOKEN_B, ConnectionTestCase, ServerHarness, start_game
 
 
@@ -139,7 +145,40 @@ class UncountedTests(ConnectionTestCase):
     def test_without_metrics_nothing_is_counted(self) -> None:
         harness = ServerHarness(self)
         self.assertIsNone(harness.node.metrics)
-        start_game(self, harness.connect())  # answers as before
+        connection = harness.connect()
+        start_game(self, connection)  # answers as before
+        move = connection.call(p.MakeMove, game_id="g1", version=2, move="4", token=TOKEN_A)
+        self.game(move)
+        # No observers: the responders are not wrapped, commits not timed,
+        # and nothing lands in prometheus_client's global registry either.
+        self.assertIsNone(connection.protocol.locator.metrics)
+        self.assertIsNone(harness.committer.on_commit)
+        self.assertIsNone(REGISTRY.get_sample_value("replgame_serving"))
+        self.assertIsNone(
+            REGISTRY.get_sample_value(
+                "replgame_requests_total", {"command": "MakeMove", "result": "ok"}
+            )
+        )
+
+
+class WithoutEndpointTests(SynchronousTestCase):
+    """A server whose config has no ``metrics`` endpoint (``tap.makeService``)."""
+
+    def test_no_metrics_child_no_http_port_no_observers(self) -> None:
+        config = write_local_config(Path(self.mktemp()), [7301, 7302, 7303])
+        options = Options()
+        options.parseOptions(["--id", "1", "--config", str(config)])
+        reactor = MemoryReactorClock()
+        server = makeService(options, reactor=reactor)
+        peers = server.getServiceNamed("peers")
+        peers.dial = lambda peer: TCP4ClientEndpoint(reactor, peer.peer_host, peer.peer_port)
+        self.assertNotIn("metrics", [child.name for child in server])
+        server.privilegedStartService()
+        server.startService()
+        self.addCleanup(lambda: self.successResultOf(server.stopService()))
+        self.assertEqual([port[0] for port in reactor.tcpServers], [7301])  # AMP only
+        self.assertIsNone(server.getServiceNamed("node").node.metrics)
+        self.assertIsNone(server.getServiceNamed("storage").committer.on_commit)
 
 
 class TimeoutClaimTests(ConnectionTestCase):
