@@ -118,10 +118,15 @@ async def test_metrics_overhead_smoke(tmp_path: Path) -> None:
         assert scrape["n"] > 0 and scrape["failures"] == 0
         assert scrape["bytes"] > 1000  # every family, in Prometheus' text format
     assert result["scrape"]["idle"]["n"] == 3 * metrics_overhead.IDLE_SCRAPES
+    assert _finite(result["counting_us_per_request"])
     text = metrics_overhead.render(result)
     assert "scraped every 100 ms vs not" in text
     write_result("metrics", result, tmp_path)
     assert "## Metrics overhead" in report.render(tmp_path)
+    # A missed target is explained from the run's own figures.
+    missed = {**result, "targets": dict.fromkeys(result["targets"], False)}
+    write_result("metrics", missed, tmp_path)
+    assert "- **Metrics overhead** (on/off" in report.render(tmp_path)
 
 
 @pytest_twisted.ensureDeferred
