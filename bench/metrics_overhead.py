@@ -11,9 +11,9 @@ windows) in three configurations:
   the moves per second).
 
 Switching between off and on rewrites the config and restarts the three
-servers (same ports, same data); the clients redial.  Each round runs the
-three configurations in turn, the order reversed every other round, each
-window after a warm-up of its own.  The figures compared are medians of
+servers (same ports, same data), and the players get new clients.  Each
+round runs the three configurations in turn, the order reversed every other
+round, each window after a warm-up of its own.  The figures compared are medians of
 per-round ratios of moves per second: on/off (the counting) and scraped/on
 (the scraping), each to be within 3 % (issue 13).  After each scraped
 window, each server is scraped 10 times more with no load: the round trip
@@ -27,6 +27,8 @@ import subprocess
 import sys
 import time
 from typing import Any
+
+from twisted.internet.defer import succeed
 
 from bench.common import (
     MIN_ROUNDS,
@@ -45,6 +47,8 @@ from bench.servers import Cluster
 from bench.testbed import OursPlayer, Testbed
 from bench.throughput import Plans, Window, phase
 from bench.workload import PlanSource
+from game.server.locators import counted
+from game.server.metrics import ServerMetrics
 
 NAME = "metrics"
 CONFIGS = ("off", "on", "scraped")
@@ -61,13 +65,14 @@ TARGET_SCRAPED = "scraped every 100 ms vs not: moves/s within 3 %"
 TARGETS = {TARGET_ON: "on/off", TARGET_SCRAPED: "scraped/on"}
 #: How it is measured, for docs/performance.md.
 METHOD = (
-    "The same three servers play 16 games at once (the players and windows of benchmark 2) "
+    f"The same three servers play {GAMES} games at once (the players and windows of benchmark 2) "
     "with no `metrics` endpoint in the config (**off**: nothing is counted), with one on every "
     "server that nobody scrapes (**on**), and with every server's `/metrics` fetched every "
     "100 ms (**scraped**) by a separate process (`bench/scraper.py`, one persistent HTTP "
     "connection per server, as Prometheus does: in the clients' process its work would take "
     "CPU from the clients, which bounds the moves per second). Off and on differ only by the "
-    "config's `metrics` key; switching restarts the three servers (same ports, same data). "
+    "config's `metrics` key; switching restarts the three servers (same ports, same data) "
+    "and gives the players new clients. "
     "The three alternate in each round, the order reversed every other round, each window "
     "after its own warm-up; the ratios are medians of per-round ratios. After each scraped "
     "window each server is scraped 10 more times with no load: that round trip is the cost "
@@ -115,11 +120,6 @@ def counting_cost(repeat: int = 10_000) -> float:
     """Microseconds a request's counting adds in the server (in this process):
     the same answered request through :func:`~game.server.locators.counted`
     and without it."""
-    from twisted.internet.defer import succeed
-
-    from game.server.locators import counted
-    from game.server.metrics import ServerMetrics
-
     box: dict[bytes, bytes] = {}
 
     def respond(box: Any) -> Any:
