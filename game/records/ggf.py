@@ -4,7 +4,7 @@ Written as the GGS Othello server writes a game, on one line::
 
     (;GM[Othello]PC[replgame]PB[alice]PW[bob]TI[05:00/00:05/]TY[8]RE[+12.000]
     BO[8 -------- -------- -------- ---O*--- ---*O--- -------- -------- -------- *]
-    B[f5]W[d6]B[c3]...W[PA]...;)
+    B[f5]W[d6]B[c3]...W[pass]...;)
 
 - Properties in GGS's order: ``GM``, ``PC``, ``DT`` (when the date is known:
   never from a game document), ``PB``/``PW`` (absent for a free seat),
@@ -13,9 +13,11 @@ Written as the GGS Othello server writes a game, on one line::
 - ``BO``: the board size, the eight rows top (rank 1) to bottom, each
   a-h, ``*`` black, ``O`` white, ``-`` empty, separated by spaces as GGS
   writes them, then the side to move (``*`` black).
-- Moves ``B[f5]``/``W[d6]``: the square in lower case (GGS accepts either
-  case, and so does the reader), a pass ``PA``.  Reading also takes
-  ``f5/eval/time`` and ``pass``.
+- Moves ``B[f5]``/``W[d6]``: the square in lower case and a pass
+  ``pass``, as the GGS game archive has them since 2003 (``B[d3//0.01]``,
+  ``B[pass]``; its 2000 games are upper case, ``B[E6//4.09]``).  Reading
+  takes either case, ``PA`` (NBoard's pass) and the ``/eval/time`` GGS
+  appends to a move.
 - ``RE``: the score from Black's view with three decimals: the disc
   difference, empty squares going to the winner as the World Othello rules
   count them (``+12.000``, ``-4.000``, ``0.000``); a resignation
@@ -84,7 +86,7 @@ def export_ggf(record: Record) -> str:
     parts.append(f"BO[{board(start.to_text())}]")
     seat = start.to_move
     for move in record.moves:
-        parts.append(f"{'BW'[seat]}[{'PA' if move == PASS else move}]")
+        parts.append(f"{'BW'[seat]}[{move}]")
         seat = 1 - seat
     parts.append(";)")
     return "".join(parts) + "\n"
