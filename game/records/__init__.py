@@ -118,7 +118,12 @@ def parse(text: str, format: str | None = None, kind: str | None = None) -> Reco
     :raises RecordError: a record of another game, or one that contradicts itself.
     """
     if format is None:
-        format, sniffed = sniff(text)
+        try:
+            format, sniffed = sniff(text)
+        except RecordError:
+            if kind is None:
+                raise
+            format, sniffed = "moves", kind  # its reader says where it goes wrong
         kind = kind or sniffed
     if format not in FORMATS:
         raise RecordError(f"unknown format {format!r}; expected one of {', '.join(FORMATS)}")

@@ -128,14 +128,18 @@ def read_record(args: argparse.Namespace) -> Record:
     return record
 
 
-def player_names(record: Record, black: str | None, white: str | None) -> tuple[str, str]:
-    """The two seats' names: the arguments', else the record's, else the colours.
+def player_names(record: Record, black: str | None, white: str | None) -> tuple[str, str | None]:
+    """The two seats' names: the arguments', else the record's, else the colours
+    (None for the free seat of a game nobody joined).
 
     :raises CliError: a record's name is not a valid player name.
     """
-    names = []
+    names: list[str | None] = []
     for seat, given in enumerate((black, white)):
         name = given or record.players[seat] or COLOURS[seat]
+        if seat == 1 and (waits_for_white(record, white) or _cancelled(record)):
+            names.append(None)
+            continue
         try:
             names.append(p.check_player(name))
         except p.InvalidArgument as error:
@@ -143,7 +147,17 @@ def player_names(record: Record, black: str | None, white: str | None) -> tuple[
                 f"the record's {COLOURS[seat]} player {name!r} is no player name here "
                 f"({error}); give --{COLOURS[seat]} NAME"
             ) from None
+    assert names[0] is not None
     return names[0], names[1]
+
+
+def _cancelled(record: Record) -> bool:
+    return record.result is not None and record.result.reason == "cancelled"
+
+
+def waits_for_white(record: Record, white: str | None) -> bool:
+    """Whether the record is of a game nobody joined (and no name is given for it)."""
+    return not record.moves and record.result is None and record.players[1] is None and not white
 
 
 def import_steps(record: Record) -> list[Step]:
@@ -181,13 +195,17 @@ async def cmd_import(session: Session) -> None:
         lambda: client.create_game(game_id, record.kind, black, tokens[0]),
     )
     session.remember(Seat(session.cluster, game_id, 0, black, tokens[0], record.kind))
-    if record.result is not None and record.result.reason == "cancelled":
+    if _cancelled(record):
         outcome = await _acknowledged(
             session, "import (cancel)", lambda: client.resign(game_id, 1, tokens[0])
         )
+    elif waits_for_white(record, args.white):
+        pass  # an open game stays open
     else:
+        assert white is not None
+        joiner = white
         outcome = await _acknowledged(
-            session, "import (join)", lambda: client.join_game(game_id, 1, white, tokens[1])
+            session, "import (join)", lambda: client.join_game(game_id, 1, joiner, tokens[1])
         )
         session.remember(Seat(session.cluster, game_id, 1, white, tokens[1], record.kind))
         for number, step in enumerate(import_steps(record), start=1):
@@ -202,7 +220,10 @@ async def cmd_import(session: Session) -> None:
             f"the record ends in {_NOT_REPLAYED[record.result.reason]}, which cannot be "
             "replayed: the game stays active"
         )
-    text = f"imported game {game_id}: {len(record.moves)} moves, {black} (black) v {white} (white)"
+    text = (
+        f"imported game {game_id}: {len(record.moves)} moves, "
+        f"{black} (black) v {white or 'nobody yet'} (white)"
+    )
     session.show_outcome(
         outcome,
         "\n".join([text, *(f"note: {note}" for note in notes)]),
