@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 INSTALLED := $(VENV)/.installed-stamp
 TIMED := tools/timed
 # Unit suites: SynchronousTestCase only, run by trial (no real reactor).
-UNIT := tests.rules tests.server tests.client tests.test_config tests.test_ampframe tests.client_gui \
+UNIT := tests.rules tests.records tests.server tests.client tests.test_config tests.test_ampframe tests.client_gui \
 	tests.test_launcher tests.test_clusterrunner tests.test_layout
 
 .PHONY: test lint demo certs clean chaos bench

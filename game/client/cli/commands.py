@@ -28,6 +28,7 @@ from game.client.cli.choices import (
     draw_action,
     free_seat,
 )
+from game.client.cli.records import cmd_export, cmd_import
 from game.client.cli.session import Session, unreadable
 from game.client.cli.watch import cmd_watch
 from game.client.client import NoAnswer, NoServers, Outcome
@@ -316,4 +317,6 @@ COMMANDS: dict[str, Callable[[Session], Coroutine[Any, Any, None]]] = {
     "claim": cmd_claim,
     "watch": cmd_watch,
     "bot": cmd_bot,
+    "export": cmd_export,
+    "import": cmd_import,
 }

@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 
 from game import protocol as p
+from game.client.cli.records import add_record_commands
 from game.client.options import add_cluster_options
 from game.client.reports import PROG
 from game.rules import KINDS
@@ -207,6 +208,8 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="SECONDS",
         help="abandon a game that makes no progress for this long (default 30)",
     )
+
+    add_record_commands(command, _game_id, _player)
 
     cluster = command(
         "cluster",
