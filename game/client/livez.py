@@ -8,7 +8,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from twisted.internet import defer
 from twisted.internet.defer import Deferred, DeferredList, succeed
 from twisted.internet.interfaces import IReactorTCP, IReactorTime
 from twisted.python.failure import Failure
@@ -41,7 +40,8 @@ def probe_livez(
         host, port = http_target(endpoint, server_host)
     except NotHttpTcp as error:
         return succeed(MetricsCheck(endpoint, False, str(error)))
-    agent = Agent(IReactorTCP(reactor), connectTimeout=timeout)
+    # The timeout below covers the connecting too, cancelling it.
+    agent = Agent(IReactorTCP(reactor))
     asked: Deferred[Any] = agent.request(b"GET", livez_url(host, port))
 
     def answered(response: Any) -> Deferred[MetricsCheck]:
@@ -54,13 +54,14 @@ def probe_livez(
         return body.addCallback(read)
 
     def failed(failure: Failure) -> MetricsCheck:
-        if failure.check(defer.TimeoutError, defer.CancelledError):
-            return MetricsCheck(endpoint, False, f"no answer within {timeout:g} s")
         return MetricsCheck(endpoint, False, _short_error(failure))
 
-    checked: Deferred[MetricsCheck] = asked.addCallback(answered)
-    checked.addTimeout(timeout, IReactorTime(reactor))
-    return checked.addErrback(failed)
+    def too_late(result: object, seconds: float) -> MetricsCheck:
+        # Whatever the cancelled request failed with (ConnectingCancelledError, ...).
+        return MetricsCheck(endpoint, False, f"no answer within {seconds:g} s")
+
+    checked: Deferred[MetricsCheck] = asked.addCallback(answered).addErrback(failed)
+    return checked.addTimeout(timeout, IReactorTime(reactor), onTimeoutCancel=too_late)
 
 
 def _short_error(failure: Failure) -> str:
