@@ -10,6 +10,7 @@ while parsing, and :class:`Command` turns any parsing failure into a
 
 from __future__ import annotations
 
+import json
 import re
 from typing import Any, ClassVar
 
@@ -341,8 +342,25 @@ class GameChanged(Command):
     requiresAnswer = False
 
 
+class ServerInfo(Command):
+    """Ours (docs/protocol.md): what an operator sees of one server, in every
+    state.  ``info`` is canonical JSON (:func:`canonical_info`); an older
+    server answers ``UNHANDLED``."""
+
+    arguments: ClassVar[list[tuple[bytes, amp.Argument]]] = []
+    response: ClassVar[list[tuple[bytes, amp.Argument]]] = [(b"info", amp.Unicode())]
+    errors: ClassVar[dict[type[Exception], bytes]] = {wire.Internal: wire.Internal.tag}
+
+
+def canonical_info(info: dict[str, Any]) -> str:
+    """``ServerInfo``'s ``info`` text, as the game document's: sorted keys,
+    no spaces, UTF-8 left as it is."""
+    return json.dumps(info, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
 CLIENT_COMMANDS: tuple[type[Command], ...] = (
     Status,
+    ServerInfo,
     CreateGame,
     JoinGame,
     MakeMove,

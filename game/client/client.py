@@ -44,6 +44,7 @@ from game.client.majority import (
     decide,
     merge_listings,
 )
+from game.client.serverinfo import ServerInfo
 from game.config import ClusterConfig, ServerConfig
 from game.endpoints import client_endpoint
 from game.link import LinkProtocol, ReconnectingLink, backoff, encode_request
@@ -512,6 +513,25 @@ class ReplicatedClient:
 
         return DeferredList([one(link) for link in self.links.values()]).addCallback(
             lambda results: [status for _, status in results]
+        )
+
+    def server_infos(self) -> Deferred[dict[int, ServerInfo | None]]:
+        """Every server's ``ServerInfo`` (ours, docs/protocol.md), asked as
+        :meth:`statuses` asks ``Status``: ``None`` for a server that did not
+        answer it (down, or older: ``UNHANDLED``), which is no failure."""
+
+        def parse(answer: dict[str, Any]) -> ServerInfo | None:
+            return ServerInfo.from_text(answer["info"])
+
+        def one(link: ServerLink) -> Deferred[ServerInfo | None]:
+            asked: Deferred[dict[str, Any]] = link.call(p.ServerInfo)
+            return asked.addCallback(parse).addErrback(lambda _: None)
+
+        ids = list(self.links)
+        return DeferredList([one(link) for link in self.links.values()]).addCallback(
+            lambda results: {
+                server_id: info for server_id, (_, info) in zip(ids, results, strict=True)
+            }
         )
 
     # -- games -----------------------------------------------------------------

@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from game.client.client import Outcome, ServerStatus, WatchUpdate
     from game.client.document import GameDocument
     from game.client.majority import ListedGame
+    from game.client.serverinfo import MetricsCheck, ServerDetails, ServerInfo
 
 #: The command's name, as messages quote it.
 PROG: Final = "replgame"
@@ -435,8 +436,13 @@ def status_summary(statuses: Sequence[ServerStatus]) -> tuple[bool, str, bool]:
     return False, ", ".join(reasons), provisional
 
 
-def format_status(config: ClusterConfig, statuses: Sequence[ServerStatus]) -> str:
-    """The table of ``replgame status``."""
+def format_status(
+    config: ClusterConfig,
+    statuses: Sequence[ServerStatus],
+    details: Mapping[int, ServerDetails] | None = None,
+) -> str:
+    """The table of ``replgame status``; with ``details`` (``ServerInfo`` and
+    the metrics endpoint), a second table of them below."""
     rows = [("server", "address", "reachable", "serving", "clock", "games", "digest")]
     for s in sorted(statuses, key=lambda s: s.server_id):
         server = config.server(s.server_id)
@@ -460,11 +466,18 @@ def format_status(config: ClusterConfig, statuses: Sequence[ServerStatus]) -> st
     lines.append(f"agree: {'yes' if agree else 'no'}, {why}")
     if provisional:
         lines.append("PROVISIONAL: no two serving servers hold the same games; no majority")
+    if details is not None:
+        lines += ["", *details_table(statuses, details)]
     return "\n".join(lines)
 
 
-def status_json(config: ClusterConfig, statuses: Sequence[ServerStatus]) -> dict[str, Any]:
-    """``replgame status --json``."""
+def status_json(
+    config: ClusterConfig,
+    statuses: Sequence[ServerStatus],
+    details: Mapping[int, ServerDetails] | None = None,
+) -> dict[str, Any]:
+    """``replgame status --json``; with ``details``, each server's also has
+    ``info`` (its ``ServerInfo`` object, or ``null``) and ``metrics_endpoint``."""
     agree, why, provisional = status_summary(statuses)
     servers = []
     for s in sorted(statuses, key=lambda s: s.server_id):
@@ -481,4 +494,97 @@ def status_json(config: ClusterConfig, statuses: Sequence[ServerStatus]) -> dict
                 "error": s.error,
             }
         )
+        detail = details.get(s.server_id) if details is not None else None
+        if detail is not None:
+            servers[-1]["info"] = detail.info.fields if detail.info is not None else None
+            servers[-1]["metrics_endpoint"] = detail.metrics.as_json()
     return {"servers": servers, "agree": agree, "reason": why, "provisional": provisional}
+
+
+#: The widest ``state`` cell of the details table.
+STATE_WIDTH = 34
+
+
+def details_table(
+    statuses: Sequence[ServerStatus], details: Mapping[int, ServerDetails]
+) -> list[str]:
+    """The second table of ``replgame status``: what ``ServerInfo`` says of
+    each server and whether its metrics endpoint answers.  A server that did
+    not answer ``ServerInfo`` (down, or older) shows only ``-``."""
+    rows = [("server", "state", "uptime", "conns", "watches", "last catch-up", "metrics")]
+    for s in sorted(statuses, key=lambda s: s.server_id):
+        detail = details.get(s.server_id)
+        metrics = metrics_cell(detail.metrics) if detail is not None else "-"
+        info = detail.info if detail is not None else None
+        if info is None:
+            rows.append((str(s.server_id), "-", "-", "-", "-", "-", metrics))
+            continue
+        rows.append(
+            (
+                str(s.server_id),
+                state_text(info),
+                duration_text(info.uptime),
+                str(info.connections),
+                str(info.watches),
+                catch_up_text(info),
+                metrics,
+            )
+        )
+    return _table(rows)
+
+
+def state_text(info: ServerInfo, width: int = STATE_WIDTH) -> str:
+    """``serving``, or why not (``/readyz``'s reason without "server N is"),
+    cut to ``width``."""
+    if info.reason is None:
+        return "serving"
+    prefix = f"server {info.server_id} is "
+    text = info.reason.removeprefix(prefix)
+    return text if len(text) <= width else text[: width - 3] + "..."
+
+
+def duration_text(seconds: float) -> str:
+    """A duration in its two largest units: ``42s``, ``5m 12s``, ``4h 3m``, ``3d 4h``."""
+    total = max(0, int(seconds))
+    days, rest = divmod(total, 86400)
+    hours, rest = divmod(rest, 3600)
+    minutes, secs = divmod(rest, 60)
+    if days:
+        return f"{days}d {hours}h"
+    if hours:
+        return f"{hours}h {minutes}m"
+    if minutes:
+        return f"{minutes}m {secs}s"
+    return f"{secs}s"
+
+
+def bytes_text(count: int) -> str:
+    """``512 B``, ``18 KB``, ``3.4 MB``, ``1.2 GB`` (powers of 1024)."""
+    if count < 1024:
+        return f"{count} B"
+    if count < 1024**2:
+        return f"{round(count / 1024)} KB"
+    if count < 1024**3:
+        return f"{count / 1024**2:.1f} MB"
+    return f"{count / 1024**3:.1f} GB"
+
+
+def catch_up_text(info: ServerInfo) -> str:
+    """``12s ago from 2: 40 games, 113 events, 18 KB``, or ``none``."""
+    last = info.last_catch_up
+    if last is None:
+        return "none"
+    source = f" from {', '.join(str(peer) for peer in last.peers)}" if last.peers else ""
+    return (
+        f"{duration_text((info.now - last.at) / 1000)} ago{source}: "
+        f"{_count(last.games, 'game')}, {_count(last.events, 'event')}, {bytes_text(last.bytes)}"
+    )
+
+
+def _count(number: int, noun: str) -> str:
+    return f"{number} {noun}{'' if number == 1 else 's'}"
+
+
+def metrics_cell(check: MetricsCheck) -> str:
+    """The metrics column: ``yes``, ``no (why)``, or ``-`` (none configured)."""
+    return check.text() if check.configured else "-"

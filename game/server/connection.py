@@ -192,6 +192,11 @@ class ServerFactory(Factory):
         self.input = FairInput(clock)
         self.connections: set[ServerProtocol] = set()
         self._drained: list[Deferred[None]] = []
+        node.client_connections = self.client_connections
+
+    def client_connections(self) -> int:
+        """The open connections that are not an authenticated peer's."""
+        return sum(1 for protocol in self.connections if protocol.peer_id is None)
 
     def buildProtocol(self, addr: IAddress) -> ServerProtocol | None:  # type: ignore[override]
         limit = self.node.tuning.max_connections

@@ -110,6 +110,12 @@ class ClientLocator(amp.CommandLocator):
     def status(self) -> dict[str, Any]:
         return self.node.status()
 
+    @p.ServerInfo.responder
+    def server_info(self) -> dict[str, Any]:
+        # Served in every state, like Status: it is how an operator sees why
+        # a server does not serve.
+        return {"info": p.canonical_info(self.node.info())}
+
     @p.CreateGame.responder
     def create_game(
         self,

@@ -25,10 +25,11 @@ from game import errors as wire
 from game.config import ClusterConfig
 from game.lifecycle import Lifecycle
 from game.protocol import PROTOCOL_VERSION
+from game.server.catchups import CatchUp
 from game.server.gamelog import TIMEOUT, Command
 from game.server.peers import PeerLink, PeerState
 from game.server.replica import DamagedGame, Replica
-from game.server.sync import Synchronizer, format_children
+from game.server.sync import Synchronizer, SyncStats, format_children
 from game.server.timeouts import TimeoutKeeper
 
 if TYPE_CHECKING:
@@ -128,6 +129,13 @@ class ServerNode:
         self.timeouts_claimed = 0
         #: The peers the running start-up catch-up copies from.
         self.catching_up_from: tuple[int, ...] = ()
+        #: The last catch-up that finished (``ServerInfo``; memory only).
+        self.last_catch_up: CatchUp | None = None
+        #: How many client (not peer) connections are open; the protocol
+        #: factory (:class:`game.server.connection.ServerFactory`) sets it.
+        self.client_connections: Callable[[], int] = lambda: 0
+        #: When the server started, by its wall clock (ms; reset by :meth:`start`).
+        self.started_ms = self.now_ms()
 
     @property
     def state(self) -> ServerState:
@@ -162,6 +170,7 @@ class ServerNode:
     # -- start-up ------------------------------------------------------------
 
     def start(self) -> None:
+        self.started_ms = self.now_ms()
         log.info(
             "server {server_id} starting with {games} game(s), clock {clock}, "
             "{database} database; polling peers {peers}",
@@ -253,8 +262,11 @@ class ServerNode:
             (link for link in answered if not _fresh(link.state)),
             key=lambda link: -link.state.clock if link.state else 0,
         )
+        total = SyncStats()
+        used: set[int] = set()
         if self.replica.is_new and seeded:
-            await self.sync.rebuild_from(seeded[0])
+            total.add(await self.sync.rebuild_from(seeded[0]))
+            used.add(seeded[0].peer_id)
         for link in seeded:
             try:
                 state = await link.poll_status()
@@ -266,7 +278,10 @@ class ServerNode:
                 )
                 continue
             if state.tree != self._tree_root():
-                await self.sync.catch_up_with(link)
+                total.add(await self.sync.catch_up_with(link))
+                used.add(link.peer_id)
+        if used:
+            self._caught_up_with("startup", used, total)
         if self.replica.is_new:
             await self.replica.mark_initialized()
         if self.state is not ServerState.CATCHING_UP:
@@ -289,6 +304,10 @@ class ServerNode:
 
     def _tree_root(self) -> str:
         return format_children(self.replica.tree_children(""))
+
+    def _caught_up_with(self, trigger: str, peers: set[int], stats: SyncStats) -> None:
+        """Remember a finished catch-up, for ``ServerInfo``."""
+        self.last_catch_up = CatchUp.of(self.now_ms(), trigger, peers, stats)
 
     # -- anti-entropy ----------------------------------------------------------
 
@@ -325,6 +344,7 @@ class ServerNode:
                     )
                     continue
                 if stats.games:
+                    self._caught_up_with("anti_entropy", {link.peer_id}, stats)
                     log.info(
                         "anti-entropy repaired {games} game(s) from server {peer_id}",
                         games=stats.games,
@@ -349,6 +369,24 @@ class ServerNode:
             "protocol": PROTOCOL_VERSION,
             "digest": self.replica.digest_hex(),
             "now": self.now_ms(),
+        }
+
+    def info(self) -> dict[str, Any]:
+        """``ServerInfo``'s answer (docs/protocol.md), in every state."""
+        now = self.now_ms()
+        last = self.last_catch_up
+        return {
+            "server_id": self.server_id,
+            "state": self.state.value,
+            "reason": self.not_ready_reason(),
+            "started": self.started_ms,
+            "now": now,
+            "uptime": round((now - self.started_ms) / 1000, 3),
+            "connections": self.client_connections(),
+            "watches": sum(len(watchers) for watchers in self.watchers.values()),
+            "peers": sorted(peer_id for peer_id, link in self.links.items() if link.ready),
+            "last_catch_up": last.as_json() if last is not None else None,
+            "metrics": self.config.server(self.server_id).metrics,
         }
 
     def peer_status(self) -> dict[str, Any]:
@@ -410,7 +448,9 @@ class ServerNode:
     def sync_game(self, game_id: str) -> Deferred[str]:
         self.require_serving()
         self.catch_ups["on_demand"] += 1
-        return self._caught_up(game_id).addCallback(lambda _: self.replica.document(game_id))
+        return self._caught_up(game_id, "on_demand").addCallback(
+            lambda _: self.replica.document(game_id)
+        )
 
     def list_games(
         self, status: str, kind: str, player: str, limit: int, after: str
@@ -430,7 +470,9 @@ class ServerNode:
         except lacking as error:
             trigger = "read_repair" if isinstance(error, DamagedGame) else "on_demand"
             self.catch_ups[trigger] += 1
-            return self._caught_up(game_id).addCallback(lambda _: self._still_damaged(answer))
+            return self._caught_up(game_id, trigger).addCallback(
+                lambda _: self._still_damaged(answer)
+            )
 
     def _still_damaged(self, answer: Callable[[], Deferred[str]]) -> Deferred[str]:
         try:
@@ -440,9 +482,10 @@ class ServerNode:
                 f"{error} on server {self.server_id}, and no peer could repair it yet"
             ) from None
 
-    def _caught_up(self, game_id: str) -> Deferred[None]:
+    def _caught_up(self, game_id: str, trigger: str) -> Deferred[None]:
         """Reconcile one game with the peers, giving up after catchup_timeout
-        (then the command answers from what this server holds)."""
+        (then the command answers from what this server holds).  One that
+        adopted something is the last catch-up (``ServerInfo``)."""
         done: Deferred[None] = Deferred()
 
         def finish(outcome: object) -> None:
@@ -461,8 +504,13 @@ class ServerNode:
         # concurrent requests for the game share it.
         gave_up: Deferred[None] = deferLater(self.clock, self.tuning.catchup_timeout)
         gave_up.addCallback(finish).addErrback(_cancelled)
-        self.sync.reconcile(game_id).addBoth(finish)
+        self.sync.reconcile(game_id).addCallback(self._repaired, trigger).addBoth(finish)
         return done
+
+    def _repaired(self, stats: SyncStats, trigger: str) -> SyncStats:
+        if stats.games:
+            self._caught_up_with(trigger, stats.sources, stats)
+        return stats
 
     # -- watches -------------------------------------------------------------
 

@@ -81,18 +81,27 @@ PEER_DOWN = (
 
 @attrs.define
 class SyncStats:
-    """What one catch-up moved, for the logs."""
+    """What one catch-up moved, for the logs and ``ServerInfo``'s last catch-up."""
 
     games: int = 0
     events: int = 0
     forks: int = 0
     waiting: int = 0
+    #: Bytes received from the peers meanwhile, and how long it took
+    #: (a whole catch-up, a rebuild, or one game's reconcile).
+    bytes: int = 0
+    seconds: float = 0.0
+    #: The peers that held the histories adopted.
+    sources: set[int] = attrs.field(factory=set)
 
     def add(self, other: SyncStats) -> None:
         self.games += other.games
         self.events += other.events
         self.forks += other.forks
         self.waiting += other.waiting
+        self.bytes += other.bytes
+        self.seconds += other.seconds
+        self.sources |= other.sources
 
 
 def parse_children(text: str) -> list[int]:
@@ -153,6 +162,7 @@ class Synchronizer:
         return outcome
 
     async def _reconcile(self, game_id: str) -> SyncStats:
+        started, received = time.monotonic(), self._bytes_received()
         own = self._own_history(game_id)
         fetches = [
             _deferred(self._fetch_history(link, game_id, own)) for link in self.links.values()
@@ -165,7 +175,13 @@ class Synchronizer:
                 peers.append(None)
             else:
                 peers.append(outcome)
-        return await self._settle(game_id, peers)
+        stats = await self._settle(game_id, peers)
+        stats.bytes = self._bytes_received() - received
+        stats.seconds = time.monotonic() - started
+        return stats
+
+    def _bytes_received(self) -> int:
+        return sum(link.bytes_received for link in self.links.values())
 
     async def _settle(self, game_id: str, peers: list[History]) -> SyncStats:
         """Decide between our history of a game and the peers' ones, and adopt the winner.
@@ -200,6 +216,12 @@ class Synchronizer:
             return stats
         stats.games = 1
         stats.events = len(decision.history) - common
+        # ``peers`` is in the order of ``self.links``.
+        stats.sources = {
+            peer_id
+            for peer_id, history in zip(self.links, peers, strict=False)
+            if history == decision.history
+        }
         self.events_adopted += stats.events
         if common < len(own):
             stats.forks = 1
@@ -447,6 +469,8 @@ class Synchronizer:
         received = link.bytes_received
         differing = await self._differing_games(link)
         stats = await self._reconcile_all(differing)
+        stats.bytes = link.bytes_received - received
+        stats.seconds = time.monotonic() - started
         log.info(
             "caught up with server {peer_id}: {games} game(s) and {events} event(s) "
             "adopted, {forks} fork(s) resolved, {waiting} waiting, out of {differing} "
@@ -457,8 +481,8 @@ class Synchronizer:
             forks=stats.forks,
             waiting=stats.waiting,
             differing=len(differing),
-            bytes=link.bytes_received - received,
-            seconds=time.monotonic() - started,
+            bytes=stats.bytes,
+            seconds=stats.seconds,
         )
         return stats
 
@@ -535,14 +559,17 @@ class Synchronizer:
             after = answer["next"]
             if not after:
                 break
+        stats.bytes = link.bytes_received - received
+        stats.seconds = time.monotonic() - started
+        stats.sources = {link.peer_id}
         log.info(
             "rebuilt {games} game(s) ({events} events) from server {peer_id}: "
             "{bytes} bytes received in {seconds:.3f} s",
             games=stats.games,
             events=stats.events,
             peer_id=link.peer_id,
-            bytes=link.bytes_received - received,
-            seconds=time.monotonic() - started,
+            bytes=stats.bytes,
+            seconds=stats.seconds,
         )
         return stats
 

@@ -18,8 +18,9 @@ from twisted.internet import reactor
 from game import protocol as p
 from game.client.client import ReplicatedClient
 from game.config import load_config
+from game.localcluster import free_ports
 from tests.integration.cli_helpers import Cli, CliResult, pid_alive
-from tests.integration.cluster import eventually, sleep, timed_test
+from tests.integration.cluster import HOST, Cluster, eventually, sleep, timed_test
 
 
 def game_id_of(result: CliResult) -> str:
@@ -28,9 +29,32 @@ def game_id_of(result: CliResult) -> str:
     return game_id
 
 
+def with_metrics(cluster: Cluster) -> dict[int, str]:
+    """Give each server a metrics endpoint on a free port, as the built-in
+    cluster has (kept when the cluster picks new ports); their endpoints."""
+    endpoints = {
+        server_id: f"tcp:{port}:interface={HOST}"
+        for server_id, port in zip(sorted(cluster.servers), free_ports(3), strict=True)
+    }
+    plain = cluster.config_text
+
+    def config_text(secret: str | None = None, **extra_tuning: Any) -> str:
+        text = plain(secret, **extra_tuning)
+        for server_id, endpoint in endpoints.items():
+            text = text.replace(
+                f"id = {server_id}\n", f'id = {server_id}\nmetrics = "{endpoint}"\n'
+            )
+        return text
+
+    cluster.config_text = config_text  # type: ignore[method-assign]
+    cluster.write_config(cluster.config_path)
+    return endpoints
+
+
 @timed_test(60)
 async def test_a_game_played_to_its_end(make_cluster: Any) -> None:
     cluster = make_cluster()
+    endpoints = with_metrics(cluster)
     await cluster.start_all()
     cli = Cli(cluster.root, cluster.config_path)
 
@@ -39,6 +63,28 @@ async def test_a_game_played_to_its_end(make_cluster: Any) -> None:
     data = status.json()
     assert data["agree"] is True and data["provisional"] is False
     assert [s["serving"] for s in data["servers"]] == [True, True, True]
+    # Beside Status: each server's ServerInfo, and its metrics endpoint answers.
+    for server_id, server in zip((1, 2, 3), data["servers"], strict=True):
+        info = server["info"]
+        assert (info["server_id"], info["state"], info["reason"]) == (server_id, "serving", None)
+        assert info["connections"] >= 1 and info["watches"] == 0, info  # this command's link
+        assert info["peers"] == [i for i in (1, 2, 3) if i != server_id], info
+        assert 0 <= info["uptime"] < 60 and info["now"] >= info["started"], info
+        assert info["metrics"] == endpoints[server_id], info
+        assert server["metrics_endpoint"] == {
+            "configured": True,
+            "endpoint": endpoints[server_id],
+            "answers": True,
+            "error": "",
+        }, server
+    table = (await cli.run("status")).out.splitlines()
+    assert table[4] == "agree: yes, all 3 serve the same games at clock 0", table
+    assert table[6].split() == [
+        "server", "state", "uptime", "conns", "watches", "last", "catch-up", "metrics"
+    ], table  # fmt: skip
+    for server_id, row in zip((1, 2, 3), table[7:], strict=True):
+        cells = row.split()
+        assert cells[:2] == [str(server_id), "serving"] and cells[-1] == "yes", row
 
     new = await cli.run("new", "connect4", "--as", "alice", "--json")
     game_id = game_id_of(new)
@@ -129,6 +175,9 @@ async def test_servers_killed_and_restarted(make_cluster: Any) -> None:
         status = await cli.run("status")
         assert status.code == 0 and "agree: no, servers 2 and 3 unreachable" in status.out
         assert "PROVISIONAL" in status.out
+        # The details of the two down: nothing known, no metrics endpoint configured.
+        for server_id in (2, 3):
+            assert f"{server_id}       -  " in status.out, status.out
 
         async def provisional_watch() -> None:
             assert any(u["provisional"] and u["game"]["version"] == 7 for u in watched)

@@ -12,6 +12,7 @@ from game import errors as wire
 from game.lifecycle import InvalidTransition
 from game.server.node import ServerState, may_catch_up
 from game.server.peers import PeerState
+from game.server.sync import SyncStats
 from tests.server.helpers import ServerHarness
 
 
@@ -73,13 +74,13 @@ class FakeSync:
     def __init__(self) -> None:
         self.calls: list[tuple[str, int]] = []
 
-    def rebuild_from(self, link: FakePeerLink) -> Deferred[None]:
+    def rebuild_from(self, link: FakePeerLink) -> Deferred[SyncStats]:
         self.calls.append(("rebuild", link.peer_id))
-        return succeed(None)
+        return succeed(SyncStats())
 
-    def catch_up_with(self, link: FakePeerLink) -> Deferred[None]:
+    def catch_up_with(self, link: FakePeerLink) -> Deferred[SyncStats]:
         self.calls.append(("catch up", link.peer_id))
-        return succeed(None)
+        return succeed(SyncStats())
 
 
 def transitions(events: list[LogEvent]) -> list[tuple[str, str]]:

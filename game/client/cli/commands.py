@@ -33,7 +33,9 @@ from game.client.cli.session import Session, unreadable
 from game.client.cli.watch import cmd_watch
 from game.client.client import NoAnswer, NoServers, Outcome
 from game.client.document import DocumentError, GameDocument
+from game.client.livez import check_metrics
 from game.client.majority import ListedGame, ServerAnswer, decide
+from game.client.serverinfo import ServerDetails
 from game.client.tokens import Seat, new_token
 
 #: Pages of ``ListGames`` read at most (100 games each).
@@ -42,14 +44,21 @@ PAGE_SIZE = 100
 
 
 async def cmd_status(session: Session) -> None:
-    session.client.start()
-    await session.client.settled()
-    statuses = await session.client.statuses()
+    client = session.client
+    client.start()
+    await client.settled()
+    # Both at once: each waits for the slowest server.
+    asked_statuses, asked_infos = client.statuses(), client.server_infos()
+    statuses, infos = await asked_statuses, await asked_infos
     if not any(s.reachable for s in statuses):
         raise CliError(reports.unreachable_message(session.config))
+    checks = await check_metrics(session.reactor, session.config, infos)
+    details = {
+        server_id: ServerDetails(infos.get(server_id), check) for server_id, check in checks.items()
+    }
     session.emit(
-        reports.format_status(session.config, statuses),
-        reports.status_json(session.config, statuses),
+        reports.format_status(session.config, statuses, details),
+        reports.status_json(session.config, statuses, details),
     )
 
 
