@@ -23,6 +23,7 @@ import shutil
 import signal
 import sys
 import time
+import warnings
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -136,7 +137,11 @@ async def readyz(cluster: RunbookCluster, server_id: int) -> tuple[int | None, s
     url = f"http://{HOST}:{cluster.metrics[server_id]}/readyz".encode()
     try:
         response = await Agent(reactor, connectTimeout=2).request(b"GET", url)
-        body = await readBody(response)
+        with warnings.catch_warnings():
+            # readBody warns that Agent's own response transport cannot abort.
+            warnings.simplefilter("ignore", DeprecationWarning)
+            reading = readBody(response)
+        body = await reading
     except (ConnectError, defer.TimeoutError) as error:
         return None, repr(error)
     return response.code, body.decode("utf-8").strip()
@@ -145,7 +150,7 @@ async def readyz(cluster: RunbookCluster, server_id: int) -> tuple[int | None, s
 async def wait_ready(
     cluster: RunbookCluster, server_id: int, seen: list[str] | None = None
 ) -> None:
-    """Poll ``/readyz`` until 200 (the runbook's ``until curl -fsS ...; do sleep 1; done``)."""
+    """Poll ``/readyz`` until 200 (the runbook's ``wait_ready``)."""
     deadline = time.monotonic() + WAIT
     while True:
         code, body = await readyz(cluster, server_id)
