@@ -38,6 +38,9 @@ __all__ = [
     "Storage",
     "StorageError",
     "UnreadableDatabase",
+    "connect_read_only",
+    "fsync_directory",
+    "lock_data_directory",
 ]
 
 #: The on-disk format this code writes and reads; a database of any other format
@@ -100,7 +103,14 @@ class DataDirectoryInUse(StorageError):
 
 
 class UnreadableDatabase(StorageError):
-    """The database file cannot be read as this server's database."""
+    """The database file cannot be read as this server's database.
+
+    :ivar reason: what is wrong with it, without the advice to the server's operator.
+    """
+
+    def __init__(self, message: str, reason: str = "") -> None:
+        super().__init__(message)
+        self.reason = reason or message
 
 
 class CommitFailed(StorageError):
@@ -126,6 +136,19 @@ def _prefix_successor(prefix: bytes) -> bytes | None:
     return stripped[:-1] + bytes([stripped[-1] + 1])
 
 
+def connect_read_only(path: str | os.PathLike[str]) -> sqlite3.Connection:
+    """A read-only connection to an existing database file (``mode=ro``).
+
+    It takes no lock of ours and never writes the database, so it may read
+    the database of a running server (WAL: it reads one committed snapshot
+    per transaction without blocking the server's writer).
+
+    :raises sqlite3.OperationalError: the file does not exist or cannot be opened.
+    """
+    uri = Path(path).absolute().as_uri() + "?mode=ro"
+    return sqlite3.connect(uri, uri=True, isolation_level=None)
+
+
 class SqliteMapping(MutableMapping[bytes, bytes]):
     """A crash-safe ``bytes -> bytes`` mapping over one sqlite3 file.
 
@@ -133,21 +156,29 @@ class SqliteMapping(MutableMapping[bytes, bytes]):
     durable only after :meth:`commit`; reads see them at once.  Closing without
     a commit, or a crash, loses them and nothing else.
 
-    :param path: the database file; created if missing.
+    :param path: the database file; created if missing (unless ``read_only``).
+    :param read_only: open an existing file with :func:`connect_read_only`,
+        as it is (no WAL or table set up); every write fails.
     :raises sqlite3.DatabaseError: the file is not a database, is corrupt, or
         holds a ``kv`` table of another shape.
     :raises StorageError: sqlite refused WAL mode or ``synchronous=FULL``.
     """
 
-    def __init__(self, path: str | os.PathLike[str]) -> None:
+    def __init__(self, path: str | os.PathLike[str], *, read_only: bool = False) -> None:
         self.path = Path(path)
         #: How many transactions :meth:`commit` committed.
         self.commits = 0
         # isolation_level=None: the sqlite3 module never opens or commits a
         # transaction behind our back.
-        self._connection = sqlite3.connect(self.path, isolation_level=None)
+        if read_only:
+            self._connection = connect_read_only(self.path)
+        else:
+            self._connection = sqlite3.connect(self.path, isolation_level=None)
         try:
-            self._configure()
+            if read_only:
+                self._check_shape()
+            else:
+                self._configure()
         except BaseException:
             self._connection.close()
             raise
@@ -287,7 +318,7 @@ class SqliteMapping(MutableMapping[bytes, bytes]):
         self._connection.close()
 
 
-def _take_lock(directory: Path) -> int:
+def lock_data_directory(directory: Path) -> int:
     """Lock ``directory`` for this process and write our pid into the lock file.
 
     :returns: the lock file's descriptor; closing it releases the lock.
@@ -315,7 +346,7 @@ def _take_lock(directory: Path) -> int:
     return fd
 
 
-def _fsync_directory(directory: Path) -> None:
+def fsync_directory(directory: Path) -> None:
     """Make renames and file creations in ``directory`` durable."""
     fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
     try:
@@ -341,7 +372,7 @@ def _move_aside(database: Path) -> Path | None:
         n += 1
     for suffix in present:
         os.rename(f"{database}{suffix}", f"{database}.broken-{n}{suffix}")
-    _fsync_directory(database.parent)
+    fsync_directory(database.parent)
     return Path(f"{database}.broken-{n}")
 
 
@@ -365,7 +396,7 @@ class Storage:
         self,
         directory: Path,
         mapping: SqliteMapping,
-        lock_fd: int,
+        lock_fd: int | None,
         *,
         moved_aside: Path | None = None,
     ) -> None:
@@ -376,7 +407,8 @@ class Storage:
         self._shelf: shelve.Shelf[object] = shelve.Shelf(
             mapping, protocol=5, writeback=False, keyencoding="utf-8"
         )
-        self._lock_fd: int | None = lock_fd
+        self._lock_fd = lock_fd
+        self._open = True
         self.is_new = self._read_meta() is None
 
     @classmethod
@@ -393,14 +425,14 @@ class Storage:
         """
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
-        lock_fd = _take_lock(directory)
+        lock_fd = lock_data_directory(directory)
         database = directory / DATABASE_NAME
         try:
             moved_aside = _move_aside(database) if rebuild else None
             mapping = cls._open_mapping(database)
             try:
                 # The database file may be new: make its directory entry durable.
-                _fsync_directory(directory)
+                fsync_directory(directory)
                 return cls(directory, mapping, lock_fd, moved_aside=moved_aside)
             except BaseException:
                 mapping.close()
@@ -409,12 +441,32 @@ class Storage:
             os.close(lock_fd)
             raise
 
+    @classmethod
+    def open_read_only(cls, path: str | os.PathLike[str]) -> Storage:
+        """Open a database file read-only, without the data directory's lock:
+        for a backup of a running server and the check of a copy.
+
+        Checked as :meth:`open` checks (quick check, table, meta record's
+        format); every write fails.
+
+        :param path: the database file (it must exist).
+        :raises UnreadableDatabase: as for :meth:`open`.
+        :raises StorageError: sqlite cannot open the file.
+        """
+        database = Path(path)
+        mapping = cls._open_mapping(database, read_only=True)
+        try:
+            return cls(database.parent, mapping, None)
+        except BaseException:
+            mapping.close()
+            raise
+
     @staticmethod
-    def _open_mapping(database: Path) -> SqliteMapping:
+    def _open_mapping(database: Path, *, read_only: bool = False) -> SqliteMapping:
         """Open ``database`` and run sqlite's quick check on it."""
         mapping: SqliteMapping | None = None
         try:
-            mapping = SqliteMapping(database)
+            mapping = SqliteMapping(database, read_only=read_only)
             problems = mapping.quick_check()
         except sqlite3.Error as e:
             if mapping is not None:
@@ -530,19 +582,22 @@ class Storage:
 
         Idempotent.
         """
-        if self._lock_fd is None:
+        if not self._open:
             return
+        self._open = False
         try:
             # Shelf.close closes the mapping, which rolls back: the mapping has
             # no sync() for Shelf.close to commit with.
             self._shelf.close()
         finally:
-            os.close(self._lock_fd)
-            self._lock_fd = None
+            if self._lock_fd is not None:
+                os.close(self._lock_fd)
+                self._lock_fd = None
 
 
 def _unreadable(path: Path, reason: str) -> UnreadableDatabase:
     return UnreadableDatabase(
         f"cannot read database {path}: {reason}. Start the server with --rebuild to move "
-        "it aside and rebuild the database from the peers."
+        "it aside and rebuild the database from the peers.",
+        reason,
     )
