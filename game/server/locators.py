@@ -26,7 +26,7 @@ from twisted.python.failure import Failure
 
 from game import errors as wire
 from game import protocol as p
-from game.server import paging
+from game.server import gamelog, paging
 from game.server.direct import game_responder
 from game.server.gamelog import ACCEPT_DRAW, JOIN, MOVE, OFFER_DRAW, RESIGN, TIMEOUT, Command
 from game.server.metrics import CommandMetrics
@@ -85,6 +85,7 @@ class ClientLocator(amp.CommandLocator):
             (p.OfferDraw, self._changer(OFFER_DRAW)),
             (p.AcceptDraw, self._changer(ACCEPT_DRAW)),
             (p.ClaimTimeout, self._changer(TIMEOUT)),
+            *((command, self._changer(event_type)) for command, event_type in _OFFER_COMMANDS),
             (p.CreateGame, self._create_document),
             (p.GetGame, self._get_document),
         ]
@@ -174,6 +175,47 @@ class ClientLocator(amp.CommandLocator):
     ) -> Deferred[dict[str, str]]:
         return self._change(game_id, Command(TIMEOUT, version, token, at=at))
 
+    # Takebacks and rematches (docs/protocol.md): one stock responder each,
+    # for what the direct path leaves to them.
+
+    @p.OfferTakeback.responder
+    def offer_takeback(self, game_id: str, version: int, token: str) -> Deferred[dict[str, str]]:
+        return self._change(game_id, Command(gamelog.OFFER_TAKEBACK, version, token))
+
+    @p.AcceptTakeback.responder
+    def accept_takeback(self, game_id: str, version: int, token: str) -> Deferred[dict[str, str]]:
+        return self._change(game_id, Command(gamelog.ACCEPT_TAKEBACK, version, token))
+
+    @p.DeclineTakeback.responder
+    def decline_takeback(self, game_id: str, version: int, token: str) -> Deferred[dict[str, str]]:
+        return self._change(game_id, Command(gamelog.DECLINE_TAKEBACK, version, token))
+
+    @p.OfferRematch.responder
+    def offer_rematch(
+        self, game_id: str, version: int, token: str, rematch_id: str, rematch_token: str
+    ) -> Deferred[dict[str, str]]:
+        command = Command(
+            gamelog.OFFER_REMATCH,
+            version,
+            token,
+            rematch_id=rematch_id,
+            rematch_token=rematch_token,
+        )
+        return self._change(game_id, command)
+
+    @p.AcceptRematch.responder
+    def accept_rematch(
+        self, game_id: str, version: int, token: str, rematch_token: str, at: int | None = None
+    ) -> Deferred[dict[str, str]]:
+        command = Command(
+            gamelog.ACCEPT_REMATCH, version, token, rematch_token=rematch_token, at=at
+        )
+        return self._change(game_id, command)
+
+    @p.DeclineRematch.responder
+    def decline_rematch(self, game_id: str, version: int, token: str) -> Deferred[dict[str, str]]:
+        return self._change(game_id, Command(gamelog.DECLINE_REMATCH, version, token))
+
     def _change(self, game_id: str, command: Command) -> Deferred[dict[str, str]]:
         return _game(self._change_document(game_id, command))
 
@@ -257,6 +299,17 @@ class ClientLocator(amp.CommandLocator):
         self.session.watching.discard(game_id)
         self.node.unwatch(game_id, self.session)
         return {}
+
+
+#: The takeback and rematch commands, each answered by one kind of change.
+_OFFER_COMMANDS: tuple[tuple[type[p.Command], str], ...] = (
+    (p.OfferTakeback, gamelog.OFFER_TAKEBACK),
+    (p.AcceptTakeback, gamelog.ACCEPT_TAKEBACK),
+    (p.DeclineTakeback, gamelog.DECLINE_TAKEBACK),
+    (p.OfferRematch, gamelog.OFFER_REMATCH),
+    (p.AcceptRematch, gamelog.ACCEPT_REMATCH),
+    (p.DeclineRematch, gamelog.DECLINE_REMATCH),
+)
 
 
 class PeerLocator(amp.CommandLocator):
