@@ -463,11 +463,10 @@ class Replica:
         new = existing or self._new_game(create, join, accept)
         game.append(accept)
         changes, changed = self._stage(game, unchanged=game.version - 1)
-        if existing is None:
-            more, created = self._stage(new)
-            changes += more
-            changed += created
-        return self._write(changes, changed)
+        if existing is not None:  # it came first, from a peer: answer it as it is
+            return self._write(changes, changed).addCallback(lambda _: existing.document())
+        more, created = self._stage(new)
+        return self._write(changes + more, changed + created)
 
     def _rematch_repeated(self, game: GameLog, accept: Event) -> Deferred[str]:
         """A repeated AcceptRematch: the new game's current document.  A
