@@ -172,7 +172,7 @@ class Event:
             raise InvalidEvent("an event is a JSON object with a known type")
         expected = {"type", "seat", "token", *_EXTRA_FIELDS.get(fields["type"], ())}
         # Optional fields (which events must carry them is the replay's check).
-        expected |= _OPTIONAL_FIELDS.get(fields["type"], {"at"}) & set(fields)
+        expected |= _OPTIONAL_FIELDS.get(fields["type"], _TIME_ONLY) & fields.keys()
         if set(fields) != expected:
             raise InvalidEvent(f"event fields {sorted(fields)} are not {sorted(expected)}")
         event_type, seat, token = fields["type"], fields["seat"], fields["token"]
@@ -225,11 +225,12 @@ _EXTRA_FIELDS: Final[dict[object, tuple[str, ...]]] = {
     ACCEPT_REMATCH: ("rematch", "rematch_token"),
 }
 #: Fields an event may carry (every other type: ``at``, in timed games).
-_OPTIONAL_FIELDS: Final[dict[object, set[str]]] = {
-    CREATE: {"at", "clock", "of"},
+_TIME_ONLY: Final = frozenset({"at"})
+_OPTIONAL_FIELDS: Final[dict[object, frozenset[str]]] = {
+    CREATE: frozenset({"at", "clock", "of"}),
     # Takebacks are for untimed games; a rematch offer or its refusal comes
     # after the game's clock stopped.
-    **{event_type: set() for event_type in (*TAKEBACK_TYPES, OFFER_REMATCH, DECLINE_REMATCH)},
+    **{event_type: frozenset() for event_type in (*TAKEBACK_TYPES, OFFER_REMATCH, DECLINE_REMATCH)},
 }
 
 _HEX64: Final = re.compile("[0-9a-f]{64}")
