@@ -11,7 +11,16 @@ from twisted.protocols import amp
 
 from game import errors as wire
 from game import protocol as p
-from game.server.gamelog import ACCEPT_REMATCH, OFFER_REMATCH, RESIGN, Command, token_hash
+from game.server.gamelog import (
+    ACCEPT_REMATCH,
+    OFFER_REMATCH,
+    OFFER_TAKEBACK,
+    RESIGN,
+    Command,
+    Event,
+    InvalidEvent,
+    token_hash,
+)
 from game.server.locators import ClientLocator
 from tests.server.helpers import (
     TOKEN_A,
@@ -255,3 +264,23 @@ class ReplicaRematchTests(ConnectionTestCase):
         second.clock.advance(0)
         self.assertEqual(json.loads(self.successResultOf(answered))["id"], "g2")
         self.assertEqual(second.replica.digest_hex(), first.replica.digest_hex())
+
+    def test_a_peer_history_with_an_invalid_offer_event_is_refused(self) -> None:
+        server = ServerHarness(self)
+        server.seed_game("g1", moves=("4",))
+        game = server.replica.game("g1")
+        assert game is not None
+        before = (server.replica.digest_hex(), tuple(game.event_json))
+        hashes = [game.tokens[0] or "", game.tokens[1] or ""]
+        # Bob made no move: his takeback offer is not one the rules make.
+        bad = Event(OFFER_TAKEBACK, 1, hashes[1]).to_json()
+        with self.assertRaises(InvalidEvent):
+            server.replica.adopt("g1", (*game.event_json, bad))
+        server.clock.advance(0)
+        again = server.replica.game("g1")
+        assert again is not None
+        self.assertEqual((server.replica.digest_hex(), tuple(again.event_json)), before)
+        good = Event(OFFER_TAKEBACK, 0, hashes[0]).to_json()
+        adopted = server.replica.adopt("g1", (*game.event_json, good))
+        server.clock.advance(0)
+        self.assertEqual(json.loads(self.successResultOf(adopted))["takeback"], 0)
