@@ -122,6 +122,49 @@ class TimeLeft(WireError):
     default = "the side to move still has time"
 
 
+# Takebacks and rematches (docs/protocol.md, "Takebacks and rematches").
+
+
+class TimedGame(WireError):
+    tag = b"TIMED_GAME"
+    default = "takebacks are for untimed games"
+
+
+class NothingToTakeBack(WireError):
+    tag = b"NOTHING_TO_TAKE_BACK"
+    default = "this seat has made no move in this game"
+
+
+class TakebackPending(WireError):
+    tag = b"TAKEBACK_PENDING"
+    default = "a takeback offer already stands"
+
+
+class NoTakebackOffer(WireError):
+    tag = b"NO_TAKEBACK_OFFER"
+    default = "there is no takeback offer to accept or decline"
+
+
+class GameNotOver(WireError):
+    tag = b"GAME_NOT_OVER"
+    default = "a rematch is offered once the game is over"
+
+
+class NoOpponent(WireError):
+    tag = b"NO_OPPONENT"
+    default = "this game had no opponent (it was cancelled)"
+
+
+class RematchPending(WireError):
+    tag = b"REMATCH_PENDING"
+    default = "a rematch offer already stands or was accepted"
+
+
+class NoRematchOffer(WireError):
+    tag = b"NO_REMATCH_OFFER"
+    default = "there is no rematch offer to accept or decline"
+
+
 # Peer-only errors.
 
 
@@ -171,6 +214,14 @@ ALL_ERRORS: tuple[type[WireError], ...] = (
     ClockSkew,
     Flagged,
     TimeLeft,
+    TimedGame,
+    NothingToTakeBack,
+    TakebackPending,
+    NoTakebackOffer,
+    GameNotOver,
+    NoOpponent,
+    RematchPending,
+    NoRematchOffer,
     PeerRefused,
     NotPeer,
 )

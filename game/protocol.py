@@ -299,6 +299,75 @@ class ClaimTimeout(Command):
     errors = _errors(*wire.TIMED_COMMAND_ERRORS, wire.TimeLeft)
 
 
+# -- takebacks and rematches (docs/protocol.md) ---------------------------------------
+
+_OFFER_ARGUMENTS: list[tuple[bytes, amp.Argument]] = [
+    (b"game_id", GameId()),
+    (b"version", Version()),
+    (b"token", Token()),
+]
+_TAKEBACK_ERRORS = (*wire.GAME_COMMAND_ERRORS, wire.TimedGame, wire.NotYourTurn)
+#: A rematch command's errors: GAME_NOT_OVER in GAME_OVER's place.
+_REMATCH_ERRORS = (
+    *(error for error in wire.GAME_COMMAND_ERRORS if error is not wire.GameIsOver),
+    wire.GameNotOver,
+    wire.NoOpponent,
+)
+
+
+class OfferTakeback(Command):
+    """Ask to take back this seat's last move (and any reply to it); untimed games."""
+
+    arguments = _OFFER_ARGUMENTS
+    response = _GAME_RESPONSE
+    errors = _errors(*_TAKEBACK_ERRORS, wire.TakebackPending, wire.NothingToTakeBack)
+
+
+class AcceptTakeback(Command):
+    arguments = _OFFER_ARGUMENTS
+    response = _GAME_RESPONSE
+    errors = _errors(*_TAKEBACK_ERRORS, wire.NoTakebackOffer)
+
+
+class DeclineTakeback(Command):
+    """Decline the opponent's takeback offer, or withdraw one's own."""
+
+    arguments = _OFFER_ARGUMENTS
+    response = _GAME_RESPONSE
+    errors = _errors(*_TAKEBACK_ERRORS, wire.NoTakebackOffer)
+
+
+class OfferRematch(Command):
+    """Offer a finished game's opponent a rematch, colours swapped: the new
+    game's id and the offerer's token for its seat there are chosen here."""
+
+    arguments = [
+        *_OFFER_ARGUMENTS,
+        (b"rematch_id", GameId()),
+        (b"rematch_token", Token()),
+    ]
+    response = _GAME_RESPONSE
+    errors = _errors(*_REMATCH_ERRORS, wire.RematchPending, wire.GameExists)
+
+
+class AcceptRematch(Command):
+    """Accept the opponent's rematch offer; answers the new game."""
+
+    arguments = [*_OFFER_ARGUMENTS, (b"rematch_token", Token()), (b"at", At())]
+    response = _GAME_RESPONSE
+    errors = _errors(
+        *_REMATCH_ERRORS, wire.ClockSkew, wire.NotYourTurn, wire.NoRematchOffer, wire.GameExists
+    )
+
+
+class DeclineRematch(Command):
+    """Decline the opponent's rematch offer, or withdraw one's own."""
+
+    arguments = _OFFER_ARGUMENTS
+    response = _GAME_RESPONSE
+    errors = _errors(*_REMATCH_ERRORS, wire.NoRematchOffer)
+
+
 class GetGame(Command):
     arguments = [(b"game_id", GameId())]
     response = _GAME_RESPONSE
@@ -368,6 +437,12 @@ CLIENT_COMMANDS: tuple[type[Command], ...] = (
     OfferDraw,
     AcceptDraw,
     ClaimTimeout,
+    OfferTakeback,
+    AcceptTakeback,
+    DeclineTakeback,
+    OfferRematch,
+    AcceptRematch,
+    DeclineRematch,
     GetGame,
     SyncGame,
     ListGames,

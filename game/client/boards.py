@@ -120,6 +120,16 @@ def render_header(document: GameDocument, now_ms: int | None = None) -> str:
     draw_offer = document.draw_offer
     if draw_offer is not None:
         lines.append(f"draw offered by {seat_label(document, draw_offer)}")
+    if document.takeback is not None:
+        lines.append(f"takeback requested by {seat_label(document, document.takeback)}")
+    if document.rematch is not None:
+        rematch = document.rematch
+        lines.append(
+            f"rematch {rematch.state} (offered by {seat_label(document, rematch.by)}): "
+            f"game {rematch.game}"
+        )
+    if document.rematch_of is not None:
+        lines.append(f"a rematch of game {document.rematch_of}")
     lines.append(f"last move: {moves[-1]} (move {len(moves)})" if moves else "last move: none yet")
     if document.result is not None:
         lines.append(f"result: {describe_result(document)}")

@@ -597,6 +597,50 @@ class ReplicatedClient:
     def accept_draw(self, game_id: str, version: int, token: str) -> Deferred[Outcome]:
         return self._seat_action(p.AcceptDraw, game_id, version, token)
 
+    # Takebacks and rematches (docs/protocol.md): majority answers as the draw methods.
+
+    def offer_takeback(self, game_id: str, version: int, token: str) -> Deferred[Outcome]:
+        """Ask to take back this seat's last move (untimed games)."""
+        return self.request(p.OfferTakeback, game_id=game_id, version=version, token=token)
+
+    def accept_takeback(self, game_id: str, version: int, token: str) -> Deferred[Outcome]:
+        return self.request(p.AcceptTakeback, game_id=game_id, version=version, token=token)
+
+    def decline_takeback(self, game_id: str, version: int, token: str) -> Deferred[Outcome]:
+        """Decline the opponent's takeback offer, or withdraw one's own."""
+        return self.request(p.DeclineTakeback, game_id=game_id, version=version, token=token)
+
+    def offer_rematch(
+        self, game_id: str, version: int, token: str, rematch_id: str, rematch_token: str
+    ) -> Deferred[Outcome]:
+        """Offer a rematch of a finished game, as the new game ``rematch_id``
+        in which this seat's token is ``rematch_token`` (the other colour)."""
+        return self.request(
+            p.OfferRematch,
+            game_id=game_id,
+            version=version,
+            token=token,
+            rematch_id=rematch_id,
+            rematch_token=rematch_token,
+        )
+
+    def accept_rematch(
+        self, game_id: str, version: int, token: str, rematch_token: str
+    ) -> Deferred[Outcome]:
+        """Accept the opponent's rematch offer; the answer is the new game."""
+        return self.request(
+            p.AcceptRematch,
+            game_id=game_id,
+            version=version,
+            token=token,
+            rematch_token=rematch_token,
+            at=self.server_now(),
+        )
+
+    def decline_rematch(self, game_id: str, version: int, token: str) -> Deferred[Outcome]:
+        """Decline the opponent's rematch offer, or withdraw one's own."""
+        return self.request(p.DeclineRematch, game_id=game_id, version=version, token=token)
+
     def claim_timeout(self, game_id: str, version: int, token: str) -> Deferred[Outcome]:
         """End a timed game whose side to move ran out of time (``TIME_LEFT``
         while it has not, on the servers' clocks)."""

@@ -8,7 +8,8 @@ agree when their texts are identical byte for byte, so majority votes
 (:mod:`game.client.majority`) never compare parsed values.
 
 Fields a later protocol version adds are ignored, as AMP ignores unknown
-keys; version 2's optional ``clock`` is read when present.  A document that
+keys; version 2's optional ``clock`` is read when present, and so are the
+offers' ``takeback``, ``rematch`` and ``rematch_of`` (docs/protocol.md).  A document that
 lacks a field of version 1, or holds a value of the wrong type, is refused
 with :class:`DocumentError` naming the field.  ``ListGames`` summaries are
 read the same way into :class:`GameSummary`.
@@ -58,6 +59,16 @@ class Clock:
 
 
 @attrs.frozen
+class Rematch:
+    """A finished game's rematch offer (docs/protocol.md): by which seat,
+    the new game's id, and ``state``: ``offered``, ``accepted`` or ``declined``."""
+
+    by: int
+    game: str
+    state: str
+
+
+@attrs.frozen
 class GameDocument:
     """One game as a server answered it (PROTOCOL.md, "The game document")."""
 
@@ -73,6 +84,12 @@ class GameDocument:
     draw_offer: int | None
     result: Result | None
     clock: Clock | None = None
+    #: The seat whose takeback offer stands (absent from the text when none).
+    takeback: int | None = None
+    #: This finished game's rematch offer, if one was made.
+    rematch: Rematch | None = None
+    #: The game this one is a rematch of.
+    rematch_of: str | None = None
 
     @classmethod
     def from_json(cls, text: str | bytes) -> GameDocument:
@@ -91,6 +108,7 @@ class GameDocument:
         read = _Reader(fields, "game document")
         result = read.optional_object("result")
         clock = read.optional_object("clock", may_be_absent=True)
+        rematch = read.optional_object("rematch", may_be_absent=True)
         return cls(
             game_id=read.text("id"),
             kind=read.text("kind"),
@@ -104,6 +122,9 @@ class GameDocument:
             draw_offer=read.seat("draw_offer"),
             result=None if result is None else _result(result),
             clock=None if clock is None else _clock(clock),
+            takeback=read.seat("takeback") if "takeback" in fields else None,
+            rematch=None if rematch is None else _rematch(rematch),
+            rematch_of=read.text("rematch_of") if "rematch_of" in fields else None,
         )
 
     def to_mapping(self) -> dict[str, Any]:
@@ -125,6 +146,13 @@ class GameDocument:
             clock = attrs.asdict(self.clock)
             clock["remaining"] = list(self.clock.remaining)
             fields["clock"] = clock
+        # The offers' fields only when set, as a server writes them.
+        if self.takeback is not None:
+            fields["takeback"] = self.takeback
+        if self.rematch is not None:
+            fields["rematch"] = attrs.asdict(self.rematch)
+        if self.rematch_of is not None:
+            fields["rematch_of"] = self.rematch_of
         return fields
 
     def to_json(self) -> str:
@@ -292,3 +320,12 @@ def _clock(fields: Mapping[str, Any]) -> Clock:
         at=read.optional_integer("at"),
         deadline=read.optional_integer("deadline"),
     )
+
+
+def _rematch(fields: Mapping[str, Any]) -> Rematch:
+    read = _Reader(fields, "game rematch")
+    by = read.seat("by")
+    state = read.text("state")
+    if by is None or state not in ("offered", "accepted", "declined"):
+        raise DocumentError(f"game rematch {dict(fields)!r:.80} is not an offer")
+    return Rematch(by, read.text("game"), state)

@@ -10,70 +10,54 @@ tell in one comparison whether one history extends the other.
 
 from __future__ import annotations
 
-import hashlib
-import json
-import json.encoder
-import re
 from collections.abc import Callable, Sequence
 from typing import Any, Final
 
 import attrs
 
 from game import errors as wire
-from game.protocol import (
-    MAX_AT,
-    check_clock,
-    check_game_id,
-    check_kind,
-    check_move,
-    check_player,
-)
+from game.protocol import check_game_id
 from game.rules import IllegalMove, InvalidMove, Position, new_game
+from game.server import offers
+from game.server.events import (
+    ACCEPT_DRAW,
+    ACCEPT_REMATCH,
+    ACCEPT_TAKEBACK,
+    CREATE,
+    DECLINE_REMATCH,
+    DECLINE_TAKEBACK,
+    EMPTY_HEAD,
+    EVENT_TYPES,
+    JOIN,
+    MOVE,
+    OFFER_DRAW,
+    OFFER_REMATCH,
+    OFFER_TAKEBACK,
+    REMATCH_TYPES,
+    RESIGN,
+    TAKEBACK_TYPES,
+    TIMEOUT,
+    Event,
+    InvalidEvent,
+    canonical_json,
+    chain,
+    int_or_null,
+    json_string,
+    players_json,
+    token_hash,
+)
 from game.server.gameclock import GameClock, check_request
+from game.server.offers import RematchOffer
 from game.timecontrol import parse_time_control
 
-CREATE: Final = "create"
-JOIN: Final = "join"
-MOVE: Final = "move"
-RESIGN: Final = "resign"
-OFFER_DRAW: Final = "offer_draw"
-ACCEPT_DRAW: Final = "accept_draw"
-#: ClaimTimeout's command type, and the timeout event's (protocol version 2).
-TIMEOUT: Final = "timeout"
-EVENT_TYPES: Final = (CREATE, JOIN, MOVE, RESIGN, OFFER_DRAW, ACCEPT_DRAW, TIMEOUT)
 #: The ``clock_skew`` tuning's default, in ms.
 DEFAULT_CLOCK_SKEW_MS: Final = 2000
+#: Raw tokens whose hashes a game remembers (its two seats' and a few others).
+_TOKEN_CACHE: Final = 8
 
-#: The head of an empty history.
-EMPTY_HEAD: Final = bytes(32)
-
-
-def _unencodable(value: object) -> object:
-    raise TypeError(f"Object of type {type(value).__name__} is not JSON serializable")
-
-
-# json.dumps with these options builds a JSONEncoder on every call, which costs
-# more than encoding a small document; the C encoder it ends up using is made
-# once here instead (same options, same text).
-_C_ENCODER: Final = (
-    json.encoder.c_make_encoder(  # type: ignore[attr-defined]
-        None, _unencodable, json.encoder.encode_basestring, None, ":", ",", True, False, True
-    )
-    if json.encoder.c_make_encoder is not None  # type: ignore[attr-defined]
-    else None
-)
-
-
-#: A string as canonical JSON writes it (ensure_ascii=False).
-_string: Final = json.encoder.encode_basestring
-
-
-def _int_or_null(value: int | None) -> str:
-    return "null" if value is None else str(int(value))
-
-
-def _players_json(players: Sequence[str | None]) -> str:
-    return "[" + ",".join("null" if p is None else _string(p) for p in players) + "]"
+_string: Final = json_string
+_int_or_null: Final = int_or_null
+_players_json: Final = players_json
 
 
 def summary_json(
@@ -94,139 +78,6 @@ def summary_json(
         f'"players":{_players_json(players)},"status":{_string(status)},'
         f'"version":{version}}}'
     )
-
-
-def canonical_json(value: object) -> str:
-    """The one JSON text of ``value`` that every replica produces: that of
-    ``json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)``."""
-    if _C_ENCODER is None:
-        return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    return "".join(_C_ENCODER(value, 0))
-
-
-def token_hash(game_id: str, seat: int, token: str) -> str:
-    """What a server stores of a seat's token (PROTOCOL.md)."""
-    return hashlib.sha256(f"{game_id}\0{seat}\0{token}".encode()).hexdigest()
-
-
-class InvalidEvent(ValueError):
-    """An event (from storage or a peer) that is malformed or cannot apply."""
-
-
-@attrs.frozen
-class Event:
-    """One state change.  ``token`` is the acting seat's token hash.
-
-    Timed games only (absent, so untimed events keep their version 1 bytes):
-    ``at``, when the player acted (the timeout event: the deadline that ran
-    out; its ``seat`` and ``token`` are the flagged seat's), and ``clock``,
-    the time control of a create event.
-    """
-
-    type: str
-    seat: int
-    token: str
-    kind: str | None = None
-    player: str | None = None
-    move: str | None = None
-    at: int | None = None
-    clock: str | None = None
-
-    def to_json(self) -> str:
-        """The event's canonical JSON, written field by field in sorted key order
-        (what :func:`canonical_json` makes of its fields; tests compare the two)."""
-        parts = []
-        if self.at is not None:
-            parts.append(f'"at":{int(self.at)}')
-        if self.clock is not None:
-            parts.append('"clock":' + _string(self.clock))
-        if self.kind is not None:
-            parts.append('"kind":' + _string(self.kind))
-        if self.move is not None:
-            parts.append('"move":' + _string(self.move))
-        if self.player is not None:
-            parts.append('"player":' + _string(self.player))
-        parts.append(
-            f'"seat":{int(self.seat)},"token":{_string(self.token)},"type":{_string(self.type)}'
-        )
-        return "{" + ",".join(parts) + "}"
-
-    @classmethod
-    def from_json(cls, text: str) -> Event:
-        """Parse and check one event's shape (not whether it applies).
-
-        :raises InvalidEvent: the text is not a well-formed event.
-        """
-        if not isinstance(text, str):
-            raise InvalidEvent("an event is a JSON text")
-        try:
-            fields = json.loads(text)
-        except (ValueError, RecursionError) as error:
-            raise InvalidEvent(f"not JSON: {error}") from None
-        if not isinstance(fields, dict) or fields.get("type") not in EVENT_TYPES:
-            raise InvalidEvent("an event is a JSON object with a known type")
-        expected = {"type", "seat", "token", *_EXTRA_FIELDS.get(fields["type"], ())}
-        # Timed games' optional fields (which events must carry them is the replay's check).
-        expected |= (
-            {"at", "clock"} & set(fields) if fields["type"] == CREATE else {"at"} & set(fields)
-        )
-        if set(fields) != expected:
-            raise InvalidEvent(f"event fields {sorted(fields)} are not {sorted(expected)}")
-        event_type, seat, token = fields["type"], fields["seat"], fields["token"]
-        if event_type not in EVENT_TYPES or seat not in (0, 1) or type(seat) is not int:
-            raise InvalidEvent("bad event type or seat")
-        if not isinstance(token, str) or not _HEX64.fullmatch(token):
-            raise InvalidEvent("bad token hash")
-        try:
-            if "kind" in fields:
-                check_kind(_text(fields["kind"]))
-            if "player" in fields:
-                check_player(_text(fields["player"]))
-            if "move" in fields:
-                check_move(_text(fields["move"]))
-            if "clock" in fields:
-                check_clock(_text(fields["clock"]))
-        except ValueError as error:
-            raise InvalidEvent(str(error)) from None
-        at = fields.get("at")
-        if at is not None and (type(at) is not int or not 0 <= at <= MAX_AT):
-            raise InvalidEvent("bad event time")
-        event = cls(
-            event_type,
-            seat,
-            token,
-            fields.get("kind"),
-            fields.get("player"),
-            fields.get("move"),
-            at,
-            fields.get("clock"),
-        )
-        if event.to_json() != text:
-            raise InvalidEvent("event is not in canonical form")
-        return event
-
-
-_EXTRA_FIELDS: Final[dict[object, tuple[str, ...]]] = {
-    CREATE: ("kind", "player"),
-    JOIN: ("player",),
-    MOVE: ("move",),
-}
-
-
-_HEX64: Final = re.compile("[0-9a-f]{64}")
-#: Raw tokens whose hashes a game remembers (its two seats' and a few others).
-_TOKEN_CACHE: Final = 8
-
-
-def _text(value: object) -> str:
-    if not isinstance(value, str):
-        raise InvalidEvent("expected a string")
-    return value
-
-
-def chain(head: bytes, event_json: str) -> bytes:
-    """The head after appending one event to a history whose head is ``head``."""
-    return hashlib.sha256(head + event_json.encode()).digest()
 
 
 @attrs.frozen
@@ -256,9 +107,17 @@ class GameLog:
         self.tokens: list[str | None] = [None, None]
         self.position: Position = new_game(create.kind)
         self.moves: list[str] = []
+        #: The seat that made each move, for takebacks.
+        self.movers: list[int] = []
         # The moves as JSON text, without the brackets, kept as they are played.
         self._moves_json = ""
         self.draw_offer: int | None = None
+        #: The seat whose takeback offer stands, if any.
+        self.takeback: int | None = None
+        #: This finished game's rematch offer, if one was made.
+        self.rematch: RematchOffer | None = None
+        #: The game this one is a rematch of, if it is one.
+        self.rematch_of: str | None = create.of
         self.result: Result | None = None
         #: The two clocks of a timed game; ``None`` when untimed.
         self.clock: GameClock | None = (
@@ -330,7 +189,10 @@ class GameLog:
                 + f'"draw_offer":{_int_or_null(self.draw_offer)},"id":{_string(self.game_id)},'
                 f'"kind":{_string(self.kind)},"legal":[{",".join(map(_string, legal))}],'
                 f'"moves":[{self._moves_json}],"players":{self._players_json()},'
-                f'"position":{_string(self.position.to_text())},"result":'
+                f'"position":{_string(self.position.to_text())},'
+                + ("" if self.rematch is None else f'"rematch":{self.rematch.to_json()},')
+                + ("" if self.rematch_of is None else f'"rematch_of":{_string(self.rematch_of)},')
+                + '"result":'
                 + (
                     "null"
                     if result is None
@@ -338,7 +200,8 @@ class GameLog:
                     f"{_int_or_null(result.winner)}}}"
                 )
                 + f',"status":{_string(status)},'
-                f'"to_move":{_int_or_null(self.position.to_move if active else None)},'
+                + ("" if self.takeback is None else f'"takeback":{self.takeback},')
+                + f'"to_move":{_int_or_null(self.position.to_move if active else None)},'
                 f'"version":{self.version}}}'
             )
         return self._document
@@ -351,8 +214,19 @@ class GameLog:
             if self.clock is None
             else {"clock": self.clock.fields(self.position.to_move if active else None)}
         )
+        # The offers' fields only when set, so that other games keep their bytes.
+        offered = {
+            name: value
+            for name, value in (
+                ("takeback", self.takeback),
+                ("rematch", None if self.rematch is None else self.rematch.fields()),
+                ("rematch_of", self.rematch_of),
+            )
+            if value is not None
+        }
         return {
             **timed,
+            **offered,
             "id": self.game_id,
             "kind": self.kind,
             "version": self.version,
@@ -447,6 +321,8 @@ class GameLog:
                 self.position = self.position.play(event.move)
             self._moves_json += ("," if self.moves else "") + _string(event.move)
             self.moves.append(event.move)
+            self.movers.append(event.seat)
+            self.takeback = None  # any move declines a standing takeback offer
             if self.draw_offer is not None and self.draw_offer != event.seat:
                 self.draw_offer = None  # moving declines the opponent's offer
             outcome = self.position.outcome()
@@ -463,6 +339,8 @@ class GameLog:
             self._finish(Result(None, "draw agreed"))
         elif event.type == TIMEOUT:
             self._finish(Result(1 - event.seat, "time"))
+        elif event.type in TAKEBACK_TYPES or event.type in REMATCH_TYPES:
+            self._apply_offer(event)
         text = event.to_json()
         self.events.append(event)
         self.event_json.append(text)
@@ -483,6 +361,8 @@ class GameLog:
                 join_hash=lambda seat: event.token,
                 player=event.player,
                 move=event.move,
+                rematch_id=event.rematch,
+                new_seat_hash=lambda game_id, seat: event.rematch_token or "",
                 seat_hint=event.seat,
                 # An untimed game's events have no time: one that does is not what decide makes.
                 at=event.at if self.clock is not None else None,
@@ -506,9 +386,47 @@ class GameLog:
         else:
             clock.spend(self.position.to_move, event.at)
 
+    def _apply_offer(self, event: Event) -> None:
+        """A takeback or rematch event (docs/protocol.md)."""
+        if event.type == OFFER_TAKEBACK:
+            self.takeback = event.seat
+        elif event.type == DECLINE_TAKEBACK:
+            self.takeback = None
+        elif event.type == ACCEPT_TAKEBACK:
+            self._take_back(offers.moves_kept(self.movers, 1 - event.seat))
+        elif event.type == OFFER_REMATCH:
+            assert event.rematch is not None and event.rematch_token is not None
+            self.rematch = RematchOffer(event.seat, event.rematch, event.rematch_token)
+        elif self.rematch is not None:
+            state = offers.ACCEPTED if event.type == ACCEPT_REMATCH else offers.DECLINED
+            self.rematch = attrs.evolve(self.rematch, state=state)
+
+    def _take_back(self, kept: int) -> None:
+        """Keep the first ``kept`` moves: the position is theirs, replayed."""
+        moves = self.moves[:kept]
+        position = new_game(self.kind)
+        for move in moves:
+            position = position.play(move)
+        self.position = position
+        self.moves = moves
+        self.movers = self.movers[:kept]
+        self._moves_json = ",".join(map(_string, moves))
+        self._decided = None
+        self.takeback = None
+        self.draw_offer = None  # an accepted takeback clears a standing draw offer
+
+    def rematch_events(self, accept: Event) -> tuple[Event, Event]:
+        """The create and join events of the game ``accept`` (this game's
+        accepted rematch, appended or about to be) creates."""
+        assert self.rematch is not None
+        return offers.rematch_events(
+            self.game_id, self.kind, self.control, self.players, self.rematch, accept
+        )
+
     def _finish(self, result: Result) -> None:
         self.result = result
         self.draw_offer = None
+        self.takeback = None
         if self.clock is not None:
             self.clock.stop()
 
@@ -527,6 +445,10 @@ class Command:
     move: str | None = None
     #: When the player acted (ms, the servers' scale); used by timed games only.
     at: int | None = None
+    #: OfferRematch: the new game's id; Offer/AcceptRematch: the raw token
+    #: of the acting seat's seat in the new game.
+    rematch_id: str | None = None
+    rematch_token: str | None = None
 
 
 @attrs.frozen
@@ -556,6 +478,8 @@ def decide(
         if command.type == TIMEOUT:
             raise wire.BadRequest("ClaimTimeout: this game has no clock")
         at = None  # ignored, and not stored: untimed events keep their bytes
+    elif command.type in _UNTIMED_COMMANDS:
+        at = None  # takebacks (TIMED_GAME), and rematch offers after the clock stopped
     elif command.at is None:
         raise wire.BadRequest("at is required in a timed game")
     else:
@@ -569,6 +493,7 @@ def decide(
     if version > game.version:
         raise wire.Behind(f"this server holds version {game.version}")
     hashes = game.token_hashes(command.token)
+    rematch_token = command.rematch_token
     return _decide_event(
         game,
         command.type,
@@ -576,6 +501,8 @@ def decide(
         join_hash=hashes.__getitem__,
         player=command.player,
         move=command.move,
+        rematch_id=command.rematch_id,
+        new_seat_hash=lambda game_id, seat: token_hash(game_id, seat, rematch_token or ""),
         at=at,
         now=now,
         skew_ms=clock_skew_ms,
@@ -585,12 +512,23 @@ def decide(
 def _repeats(game: GameLog, command: Command, held: Event) -> bool:
     if command.type == TIMEOUT:  # the same event, whoever claimed it (or the server)
         return held.type == TIMEOUT and game.seat_of(command.token) is not None
+    if held.rematch is not None:  # an offer or accept: the same new game and seat too
+        if command.rematch_id not in (None, held.rematch) or command.rematch_token is None:
+            return False
+        new_seat = token_hash(held.rematch, 1 - held.seat, command.rematch_token)
+        if new_seat != held.rematch_token:
+            return False
     return (
         held.type == command.type
         and held.player == command.player
         and held.move == command.move
         and held.token == game.token_hashes(command.token)[held.seat]
     )
+
+
+#: Commands that never carry a time: takebacks (untimed games only) and a
+#: finished game's rematch offer or its refusal.
+_UNTIMED_COMMANDS: Final = (*TAKEBACK_TYPES, OFFER_REMATCH, DECLINE_REMATCH)
 
 
 def _decide_event(
@@ -601,6 +539,8 @@ def _decide_event(
     join_hash: Callable[[int], str],
     player: str | None,
     move: str | None,
+    rematch_id: str | None = None,
+    new_seat_hash: Callable[[str, int], str] = lambda game_id, seat: "",
     seat_hint: int | None = None,
     at: int | None = None,
     now: int | None = None,
@@ -609,7 +549,9 @@ def _decide_event(
     """The event a request makes at the end of ``game``, or its error.
 
     ``holds(seat)`` says whether the request's token holds ``seat``;
-    ``join_hash(seat)`` is the token hash a join would store for it.
+    ``join_hash(seat)`` is the token hash a join would store for it;
+    ``new_seat_hash(game_id, seat)`` the one a rematch would store for the
+    acting seat's seat in the new game ``rematch_id`` names (an offer's).
     ``seat_hint`` is the seat a replayed event claims.  ``at`` is the
     request's time (timed games only), ``now`` the server's clock (``None``
     when replaying).
@@ -634,9 +576,33 @@ def _decide_event(
     seat = seats[0] if seat_hint is None else seat_hint
     token = game.tokens[seat]
     assert token is not None
+    replay = seat_hint is not None
+    if event_type in REMATCH_TYPES:  # after the game: in GAME_OVER's place
+        return offers.decide_rematch(
+            event_type,
+            seat=seat,
+            token=token,
+            status=game.status,
+            players=game.players,
+            standing=game.rematch,
+            rematch_id=rematch_id,
+            new_seat_hash=new_seat_hash,
+            at=at,
+            check_time=lambda: _check_time(game, event_type, at, now, skew_ms, replay=replay),
+        )
     if game.status == "finished":
         raise wire.GameIsOver()
-    deadline = _check_time(game, event_type, at, now, skew_ms, replay=seat_hint is not None)
+    if event_type in TAKEBACK_TYPES:
+        return offers.decide_takeback(
+            event_type,
+            seat=seat,
+            token=token,
+            status=game.status,
+            timed=game.clock is not None,
+            standing=game.takeback,
+            movers=game.movers,
+        )
+    deadline = _check_time(game, event_type, at, now, skew_ms, replay=replay)
     if event_type == TIMEOUT:
         timeout = game.timeout_event()
         if deadline is None or timeout is None:
@@ -686,3 +652,38 @@ def create_event(
         player=player,
         clock=clock or None,
     )
+
+
+__all__ = [
+    "ACCEPT_DRAW",
+    "ACCEPT_REMATCH",
+    "ACCEPT_TAKEBACK",
+    "CREATE",
+    "DECLINE_REMATCH",
+    "DECLINE_TAKEBACK",
+    "DEFAULT_CLOCK_SKEW_MS",
+    "EMPTY_HEAD",
+    "EVENT_TYPES",
+    "JOIN",
+    "MOVE",
+    "OFFER_DRAW",
+    "OFFER_REMATCH",
+    "OFFER_TAKEBACK",
+    "REMATCH_TYPES",
+    "REPEAT",
+    "RESIGN",
+    "TAKEBACK_TYPES",
+    "TIMEOUT",
+    "Command",
+    "Event",
+    "GameLog",
+    "InvalidEvent",
+    "Repeat",
+    "Result",
+    "canonical_json",
+    "chain",
+    "create_event",
+    "decide",
+    "summary_json",
+    "token_hash",
+]

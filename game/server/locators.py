@@ -26,7 +26,7 @@ from twisted.python.failure import Failure
 
 from game import errors as wire
 from game import protocol as p
-from game.server import paging
+from game.server import gamelog, paging
 from game.server.direct import game_responder
 from game.server.gamelog import ACCEPT_DRAW, JOIN, MOVE, OFFER_DRAW, RESIGN, TIMEOUT, Command
 from game.server.metrics import CommandMetrics
@@ -179,6 +179,47 @@ class ClientLocator(amp.CommandLocator):
         self, game_id: str, version: int, token: str, at: int
     ) -> Deferred[dict[str, str]]:
         return self._change(game_id, Command(TIMEOUT, version, token, at=at))
+
+    # Takebacks and rematches (docs/protocol.md): rare, so answered by the
+    # stock responders alone (a direct responder costs every connection).
+
+    @p.OfferTakeback.responder
+    def offer_takeback(self, game_id: str, version: int, token: str) -> Deferred[dict[str, str]]:
+        return self._change(game_id, Command(gamelog.OFFER_TAKEBACK, version, token))
+
+    @p.AcceptTakeback.responder
+    def accept_takeback(self, game_id: str, version: int, token: str) -> Deferred[dict[str, str]]:
+        return self._change(game_id, Command(gamelog.ACCEPT_TAKEBACK, version, token))
+
+    @p.DeclineTakeback.responder
+    def decline_takeback(self, game_id: str, version: int, token: str) -> Deferred[dict[str, str]]:
+        return self._change(game_id, Command(gamelog.DECLINE_TAKEBACK, version, token))
+
+    @p.OfferRematch.responder
+    def offer_rematch(
+        self, game_id: str, version: int, token: str, rematch_id: str, rematch_token: str
+    ) -> Deferred[dict[str, str]]:
+        command = Command(
+            gamelog.OFFER_REMATCH,
+            version,
+            token,
+            rematch_id=rematch_id,
+            rematch_token=rematch_token,
+        )
+        return self._change(game_id, command)
+
+    @p.AcceptRematch.responder
+    def accept_rematch(
+        self, game_id: str, version: int, token: str, rematch_token: str, at: int | None = None
+    ) -> Deferred[dict[str, str]]:
+        command = Command(
+            gamelog.ACCEPT_REMATCH, version, token, rematch_token=rematch_token, at=at
+        )
+        return self._change(game_id, command)
+
+    @p.DeclineRematch.responder
+    def decline_rematch(self, game_id: str, version: int, token: str) -> Deferred[dict[str, str]]:
+        return self._change(game_id, Command(gamelog.DECLINE_REMATCH, version, token))
 
     def _change(self, game_id: str, command: Command) -> Deferred[dict[str, str]]:
         return _game(self._change_document(game_id, command))

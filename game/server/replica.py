@@ -440,9 +440,62 @@ class Replica:
             raise wire.UnknownGame()
         outcome = gamelog.decide(game, command, now, clock_skew_ms)
         if isinstance(outcome, gamelog.Repeat):
+            held = game.events[command.version]
+            if held.type == gamelog.ACCEPT_REMATCH:
+                return self._rematch_repeated(game, held)
             return self.document(game_id)
+        if outcome.type == gamelog.OFFER_REMATCH and outcome.rematch in self.index:
+            raise wire.GameExists("a game with the rematch's id exists")
+        if outcome.type == gamelog.ACCEPT_REMATCH:
+            return self._accept_rematch(game, outcome)
         game.append(outcome)
         return self._store(game, unchanged=game.version - 1)
+
+    def _accept_rematch(self, game: GameLog, accept: Event) -> Deferred[str]:
+        """Append an accepted rematch to the old game and create the new one
+        (both seated) in the same commit; answer the new game's document.
+
+        :raises GameExists: a different game holds the new game's id.
+        """
+        create, join = game.rematch_events(accept)
+        existing = self._rematch_game(create, join, accept)
+        # Built before the old game changes, so that nothing is half done.
+        new = existing or self._new_game(create, join, accept)
+        game.append(accept)
+        changes, changed = self._stage(game, unchanged=game.version - 1)
+        if existing is not None:  # it came first, from a peer: answer it as it is
+            return self._write(changes, changed).addCallback(lambda _: existing.document())
+        more, created = self._stage(new)
+        return self._write(changes + more, changed + created)
+
+    def _rematch_repeated(self, game: GameLog, accept: Event) -> Deferred[str]:
+        """A repeated AcceptRematch: the new game's current document.  A
+        replica that holds the accept but not yet the new game (it adopted
+        the accept from a peer) creates it as the accept did: the same two
+        events, which the other replicas' copies extend."""
+        create, join = game.rematch_events(accept)
+        existing = self._rematch_game(create, join, accept)
+        if existing is not None:
+            return self.document(existing.game_id)
+        return self._write(*self._stage(self._new_game(create, join, accept)))
+
+    def _rematch_game(self, create: Event, join: Event, accept: Event) -> GameLog | None:
+        """The game an accepted rematch creates, if this replica holds it.
+
+        :raises GameExists: a different game holds its id.
+        """
+        assert accept.rematch is not None
+        existing = self.game(accept.rematch)
+        if existing is not None and existing.events[:2] != [create, join]:
+            raise wire.GameExists("a different game holds the rematch's id")
+        return existing
+
+    @staticmethod
+    def _new_game(create: Event, join: Event, accept: Event) -> GameLog:
+        assert accept.rematch is not None
+        new = GameLog(accept.rematch, create)
+        new.append_checked(join)
+        return new
 
     def deadline_of(self, game_id: str) -> int | None:
         """The deadline a game's index entry holds (``None``: untimed, not active, unknown)."""
@@ -502,6 +555,13 @@ class Replica:
         """Stage a game's change: its event rows from ``unchanged`` on (the
         events before it are stored already), its index entry, and the
         bookkeeping, staged once per commit."""
+        return self._write(*self._stage(game, unchanged))
+
+    def _stage(
+        self, game: GameLog, unchanged: int = 0
+    ) -> tuple[list[tuple[str, object]], list[tuple[str, str]]]:
+        """A game's change in memory (index, sums, cache), and its rows to
+        write: ``(changes, [(game id, document)])``."""
         game_id = game.game_id
         old = self.index.get(game_id)
         entry = IndexEntry.of(game)
@@ -523,10 +583,18 @@ class Replica:
             for n in range(len(event_json), old.version if old is not None else 0)
         ]
         changes.append((_INDEX_KEY + game_id, entry.to_record()))
+        return changes, [(game_id, document)]
+
+    def _write(
+        self, changes: list[tuple[str, object]], changed: list[tuple[str, str]]
+    ) -> Deferred[str]:
+        """Write staged changes in one commit; once durable, tell ``on_change``
+        of every changed game and answer the last one's document."""
 
         def durable(_: object) -> str:
-            self.on_change(game_id, document)
-            return document
+            for game_id, document in changed:
+                self.on_change(game_id, document)
+            return changed[-1][1]
 
         def not_durable(failure: Failure) -> Failure:
             failure.trap(StorageError)  # type: ignore[no-untyped-call]  # unannotated in Twisted

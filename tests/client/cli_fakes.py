@@ -25,9 +25,15 @@ from game.client.tokens import Seat
 from game.config import default_config
 from game.server.gamelog import (
     ACCEPT_DRAW,
+    ACCEPT_REMATCH,
+    ACCEPT_TAKEBACK,
+    DECLINE_REMATCH,
+    DECLINE_TAKEBACK,
     JOIN,
     MOVE,
     OFFER_DRAW,
+    OFFER_REMATCH,
+    OFFER_TAKEBACK,
     RESIGN,
     Command,
     GameLog,
@@ -286,6 +292,52 @@ class FakeClient:
 
     def accept_draw(self, game_id: str, version: int, token: str) -> Any:
         return self._simple("AcceptDraw", ACCEPT_DRAW, game_id, version, token)
+
+    # Takebacks and rematches, decided by the server's rules.
+
+    def offer_takeback(self, game_id: str, version: int, token: str) -> Any:
+        return self._simple("OfferTakeback", OFFER_TAKEBACK, game_id, version, token)
+
+    def accept_takeback(self, game_id: str, version: int, token: str) -> Any:
+        return self._simple("AcceptTakeback", ACCEPT_TAKEBACK, game_id, version, token)
+
+    def decline_takeback(self, game_id: str, version: int, token: str) -> Any:
+        return self._simple("DeclineTakeback", DECLINE_TAKEBACK, game_id, version, token)
+
+    def offer_rematch(
+        self, game_id: str, version: int, token: str, rematch_id: str, rematch_token: str
+    ) -> Any:
+        command = Command(
+            OFFER_REMATCH, version, token, rematch_id=rematch_id, rematch_token=rematch_token
+        )
+        arguments = {"game_id": game_id, "version": version, "rematch_id": rematch_id}
+
+        def run() -> str:
+            if rematch_id in self.games:
+                raise wire.GameExists()
+            return self._change(game_id, command)
+
+        return self._answer("OfferRematch", arguments, run)
+
+    def accept_rematch(self, game_id: str, version: int, token: str, rematch_token: str) -> Any:
+        command = Command(ACCEPT_REMATCH, version, token, rematch_token=rematch_token)
+
+        def run() -> str:
+            self._change(game_id, command)
+            game = self.games[game_id]
+            accept = game.events[version]
+            assert accept.rematch is not None
+            if accept.rematch not in self.games:
+                create, join = game.rematch_events(accept)
+                self.games[accept.rematch] = new = GameLog(accept.rematch, create)
+                new.append_checked(join)
+            return self.document(accept.rematch)
+
+        arguments = {"game_id": game_id, "version": version}
+        return self._answer("AcceptRematch", arguments, run)
+
+    def decline_rematch(self, game_id: str, version: int, token: str) -> Any:
+        return self._simple("DeclineRematch", DECLINE_REMATCH, game_id, version, token)
 
     def _read(self, game_id: str) -> str:
         if game_id not in self.games:

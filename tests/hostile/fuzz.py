@@ -135,6 +135,19 @@ for _name in ("JoinGame", "MakeMove", "Resign", "OfferDraw", "AcceptDraw", "Clai
 for _name in (*TIMED_COMMANDS, "ClaimTimeout"):
     CHECKS[_name, "at"] = integer_in(0, MAX_AT)
 CHECKS["CreateGame", "clock"] = valid_clock
+#: Takebacks and rematches (docs/protocol.md).
+OFFER_COMMANDS = (
+    "OfferTakeback", "AcceptTakeback", "DeclineTakeback",
+    "OfferRematch", "AcceptRematch", "DeclineRematch",
+)  # fmt: skip
+for _name in OFFER_COMMANDS:
+    CHECKS[_name, "game_id"] = valid_game_id
+    CHECKS[_name, "version"] = integer_in(1, MAX_VERSION)
+    CHECKS[_name, "token"] = valid_token
+CHECKS["OfferRematch", "rematch_id"] = valid_game_id
+CHECKS["OfferRematch", "rematch_token"] = valid_token
+CHECKS["AcceptRematch", "rematch_token"] = valid_token
+CHECKS["AcceptRematch", "at"] = integer_in(0, MAX_AT)
 for _name in ("GetGame", "SyncGame", "Watch", "Unwatch", "CreateGame", "PeerEvents"):
     CHECKS[_name, "game_id"] = valid_game_id
 CHECKS.update(
@@ -188,8 +201,8 @@ def answers_for_valid(command_name: str, target_id: int) -> set[str]:
     allowed = {"OK", *error_tags(COMMANDS[command_name])}
     # A serving server never answers these to a well-formed client command.
     allowed -= {"BAD_REQUEST", "NOT_SERVING", "INTERNAL"}
-    if command_name == "ClaimTimeout":
-        allowed.add("BAD_REQUEST")  # on an untimed game
+    if command_name in ("ClaimTimeout", "AcceptRematch"):
+        allowed.add("BAD_REQUEST")  # on an untimed game; a timed game without `at`
     return allowed
 
 

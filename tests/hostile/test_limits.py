@@ -145,6 +145,14 @@ for _name in ("CreateGame", "JoinGame", "MakeMove", "Resign", "OfferDraw", "Acce
     TABLE[_name, "at"] = ATS
 TABLE["ClaimTimeout", "at"] = ATS
 TABLE["CreateGame", "clock"] = CLOCKS
+for _name in fuzz.OFFER_COMMANDS:
+    TABLE[_name, "game_id"] = GAME_IDS
+    TABLE[_name, "version"] = VERSIONS
+    TABLE[_name, "token"] = TOKENS
+TABLE["OfferRematch", "rematch_id"] = GAME_IDS
+TABLE["OfferRematch", "rematch_token"] = TOKENS
+TABLE["AcceptRematch", "rematch_token"] = TOKENS
+TABLE["AcceptRematch", "at"] = ATS
 for _name in ("GetGame", "SyncGame", "Watch", "Unwatch", "CreateGame", "PeerEvents"):
     TABLE[_name, "game_id"] = GAME_IDS
 TABLE.update(
@@ -229,6 +237,8 @@ def base_arguments(name: str, game: Match) -> dict[str, bytes]:
         "head": b"0" * 64,
         "at": b"0",
         "clock": b"",
+        "rematch_id": b"limits-rematch",
+        "rematch_token": token,
     }
     return {argument: values[argument] for argument, _ in fuzz.arguments_of(fuzz.COMMANDS[name])}
 

@@ -28,6 +28,7 @@ from game.client.cli.choices import (
     draw_action,
     free_seat,
 )
+from game.client.cli.offers import cmd_rematch, cmd_takeback
 from game.client.cli.records import cmd_export, cmd_import
 from game.client.cli.session import Session, unreadable
 from game.client.cli.watch import cmd_watch
@@ -324,6 +325,8 @@ COMMANDS: dict[str, Callable[[Session], Coroutine[Any, Any, None]]] = {
     "resign": cmd_resign,
     "draw": cmd_draw,
     "claim": cmd_claim,
+    "takeback": cmd_takeback,
+    "rematch": cmd_rematch,
     "watch": cmd_watch,
     "bot": cmd_bot,
     "export": cmd_export,

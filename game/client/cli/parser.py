@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 
 from game import protocol as p
+from game.client.cli.offers import add_offer_commands
 from game.client.cli.records import add_record_commands
 from game.client.options import add_cluster_options
 from game.client.reports import PROG
@@ -164,6 +165,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     claim.add_argument("game", metavar="GAME", type=_game_id, help="the game id")
     claim.add_argument("--seat", type=_seat, help="the seat to claim for, if you hold both")
+
+    add_offer_commands(command, _game_id, _seat)
 
     watch = command("watch", "follow a game, redrawing it on every change (Ctrl-C to stop)")
     watch.add_argument("game", metavar="GAME", type=_game_id, help="the game id")

@@ -1,0 +1,252 @@
+"""``replgame takeback GAME`` and ``replgame rematch GAME``: offer, or
+accept the opponent's standing offer; ``--decline`` declines it (or
+withdraws one's own).  The wire side is docs/protocol.md's "Takebacks and
+rematches".
+
+What a command does for a seat is decided from the game as read
+(:func:`takeback_action`, :func:`rematch_action`, pure); a stale read is
+read again once, as the other commands do.  A rematch offer chooses the
+new game's id and the user's token for its seat there; offering and
+accepting both keep that seat in the token store, so ``move`` finds it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import functools
+import uuid
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from twisted.internet.defer import Deferred
+
+from game.client import boards
+from game.client.cli.choices import CliError, choose_seat
+from game.client.cli.session import Session
+from game.client.client import Outcome
+from game.client.document import GameDocument
+from game.client.reports import PROG
+from game.client.tokens import Seat, new_token
+
+OFFER, ACCEPT, DECLINE = "offer", "accept", "decline"
+
+
+def add_offer_commands(
+    command: Callable[[str, str, str], argparse.ArgumentParser],
+    game_id: Callable[[str], str],
+    seat: Callable[[str], int],
+) -> None:
+    """Add ``takeback`` and ``rematch`` to ``replgame``'s parser.
+
+    :param command: makes one subcommand's parser (name, help, description).
+    :param game_id: the GAME argument's type; ``seat`` the ``--seat`` one's.
+    """
+    for name, help, description in (
+        (
+            "takeback",
+            "ask to take back your last move, or accept the opponent's request",
+            "In an untimed game, offer to take back your last move (and the reply to it, "
+            "if there is one); it stands until your opponent accepts or declines it, or "
+            "a move is made.  If your opponent's request stands, accept it.",
+        ),
+        (
+            "rematch",
+            "offer a finished game's opponent a rematch, or accept theirs",
+            "Once a game is over, offer your opponent a rematch with colours swapped; if "
+            "their offer stands, accept it: the new game starts with both of you seated.",
+        ),
+    ):
+        sub = command(name, help, description)
+        sub.add_argument("game", metavar="GAME", type=game_id, help="the game id")
+        sub.add_argument(
+            "--decline",
+            action="store_true",
+            help="decline the opponent's offer (or withdraw your own)",
+        )
+        sub.add_argument("--seat", type=seat, help="the seat to act for, if you hold both")
+
+
+def takeback_action(document: GameDocument, seat: int, decline: bool) -> str:
+    """``offer``, ``accept`` or ``decline``: what ``replgame takeback`` does for ``seat``.
+
+    :raises CliError: there is nothing to do (no offer to decline, or the
+        user's own offer already stands).
+    """
+    standing = document.takeback
+    game_id = document.game_id
+    if decline:
+        if standing is None:
+            raise CliError(f"no takeback offer stands in game {game_id}")
+        return DECLINE
+    if standing is None:
+        return OFFER
+    if standing != seat:
+        return ACCEPT
+    raise CliError(
+        f"your takeback offer in game {game_id} already stands; it is up to "
+        f"{boards.seat_label(document, 1 - seat)} to accept it "
+        f"(or withdraw it: `{PROG} takeback {game_id} --decline`)"
+    )
+
+
+def rematch_action(document: GameDocument, seat: int, decline: bool) -> str:
+    """``offer``, ``accept`` or ``decline``: what ``replgame rematch`` does for ``seat``.
+
+    :raises CliError: there is nothing to do.
+    """
+    rematch = document.rematch
+    game_id = document.game_id
+    offered = rematch is not None and rematch.state == "offered"
+    if decline:
+        if not offered:
+            raise CliError(f"no rematch offer stands in game {game_id}")
+        return DECLINE
+    if rematch is None or rematch.state == "declined":
+        return OFFER
+    if rematch.state == "accepted":
+        raise CliError(f"the rematch of game {game_id} was accepted: it is game {rematch.game}")
+    if rematch.by != seat:
+        return ACCEPT
+    raise CliError(
+        f"your rematch offer in game {game_id} already stands; it is up to "
+        f"{boards.seat_label(document, 1 - seat)} to accept it "
+        f"(or withdraw it: `{PROG} rematch {game_id} --decline`)"
+    )
+
+
+def acting_seat(
+    seats: Sequence[Seat], document: GameDocument, offer: int | None, requested: int | None
+) -> Seat:
+    """The user's seat that acts: with both held (a game against oneself),
+    the one that did not make the standing offer (``offer``), else seat 0."""
+    if requested is None and len(seats) == 2:
+        wanted = 0 if offer is None else 1 - offer
+        return next(seat for seat in seats if seat.seat == wanted)
+    return choose_seat(seats, document, "offer", requested)
+
+
+def takeback_text(action: str, document: GameDocument, player: str, seat: int) -> str:
+    """What ``replgame takeback`` did; ``document`` is the game as read before."""
+    who = f"{player} ({boards.COLOURS[seat]})"
+    opponent = boards.seat_label(document, 1 - seat)
+    if action == ACCEPT:
+        return f"{who} accepted the takeback: the taken-back moves are undone\n"
+    if action == DECLINE:
+        if document.takeback == seat:
+            return f"{who} withdrew the takeback offer\n"
+        return f"{who} declined the takeback offer\n"
+    return (
+        f"{who} asked to take back their last move; it stands until {opponent} accepts it "
+        f"(`{PROG} takeback {document.game_id}`), declines it, or a move is made\n"
+    )
+
+
+def rematch_text(
+    action: str, document: GameDocument, player: str, seat: int, new_game: str | None
+) -> str:
+    """What ``replgame rematch`` did; ``document`` is the old game as read before."""
+    who = f"{player} ({boards.COLOURS[seat]})"
+    opponent = boards.seat_label(document, 1 - seat)
+    if action == ACCEPT:
+        return (
+            f"{who} accepted the rematch: new game {new_game}, "
+            f"{player} plays {boards.COLOURS[1 - seat]} (seat {1 - seat})\n"
+        )
+    if action == DECLINE:
+        offer = document.rematch
+        if offer is not None and offer.by == seat:
+            return f"{who} withdrew the rematch offer\n"
+        return f"{who} declined the rematch offer\n"
+    return (
+        f"{who} offered a rematch as new game {new_game} ({player} would play "
+        f"{boards.COLOURS[1 - seat]}); it stands until {opponent} accepts it "
+        f"(`{PROG} rematch {document.game_id}`) or declines it\n"
+    )
+
+
+Send = Callable[[GameDocument, Seat], Deferred[Outcome]]
+
+
+async def _act(
+    session: Session, action: str, standing: Callable[[GameDocument], int | None], send: Send
+) -> tuple[Outcome, Seat, GameDocument]:
+    """Read the game, pick the seat, send; once more after a re-read if the
+    servers say the version was stale or they are behind."""
+    await session.connect()
+    game_id = session.game_id()
+    seats = session.seats(game_id)
+    document = await session.read_document(game_id)
+    for attempt in range(2):
+        seat = acting_seat(seats, document, standing(document), session.args.seat)
+        try:
+            outcome = await session.request(action, functools.partial(send, document, seat))
+        except CliError as error:
+            if attempt == 0 and error.tag in ("STALE_VERSION", "BEHIND"):
+                document = await session.read_document(game_id, sync=True)
+                continue
+            raise
+        return outcome, seat, document
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+async def cmd_takeback(session: Session) -> None:
+    client = session.client
+    chosen: dict[str, str] = {}
+
+    def send(document: GameDocument, seat: Seat) -> Deferred[Outcome]:
+        action = chosen["action"] = takeback_action(document, seat.seat, session.args.decline)
+        sender = {
+            OFFER: client.offer_takeback,
+            ACCEPT: client.accept_takeback,
+            DECLINE: client.decline_takeback,
+        }[action]
+        return sender(document.game_id, document.version, seat.token)
+
+    outcome, seat, document = await _act(session, "takeback", _takeback_offer, send)
+    action = chosen["action"]
+    session.show_outcome(
+        outcome,
+        takeback_text(action, document, seat.player, seat.seat),
+        {"seat": seat.seat, "action": action},
+    )
+
+
+async def cmd_rematch(session: Session) -> None:
+    client = session.client
+    chosen: dict[str, Any] = {}
+
+    def send(document: GameDocument, seat: Seat) -> Deferred[Outcome]:
+        action = chosen["action"] = rematch_action(document, seat.seat, session.args.decline)
+        game_id, version = document.game_id, document.version
+        if action == DECLINE:
+            return client.decline_rematch(game_id, version, seat.token)
+        # Kept across a retry, so that a repeated request is the same request.
+        token = chosen.setdefault("token", new_token())
+        if action == ACCEPT:
+            assert document.rematch is not None
+            chosen["game"] = document.rematch.game
+            return client.accept_rematch(game_id, version, seat.token, token)
+        new_id = chosen["game"] = chosen.get("game") or uuid.uuid4().hex
+        return client.offer_rematch(game_id, version, seat.token, new_id, token)
+
+    outcome, seat, document = await _act(session, "rematch", _rematch_offer, send)
+    action = chosen["action"]
+    new_game: str | None = chosen.get("game") if action != DECLINE else None
+    extra: dict[str, Any] = {"seat": seat.seat, "action": action}
+    if new_game is not None:
+        token = chosen["token"]
+        session.remember(
+            Seat(session.cluster, new_game, 1 - seat.seat, seat.player, token, document.kind)
+        )
+        extra.update(rematch_game=new_game, rematch_seat=1 - seat.seat)
+    text = rematch_text(action, document, seat.player, seat.seat, new_game)
+    session.show_outcome(outcome, text, extra)
+
+
+def _takeback_offer(document: GameDocument) -> int | None:
+    return document.takeback
+
+
+def _rematch_offer(document: GameDocument) -> int | None:
+    rematch = document.rematch
+    return rematch.by if rematch is not None and rematch.state == "offered" else None
