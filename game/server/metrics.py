@@ -13,7 +13,6 @@ their paths, through label children bound once per command
 from __future__ import annotations
 
 import time
-from collections import Counter as Tally
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -167,7 +166,7 @@ class NodeCollector(Collector):
         games = GaugeMetricFamily(
             "replgame_games", "Games held, by kind and status.", labels=["kind", "status"]
         )
-        tally = Tally((entry.kind, entry.status) for entry in replica.index.values())
+        tally = replica.census()
         for (kind, status), count in sorted(tally.items()):
             games.add_metric([kind, status], count)
         yield games

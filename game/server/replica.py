@@ -14,7 +14,7 @@ from __future__ import annotations
 import bisect
 import hashlib
 import json
-from collections import OrderedDict
+from collections import Counter, OrderedDict
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any, Final, NamedTuple
 
@@ -172,6 +172,10 @@ class Replica:
         self.tree: dict[str, int] = {}
         self.clock = 0
         self.digest = 0
+        # Games by (kind, status), counted on the first call of census() and
+        # kept from then on: start-up does not pay for it, a scrape does not
+        # walk the index.
+        self._census: Counter[tuple[str, str]] | None = None
         #: A write failed to commit: this replica must serve nothing more.
         self.failed = False
         self._cache: OrderedDict[str, GameLog] = OrderedDict()
@@ -251,6 +255,7 @@ class Replica:
         self.clock = clock
         self.digest = digest
         self.tree = _tree_of(leaves)
+        self._census = None
 
     @property
     def is_new(self) -> bool:
@@ -292,6 +297,17 @@ class Replica:
         self._toggle_leaf(new.bucket, value)
         self.clock += new.version
         self.digest ^= digest
+        census = self._census
+        if census is not None:
+            if old is not None:
+                census[old.kind, old.status] -= 1
+            census[new.kind, new.status] += 1
+
+    def census(self) -> Counter[tuple[str, str]]:
+        """How many games this replica holds, by ``(kind, status)``."""
+        if self._census is None:
+            self._census = Counter((entry.kind, entry.status) for entry in self.index.values())
+        return +self._census  # without the zero counts of kinds no longer held
 
     def _toggle_leaf(self, bucket: str, value: int) -> None:
         tree = self.tree

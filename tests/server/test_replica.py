@@ -331,6 +331,19 @@ class BookkeepingTests(ReplicaTestCase):
         self.assertEqual(self.replica.clock, clock + 1)
         self.check_bookkeeping()
 
+    def test_census_follows_every_change(self) -> None:
+        """Counted once from the index, then kept by each change; a reload
+        counts again."""
+        self.create("c4", "connect4")
+        self.assertEqual(self.replica.census(), {("connect4", "open"): 1})
+        self.create("chk", "checkers")
+        self.apply("c4", JOIN, T1, player="bob")
+        self.apply("chk", RESIGN, T0)
+        expected = {("connect4", "active"): 1, ("checkers", "finished"): 1}
+        self.assertEqual(self.replica.census(), expected)
+        self.reopen()
+        self.assertEqual(self.replica.census(), expected)
+
     def test_many_games_tree(self) -> None:
         for n in range(40):
             self.replica.create(f"tree-{n}", "connect4", "alice", 0, T0)
