@@ -222,7 +222,8 @@ class GameController:
                 changes["confirming"] = None
             if before is not None and game.notice and not game.pending:
                 changes["notice"] = ""
-            self._start_drop(before, chosen)
+            if changes["replay"] is None or changes["replay"].live:
+                self._start_drop(before, chosen)  # no disc falls onto an earlier position
         self.state = attrs.evolve(game, **changes)
         self._changed()
         self._after_show()
