@@ -20,6 +20,7 @@ from typing import Final, Literal
 
 import attrs
 
+from game.client.boards import COLOURS, describe_result, render_board, render_header
 from game.client.document import GameDocument
 from game.rules import Position, new_game
 
@@ -255,3 +256,54 @@ def resolve_at(at: int, total: int) -> int:
             f"or -1 to -{total} counting back from the end, not {at}"
         )
     return played
+
+
+# -- as text, for ``replgame show GAME --at N`` -------------------------------------------------
+
+#: The width the move list is wrapped to.
+TEXT_WIDTH: Final = 78
+
+
+def wrapped_rows(rows: Sequence[str], width: int = TEXT_WIDTH, lead: str = "moves: ") -> list[str]:
+    """The rows of :func:`move_rows` on lines of at most ``width`` characters
+    (a row is never split), the first line after ``lead``."""
+    if not rows:
+        return [f"{lead}none yet"]
+    lines: list[list[str]] = [[]]
+    used = len(lead)
+    for row in rows:
+        if lines[-1] and used + 3 + len(row) > width:
+            lines.append([])
+            used = len(lead)
+        used += (3 if lines[-1] else 0) + len(row)
+        lines[-1].append(row)
+    indent = " " * len(lead)
+    return [(lead if index == 0 else indent) + "   ".join(line) for index, line in enumerate(lines)]
+
+
+def render_at(replay: Replay) -> str:
+    """The game's first header lines, which move is shown and how the game
+    stands now, the board as it stood (the board printer of ``replgame
+    show``), and the moves with the one shown in brackets."""
+    document = replay.document
+    shown = replay.document_at()
+    position = replay.position()
+    over = position.outcome() is not None
+    played, total = replay.shown, replay.total
+    to_move = "the game is over" if over else f"{COLOURS[position.to_move]} to move"
+    if played == 0:
+        where = f"position: the start, before move 1 of {total}; {to_move}"
+    else:
+        mover = COLOURS[(played - 1) % 2]
+        where = (
+            f"position: after move {played} of {total} ({replay.shown_move()}, {mover}); {to_move}"
+        )
+    if document.status == "finished":
+        now = f"game now: finished, {describe_result(document)}"
+    elif document.status == "active" and document.to_move is not None:
+        now = f"game now: active, {COLOURS[document.to_move]} to move"
+    else:
+        now = f"game now: {document.status}"
+    lines = [*render_header(document).splitlines()[:2], where, now, "", render_board(shown), ""]
+    lines.extend(wrapped_rows(move_rows(document.moves, replay.highlight)))
+    return "\n".join(lines)
