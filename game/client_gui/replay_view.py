@@ -128,24 +128,20 @@ def replay_controls(replay: Replay, x: float, y: float, width: float) -> Part:
         for index, step in enumerate(STEPS)
     ]
     active = replay.document.status == "active"
+    # Live, a line says so; stepped back, a button in its place (the banner
+    # says which move is shown), so the move list below never shifts.
+    y -= 34
+    labels = []
     if not replay.live:
-        where, tint = viewing_text(replay), colour.NOTICE_TEXT
+        end = "Back to live (End)" if active else "To the last move (End)"
+        buttons.append(_button(Action(REPLAY, "last"), Rect(x, y, width, 28), end))
     elif replay.total == 0:
-        where, tint = "No moves yet", colour.DIM_TEXT
+        labels.append(Label("No moves yet", x, y + 10, 10, colour.DIM_TEXT))
     elif active:
-        where, tint = f"Live \u00b7 move {replay.total}", colour.DIM_TEXT
+        labels.append(Label(f"Live \u00b7 move {replay.total}", x, y + 10, 10, colour.LIGHT_AGREE))
     else:
-        where, tint = f"Move {replay.total} of {replay.total}", colour.DIM_TEXT
-    y -= 18
-    labels = [Label(where, x, y, 10, tint)]
-    if not replay.live:
-        y -= 36
-        buttons.append(
-            _button(
-                Action(REPLAY, "last"),
-                Rect(x, y, width, 30),
-                "Back to live (End)" if active else "To the last move (End)",
-            )
+        labels.append(
+            Label(f"Move {replay.total} of {replay.total}", x, y + 10, 10, colour.DIM_TEXT)
         )
     return Part(y, buttons=tuple(buttons), labels=tuple(labels))
 
@@ -188,7 +184,7 @@ def save_prompt(saving: str | None, kind: str, width: int, height: int) -> Layer
     box_width = min(560.0, width - 20.0)
     box = Rect(width / 2 - box_width / 2, height / 2 - 90, box_width, 180)
     field = Rect(box.x + 20, box.y + 70, box.width - 40, 32)
-    room = max(8, int((field.width - 16) / (12 * 0.62)))
+    room = max(8, int((field.width - 16) / (12 * 0.72)))
     typed = f"{saving}|"
     if len(typed) > room:
         typed = "\u2026" + typed[-(room - 1) :]

@@ -57,7 +57,7 @@ class ReplayStepTests(ControllerTestCase):
         scene = self.scene()
         self.assertEqual([c.key for c in scene.cells if c.piece != colour.C4_HOLE], [])
         self.assertEqual(highlighted_rows(scene), [])
-        self.assertIn("Viewing the start (7 moves)", scene.texts())
+        self.assertIn("Viewing the start (7 moves)  \u2014  End returns to the end", scene.texts())
         self.assertFalse(scene.button("replay", "back").enabled)
         self.controller.key("right")
         self.assertEqual(highlighted_rows(self.scene()), ["1. [4]  4"])
@@ -79,7 +79,7 @@ class ReplayStepTests(ControllerTestCase):
         self.controller.key("left")
         self.offer(document("connect4", ("4", "4", "3", "3")))
         scene = self.scene()
-        self.assertIn("Viewing move 1 of 4", scene.texts())
+        self.assertIn("Viewing move 1 of 4  \u2014  End returns to the live game", scene.texts())
         self.assertEqual(scene.cell("c4r2").piece, colour.C4_HOLE)
         self.assertFalse(scene.animating)  # no disc falls on an earlier position
         self.assertEqual(highlighted_rows(scene), ["1. [4]  4"])
