@@ -6,7 +6,10 @@ every server, takes each new view and each answer into the
 which document to show), turns clicks and keys on the board into moves,
 sends moves, resignations and draw offers for the player's seat,
 animates a Connect Four disc's drop, and in a timed game claims the
-timeout once the opponent's clock runs out.  Nothing here waits.
+timeout once the opponent's clock runs out.  It steps through the moves
+(:class:`~game.client.replay.Replay`; an earlier position refuses moves) and
+writes the game's record (:mod:`game.client_gui.saving`).  Nothing here waits
+but the record's small file.
 """
 
 from __future__ import annotations
