@@ -186,7 +186,8 @@ class Controller:
             self.lobby_screen.scroll(self.scene(width, height), x, y, rows)
 
     def key(self, name: str) -> None:
-        """A key: ``escape``, ``enter``, ``backspace``, ``quit``, or a digit ``"1"``-``"9"``."""
+        """A key: ``escape``, ``enter``, ``backspace``, ``quit``, a digit ``"1"``-``"9"``,
+        or ``home``, ``left``, ``right``, ``end``."""
         if name == "quit":
             if self.on_quit is not None:
                 self.on_quit()
@@ -196,9 +197,11 @@ class Controller:
             self.lobby_screen.edit_key(name)
 
     def text(self, typed: str) -> None:
-        """Typed characters (for the name field)."""
+        """Typed characters (for the name field, or the path of a record to save)."""
         if self.game is None:
             self.lobby_screen.type_text(typed)
+        else:
+            self.game_screen.type_text(typed)
 
     def perform(self, action: Action) -> None:
         """Do what ``action`` means, on whichever screen handles it.

@@ -6,7 +6,10 @@ every server, takes each new view and each answer into the
 which document to show), turns clicks and keys on the board into moves,
 sends moves, resignations and draw offers for the player's seat,
 animates a Connect Four disc's drop, and in a timed game claims the
-timeout once the opponent's clock runs out.  Nothing here waits.
+timeout once the opponent's clock runs out.  It steps through the moves
+(:class:`~game.client.replay.Replay`; an earlier position refuses moves) and
+writes the game's record (:mod:`game.client_gui.saving`).  Nothing here waits
+but the record's small file.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from twisted.internet.interfaces import IDelayedCall, IReactorTime
 from twisted.python.failure import Failure
 
 from game.client.client import Outcome, ReplicatedClient, WatchUpdate
+from game.client.replay import STEPS, Replay
 from game.client.tokens import Seat
 from game.client_gui.boards import (
     Intent,
@@ -30,7 +34,17 @@ from game.client_gui.boards import (
 )
 from game.client_gui.clockview import reading_of
 from game.client_gui.notices import RESYNC_TAGS, describe_failure, refusal
+from game.client_gui.replay_view import (
+    REPLAY,
+    REPLAY_KEYS,
+    SAVE_CANCEL,
+    SAVE_RECORD,
+    SAVE_WRITE,
+    read_only_notice,
+    replay_of,
+)
 from game.client_gui.replicas import Replicas, Shown, choose_shown, game_replicas
+from game.client_gui.saving import SaveFailed, default_path, typed_into, write_record
 from game.client_gui.scene import Action, Scene
 from game.client_gui.viewmodel import GameState, game_scene
 
@@ -81,6 +95,10 @@ class GameController:
             "confirm-resign": lambda value: self.resign(),
             "offer-draw": lambda value: self.offer_draw(),
             "accept-draw": lambda value: self.accept_draw(),
+            REPLAY: self.replay_step,
+            SAVE_RECORD: lambda value: self.ask_where_to_save(),
+            SAVE_WRITE: lambda value: self.save_record(),
+            SAVE_CANCEL: lambda value: self._update(saving=None),
         }
 
     # -- showing -----------------------------------------------------------------------
@@ -99,6 +117,7 @@ class GameController:
             seat.token if seat is not None else None,
             seat.player if seat is not None else "",
             shown,
+            replay=Replay.of(shown.document) if shown is not None else None,
         )
         self.client.watch(game_id, lambda update: self._watched(game_id, update))
         if shown is None:
@@ -196,14 +215,18 @@ class GameController:
             self._changed()  # the lights may have changed
             return
         before = game.shown
-        changes: dict[str, Any] = {"shown": chosen}
+        changes: dict[str, Any] = {
+            "shown": chosen,
+            "replay": replay_of(chosen.document, game.replay),
+        }
         if before is None or before.version != chosen.version:
             changes["selection"] = ()
             if chosen.document.status == "finished":
                 changes["confirming"] = None
             if before is not None and game.notice and not game.pending:
                 changes["notice"] = ""
-            self._start_drop(before, chosen)
+            if changes["replay"] is None or changes["replay"].live:
+                self._start_drop(before, chosen)  # no disc falls onto an earlier position
         self.state = attrs.evolve(game, **changes)
         self._changed()
         self._after_show()
@@ -308,21 +331,82 @@ class GameController:
     # -- what the player does ------------------------------------------------------------
 
     def key(self, name: str) -> None:
-        """``escape`` (close the dialog, else back to the lobby) or a digit (a column)."""
+        """``escape`` (close the dialog, else back to the lobby), a digit (a
+        column), ``home``/``left``/``right``/``end`` (replay), or the keys of
+        the "Save record" prompt (``enter``, ``escape``, ``backspace``)."""
         game = self.state
         if game is None:
             return
-        if name == "escape":
+        if game.saving is not None:
+            self._save_prompt_key(name, game.saving)
+        elif name == "escape":
             if game.confirming:
                 self._update(confirming=None)
             else:
                 self._leave("")
+        elif name in REPLAY_KEYS and not game.confirming:
+            self.replay_step(REPLAY_KEYS[name])
         elif name.isdigit() and len(name) == 1 and game.document is not None:
+            if self._refused_in_the_past():
+                return
             self._board_intent(keyboard_column(game.document, game.seat, int(name)))
+
+    def type_text(self, typed: str) -> None:
+        """Characters typed into the "Save record" prompt."""
+        if self.state is not None and self.state.saving is not None:
+            self._update(saving=typed_into(self.state.saving, typed))
+
+    def replay_step(self, step: str) -> None:
+        """Show another move: one of :data:`~game.client.replay.STEPS`."""
+        game = self.state
+        replay = replay_of(game.document, game.replay) if game is not None else None
+        if game is None or replay is None or step not in STEPS:
+            return
+        stepped = replay.step(step)
+        if stepped != game.replay:
+            notice = "" if game.notice.startswith("Viewing ") else game.notice
+            self._update(replay=stepped, selection=(), notice=notice)
+
+    def _refused_in_the_past(self) -> bool:
+        """Refuse a move on an earlier position (it is read-only), saying how to go back."""
+        game = self.state
+        replay = replay_of(game.document, game.replay) if game is not None else None
+        if replay is None or replay.live:
+            return False
+        self._update(notice=read_only_notice(replay), notice_error=False, selection=())
+        return True
+
+    def ask_where_to_save(self) -> None:
+        """Open the "Save record" prompt, prefilled with a path under the home folder."""
+        game = self.state
+        if game is not None and game.document is not None and not game.confirming:
+            self._update(saving=default_path(game.document))
+
+    def _save_prompt_key(self, name: str, typed: str) -> None:
+        if name == "escape":
+            self._update(saving=None)
+        elif name == "enter":
+            self.save_record()
+        elif name == "backspace":
+            self._update(saving=typed[:-1])
+
+    def save_record(self) -> None:
+        """Write the record of the game shown to the path typed; say where, or why not."""
+        game = self.state
+        if game is None or game.saving is None or game.shown is None:
+            return
+        try:
+            path = write_record(game.shown.text, game.saving)
+        except SaveFailed as error:
+            self._update(notice=str(error), notice_error=True)  # the prompt stays open
+            return
+        self._update(saving=None, notice=f"Record saved to {path}", notice_error=False)
 
     def _click_board(self, action: Action) -> None:
         game = self.state
         if game is None or game.document is None or game.confirming:
+            return
+        if self._refused_in_the_past():
             return
         if game.pending:
             self._update(notice=f"Wait: {game.pending} is on its way.", notice_error=False)

@@ -68,6 +68,8 @@ BANNER_WIN: Final[RGB] = (30, 150, 70)
 BANNER_LOSS: Final[RGB] = (170, 45, 45)
 BANNER_NEUTRAL: Final[RGB] = (90, 96, 110)
 BANNER_TURN: Final[RGB] = (200, 140, 20)
+#: The banner while an earlier position of the game is shown (replay).
+BANNER_REPLAY: Final[RGB] = (40, 120, 170)
 DIALOG: Final[RGB] = (24, 26, 34)
 
 # -- clocks (on the side panel, PANEL) and the time-control choice (on BACKGROUND) ---------
@@ -84,6 +86,10 @@ CLOCK_LOW_TEXT: Final[RGB] = (255, 110, 100)
 CHOICE_SELECTED: Final[RGB] = (235, 200, 70)
 CHOICE_SELECTED_TEXT: Final[RGB] = (20, 22, 30)
 SHADE: Final[RGB] = (16, 18, 24)
+
+# -- the move list (on the side panel, PANEL) ----------------------------------------------
+#: Behind the row of the move shown on the board.
+MOVE_HIGHLIGHT: Final[RGB] = (120, 96, 20)
 
 # -- replica lights ----------------------------------------------------------------------
 #: Connected, serving, and holding what is shown.

@@ -13,12 +13,12 @@ servers hold what is shown.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Any, Final
 
 import attrs
 
 from game.client.document import GameDocument
+from game.client.replay import Replay
 from game.client_gui import palette as colour
 from game.client_gui.boards import KIND_NAMES, SEAT_NAMES, board
 from game.client_gui.clockview import (
@@ -29,6 +29,14 @@ from game.client_gui.clockview import (
     time_control_choice,
 )
 from game.client_gui.palette import RGB
+from game.client_gui.replay_view import (
+    board_document,
+    move_list,
+    replay_banner,
+    replay_controls,
+    replay_of,
+    save_prompt,
+)
 from game.client_gui.replicas import BAR_HEIGHT, Replicas, Shown, replica_bar
 from game.client_gui.scene import (
     Action,
@@ -73,6 +81,10 @@ class GameState:
     confirming: str | None = None
     #: What is being sent, e.g. "move 4"; clicks on the board wait for it.
     pending: str | None = None
+    #: The move shown (:mod:`game.client.replay`); None: live.
+    replay: Replay | None = None
+    #: The path typed in the "Save record" prompt, while it is open.
+    saving: str | None = None
 
     @property
     def document(self) -> GameDocument | None:
@@ -146,15 +158,6 @@ def game_title(state: GameState) -> str:
         return window_title("Your move")
     kind = KIND_NAMES.get(document.kind, document.kind)
     return window_title(f"{kind} \u2014 {turn_text(state)}")
-
-
-def move_lines(moves: Sequence[str]) -> list[str]:
-    """``1. 4  3``: one line per pair of moves, black's first."""
-    lines = []
-    for index in range(0, len(moves), 2):
-        pair = "  ".join(moves[index : index + 2])
-        lines.append(f"{index // 2 + 1}. {pair}")
-    return lines
 
 
 def game_layout(width: int, height: int) -> tuple[Rect, Rect, Rect, Rect]:
@@ -232,7 +235,12 @@ def game_scene(
     if state.pending:
         line = f"{line}  \u2014  sending {state.pending}\u2026"
     banner_rect = Rect(8, top.y + 6, width - 16, 28)
-    if document is not None and document.status == "finished":
+    replay = replay_of(document, state.replay)
+    past = replay_banner(replay, banner_rect, width)
+    if past is not None:
+        boxes.append(past[0])
+        labels.append(past[1])
+    elif document is not None and document.status == "finished":
         boxes.append(Box(banner_rect, result_colour(document, state.seat)))
         labels.append(
             Label(line, width / 2, banner_rect.y + 14, 14, colour.TEXT, "center", "center", True)
@@ -245,8 +253,13 @@ def game_scene(
     else:
         labels.append(Label(line, 12, banner_rect.y + 14, 12, colour.DIM_TEXT, "left", "center"))
 
-    if document is not None:
-        drawn = board(document, state.seat, board_area, state.selection, drop)
+    shown = board_document(replay) if replay is not None else None
+    if shown is not None:
+        # An earlier position is drawn still, read-only, with no selection.
+        live = replay is not None and replay.live
+        drawn = board(
+            shown, state.seat, board_area, state.selection if live else (), drop if live else None
+        )
         if drawn.frame is not None:
             boxes.append(drawn.frame)
         cells = drawn.cells
@@ -299,12 +312,17 @@ def game_scene(
                 enabled=idle and state.my_turn and offer is not None and offer != state.seat,
             )
         )
+    if replay is not None:
+        controls = replay_controls(replay, x, y, button_width)
+        y = controls.y
+        buttons.extend(controls.buttons)
+        labels.extend(controls.labels)
     y -= 12
-    if document is not None:
+    if document is not None and replay is not None and shown is not None:
         if document.kind == "reversi":
             from game.rules import from_text
 
-            position = from_text("reversi", document.position)
+            position = from_text("reversi", shown.position)
             black, white = position.counts()  # type: ignore[attr-defined]
             y -= 18
             labels.append(Label(f"Discs: black {black}, white {white}", x, y, 11, colour.TEXT))
@@ -314,17 +332,9 @@ def game_scene(
             labels.append(
                 Label(f"{seat_label(document, offer)} offers a draw", x, y, 10, colour.NOTICE_TEXT)
             )
-        y -= 22
-        moves = document.moves
-        labels.append(Label(f"Moves ({len(moves)})", x, y, 11, colour.TEXT, bold=True))
-        lines = move_lines(moves)
-        room = max(0, int((y - panel.y - 8) // 16))
-        shown_lines = lines[-room:] if room else []
-        if len(lines) > len(shown_lines) and shown_lines:
-            shown_lines = ["\u2026", *shown_lines[1:]]
-        for text in shown_lines:
-            y -= 16
-            labels.append(Label(text, x + 4, y, 10, colour.DIM_TEXT))
+        listed = move_list(replay, x, y, button_width, panel.y)
+        boxes.extend(listed.boxes)
+        labels.extend(listed.labels)
 
     labels.extend(_notice_layer(state.notice, state.notice_error, notice))
     bar = replica_bar(replicas, width)
@@ -337,7 +347,11 @@ def game_scene(
         labels=(*labels, *bar.labels),
         clocks=clocks,
     )
-    overlay = _confirm_overlay(state, width, height) if state.confirming else None
+    overlay = (
+        _confirm_overlay(state, width, height)
+        if state.confirming
+        else save_prompt(state.saving, document.kind if document else "", width, height)
+    )
     return Scene(
         width,
         height,

@@ -53,6 +53,10 @@ _KEYS: Final = {
     key.ENTER: "enter",
     key.NUM_ENTER: "enter",
     key.BACKSPACE: "backspace",
+    key.HOME: "home",
+    key.LEFT: "left",
+    key.RIGHT: "right",
+    key.END: "end",
 }
 _DIGITS: Final = {
     **{getattr(key, f"_{digit}"): str(digit) for digit in range(10)},

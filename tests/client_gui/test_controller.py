@@ -381,6 +381,9 @@ class ActionTableTests(ControllerTestCase):
             self.controller.perform(Action("resign"))
             seen |= actions_of(self.controller.scene(WIDTH, HEIGHT))
             self.controller.perform(Action("cancel"))
+            self.controller.perform(Action("save-record"))
+            seen |= actions_of(self.controller.scene(WIDTH, HEIGHT))
+            self.controller.perform(Action("save-cancel"))
         self.assertLessEqual(seen, set(self.controller.actions.handlers))
         self.assertEqual(set(self.controller.actions.handlers) - seen, {"join", "watch", "resume"})
 

@@ -168,19 +168,27 @@ class GameScreenTests(SynchronousTestCase):
         def enabled(scene: Scene) -> set[str]:
             return {b.action.name for b in scene.base.buttons if b.enabled}
 
+        # "Save record..." is there in every state of a game.
         self.assertEqual(
-            enabled(scene_of(document("connect4"), seat=0)), {"lobby", "resign", "offer-draw"}
+            enabled(scene_of(document("connect4"), seat=0)),
+            {"lobby", "resign", "offer-draw", "save-record"},
         )
-        self.assertEqual(enabled(scene_of(document("connect4"), seat=1)), {"lobby", "resign"})
+        self.assertEqual(
+            enabled(scene_of(document("connect4"), seat=1)), {"lobby", "resign", "save-record"}
+        )
         offered = document("connect4", ["4"], draw_offer=0)
-        self.assertEqual(enabled(scene_of(offered, seat=1)), {"lobby", "resign", "accept-draw"})
+        # With a move played, the replay's |< and < step back to it.
+        self.assertEqual(
+            enabled(scene_of(offered, seat=1)),
+            {"lobby", "resign", "accept-draw", "save-record", "replay"},
+        )
         self.assertIn("Your move \u2014 alice (black) offers a draw", scene_of(offered, 1).texts())
         waiting = document("connect4", players=("alice", None))
         scene = scene_of(waiting, seat=0)
         self.assertEqual(scene.button("resign").text, "Cancel game")
         self.assertIn("Waiting for an opponent to join", scene.texts())
         pending = scene_of(document("connect4"), seat=0, pending="move 4")
-        self.assertEqual(enabled(pending), {"lobby"})
+        self.assertEqual(enabled(pending), {"lobby", "save-record"})
 
     def test_confirm_resign_is_modal(self) -> None:
         scene = scene_of(document("connect4", ["4"]), seat=1, confirming="resign")

@@ -10,6 +10,7 @@ from :mod:`game.client.cli.choices`.  :data:`COMMANDS` maps the names to them.
 from __future__ import annotations
 
 import functools
+import json
 import random
 import sys
 import uuid
@@ -36,6 +37,7 @@ from game.client.client import NoAnswer, NoServers, Outcome
 from game.client.document import DocumentError, GameDocument
 from game.client.livez import check_metrics
 from game.client.majority import ListedGame, ServerAnswer, decide
+from game.client.replay import Replay, render_at, resolve_at
 from game.client.serverinfo import ServerDetails
 from game.client.tokens import Seat, new_token
 
@@ -94,7 +96,8 @@ async def cmd_games(session: Session) -> None:
 
 
 async def cmd_show(session: Session) -> None:
-    """Ask every server, draw the answer, and repair the servers that differ."""
+    """Ask every server, draw the answer, and repair the servers that differ;
+    with ``--at N``, the board after N moves."""
     await session.connect()
     game_id = session.game_id()
     unreachable = session.client.inactive
@@ -113,7 +116,50 @@ async def cmd_show(session: Session) -> None:
             raise CliError(f"no game {game_id} on the servers", data)
         raise CliError(reports.refusal_message("show", outcome), data)
     repaired = await _read_repair(session, game_id, outcome)
+    at = getattr(session.args, "at", None)
+    if at is not None:
+        _show_at(session, outcome, at, {"repaired": repaired}, unreachable)
+        return
     session.show_outcome(outcome, "", {"repaired": repaired}, unreachable)
+
+
+def _show_at(
+    session: Session,
+    outcome: Outcome,
+    at: int,
+    extra: dict[str, Any],
+    unreachable: list[int],
+) -> None:
+    """``show --at N``: the board after N moves (negative: counted back from
+    the end), the moves with move N marked.
+
+    :raises CliError: the answer is not a game document, or the game has not
+        that many moves.
+    """
+    try:
+        document = outcome.game_document()
+    except DocumentError as error:
+        raise CliError(unreadable(error)) from None
+    try:
+        played = resolve_at(at, len(document.moves))
+    except ValueError as error:
+        raise CliError(f"game {document.game_id}: {error}") from None
+    replay = Replay.of(document).go(played)
+    shown = replay.document_at()
+    lines = [note] if (note := reports.provisional_note(outcome)) else []
+    lines.append(render_at(replay))
+    servers = reports.servers_note(outcome, unreachable)
+    if servers:
+        lines.append(servers)
+    data = {
+        "game": json.loads(outcome.document),
+        "at": played,
+        "moves": list(shown.moves),
+        "position": shown.position,
+        **reports.outcome_fields(outcome, unreachable),
+        **extra,
+    }
+    session.emit("\n".join(lines), data)
 
 
 async def _read_repair(session: Session, game_id: str, outcome: Outcome) -> list[int]:

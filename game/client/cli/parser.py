@@ -115,6 +115,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     show = command("show", "draw a game's board")
     show.add_argument("game", metavar="GAME", type=_game_id, help="the game id")
+    show.add_argument(
+        "--at",
+        type=int,
+        metavar="N",
+        help="the board after the first N moves (0: the start; negative counts back from "
+        "the end: -1 is the board before the last move), the moves with move N marked",
+    )
 
     new = command("new", "create a game and take its first seat")
     new.add_argument("kind", metavar="KIND", choices=KINDS, help=f"one of {', '.join(KINDS)}")
