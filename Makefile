@@ -7,7 +7,7 @@ INSTALLED := $(VENV)/.installed-stamp
 TIMED := tools/timed
 # Unit suites: SynchronousTestCase only, run by trial (no real reactor).
 UNIT := tests.rules tests.server tests.client tests.test_config tests.test_ampframe tests.client_gui \
-	tests.test_launcher tests.test_clusterrunner tests.test_layout
+	tests.test_launcher tests.test_clusterrunner tests.test_layout tests.engine
 
 .PHONY: test lint demo certs clean chaos bench
 

@@ -81,10 +81,6 @@ class RootScores(Generic[M]):
     scores: tuple[tuple[M, int], ...]
     floor: int
 
-    @property
-    def best(self) -> tuple[M, int]:
-        return max(self.scores, key=lambda pair: pair[1])
-
 
 def _to_table(score: int, ply: int) -> int:
     if score > DECIDED:
