@@ -9,7 +9,9 @@ section of ``docs/engine.md`` (between its markers), with the time per move of
 level 5.  A draw is not a win: the targets count wins only (level 5 wins at
 least 98 % of its games against random and 75 % against level 4).
 
-Games run in a pool of ``--workers`` processes (2 by default).
+Games run in a pool of ``--workers`` processes (2 by default).  ``--timing``
+instead times level 5 alone in one process (CPU and wall time per move) and
+writes that section of ``docs/engine.md``.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from __future__ import annotations
 import argparse
 import json
 import multiprocessing
+import os
 import random
 import re
 import statistics
@@ -34,6 +37,9 @@ ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results" / "engine.json"
 DOC = ROOT / "docs" / "engine.md"
 BEGIN, END = "<!-- bench.engine results -->", "<!-- /bench.engine results -->"
+TIMING_BEGIN, TIMING_END = "<!-- bench.engine timing -->", "<!-- /bench.engine timing -->"
+#: Games per kind of ``--timing``: level 5 against level 3, one process.
+TIMING_GAMES = 4
 #: Random plies played before the engines take over, so that games differ.
 OPENING_PLIES = {"connect4": 3, "reversi": 4, "checkers": 4}
 RANDOM = 0  # the random mover, as an opponent "level"
@@ -218,19 +224,87 @@ def render(result: dict[str, Any]) -> str:
     )
 
 
-def write_doc(text: str, doc: Path = DOC) -> None:
-    """Replace the results section of ``docs/engine.md`` (between its markers)."""
+def write_doc(text: str, doc: Path = DOC, begin: str = BEGIN, end: str = END) -> None:
+    """Replace a section of ``docs/engine.md`` (between its markers)."""
     page = doc.read_text()
-    pattern = re.compile(re.escape(BEGIN) + ".*?" + re.escape(END), re.DOTALL)
+    pattern = re.compile(re.escape(begin) + ".*?" + re.escape(end), re.DOTALL)
     if not pattern.search(page):
-        raise SystemExit(f"{doc} has no {BEGIN} ... {END} section")
-    doc.write_text(pattern.sub(lambda _: f"{BEGIN}\n{text}{END}", page))
+        raise SystemExit(f"{doc} has no {begin} ... {end} section")
+    doc.write_text(pattern.sub(lambda _: f"{begin}\n{text}{end}", page))
+
+
+def timing(seed: int, kinds: Sequence[str], games: int = TIMING_GAMES) -> dict[str, Any]:
+    """Level 5's time per move in one process: CPU time (what a quiet machine's
+    wall time would be) and wall time, over seeded games against level 3."""
+    found: dict[str, Any] = {}
+    for kind in kinds:
+        cpu: list[float] = []
+        wall: list[float] = []
+        for index in range(games):
+            position = opening(kind, seed, 2 * index)
+            seat = index % 2
+            while position.outcome() is None:
+                level = 5 if position.to_move == seat else 3
+                started_cpu, started = time.process_time(), time.perf_counter()
+                move = choose_move(position, level)
+                if level == 5 and len(position.legal_moves()) > 1:
+                    cpu.append(time.process_time() - started_cpu)
+                    wall.append(time.perf_counter() - started)
+                position = position.play(move)
+        found[kind] = {
+            "moves": len(cpu),
+            "cpu": _spread(cpu),
+            "wall": _spread(wall),
+        }
+    return found
+
+
+def _spread(seconds: list[float]) -> dict[str, float]:
+    ordered = sorted(seconds)
+    return {
+        "median_s": statistics.median(ordered),
+        "p95_s": ordered[min(len(ordered) - 1, int(0.95 * len(ordered)))],
+        "max_s": ordered[-1],
+    }
+
+
+def render_timing(found: dict[str, Any], load: str) -> str:
+    rows = []
+    for kind, entry in found.items():
+        for clock in ("cpu", "wall"):
+            t = entry[clock]
+            rows.append(
+                (
+                    kind,
+                    clock,
+                    entry["moves"],
+                    f"{t['median_s']:.3f}",
+                    f"{t['p95_s']:.3f}",
+                    f"{t['max_s']:.3f}",
+                )
+            )
+    return (
+        f"Level 5 alone in one process (`--timing`: {TIMING_GAMES} games per kind against "
+        f"level 3, moves with a choice only; load average {load}):\n\n"
+        + _table(("kind", "clock", "moves", "median s", "p95 s", "max s"), rows)
+        + "\n"
+    )
+
+
+def _load_average() -> str:
+    try:
+        return " ".join(f"{value:.1f}" for value in os.getloadavg())
+    except OSError:
+        return "unknown"
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.engine", description=__doc__)
     parser.add_argument("--games", type=int, default=100, help="games per pair (default 100)")
     parser.add_argument("--quick", action="store_true", help="10 games per pair; writes nothing")
+    parser.add_argument(
+        "--timing", action="store_true", help="only level 5's time per move, in one process"
+    )
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--kind", action="append", choices=KINDS, help="only this kind")
@@ -241,6 +315,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     games = 10 if options.quick else options.games
     kinds = options.kind or list(KINDS)
     levels = sorted(options.level or range(1, 6))
+    if options.timing:
+        text = render_timing(timing(options.seed, kinds), _load_average())
+        print(text, flush=True)
+        if not options.quick and options.kind is None:
+            write_doc(text, begin=TIMING_BEGIN, end=TIMING_END)
+        return 0
     result = run(games, options.seed, kinds, levels, options.workers)
     text = render(result)
     print(text, flush=True)

@@ -29,3 +29,11 @@ def test_engine_strength_smoke(tmp_path: Path) -> None:
     written = doc.read_text()
     assert written.startswith("before\n") and written.endswith("after\n")
     assert "old" not in written and "2 vs random" in written
+
+
+def test_engine_timing_smoke() -> None:
+    found = engine.timing(seed=3, kinds=["connect4"], games=1)
+    entry = found["connect4"]
+    assert entry["moves"] > 0
+    assert entry["cpu"]["median_s"] <= entry["cpu"]["max_s"]
+    assert "| connect4 | wall" in engine.render_timing(found, "0.0 0.0 0.0")
