@@ -6,8 +6,8 @@ PY := $(VENV)/bin/python
 INSTALLED := $(VENV)/.installed-stamp
 TIMED := tools/timed
 # Unit suites: SynchronousTestCase only, run by trial (no real reactor).
-UNIT := tests.rules tests.records tests.server tests.client tests.test_config tests.test_ampframe tests.client_gui \
-	tests.test_launcher tests.test_clusterrunner tests.test_layout tests.test_admin
+UNIT := tests.rules tests.records tests.engine tests.server tests.client tests.test_config tests.test_ampframe \
+	tests.client_gui tests.test_launcher tests.test_clusterrunner tests.test_layout tests.test_admin
 
 .PHONY: test lint demo certs clean chaos bench
 
