@@ -9,7 +9,6 @@ from :mod:`game.client.cli.choices`.  :data:`COMMANDS` maps the names to them.
 
 from __future__ import annotations
 
-import functools
 import json
 import random
 import sys
@@ -25,13 +24,12 @@ from game.client import reports
 from game.client.cli.choices import (
     CliError,
     check_claim,
-    choose_seat,
     draw_action,
     free_seat,
 )
 from game.client.cli.offers import cmd_rematch, cmd_takeback
 from game.client.cli.records import cmd_export, cmd_import
-from game.client.cli.session import Session, unreadable
+from game.client.cli.session import Session, act, unreadable
 from game.client.cli.watch import cmd_watch
 from game.client.client import NoAnswer, NoServers, Outcome
 from game.client.document import DocumentError, GameDocument
@@ -227,33 +225,9 @@ async def cmd_join(session: Session) -> None:
     )
 
 
-#: Sends one change for a seat, given the game as last read.
-Send = Callable[[GameDocument, Seat], Deferred[Outcome]]
-
-
-async def _act(session: Session, action: str, send: Send) -> tuple[Outcome, Seat, GameDocument]:
-    """Read the game, pick the user's seat, send; once more after a re-read
-    if the servers say the version was stale or they are behind."""
-    await session.connect()
-    game_id = session.game_id()
-    seats = session.seats(game_id)
-    document = await session.read_document(game_id)
-    for attempt in range(2):
-        seat = choose_seat(seats, document, action, session.args.seat)
-        try:
-            outcome = await session.request(action, functools.partial(send, document, seat))
-        except CliError as error:
-            if attempt == 0 and error.tag in ("STALE_VERSION", "BEHIND"):
-                document = await session.read_document(game_id, sync=True)
-                continue
-            raise
-        return outcome, seat, document
-    raise AssertionError("unreachable")  # pragma: no cover
-
-
 async def cmd_move(session: Session) -> None:
     args = session.args
-    outcome, seat, _ = await _act(
+    outcome, seat, _ = await act(
         session,
         "move",
         lambda doc, seat: session.client.make_move(doc.game_id, doc.version, args.move, seat.token),
@@ -266,7 +240,7 @@ async def cmd_move(session: Session) -> None:
 
 
 async def cmd_resign(session: Session) -> None:
-    outcome, seat, before = await _act(
+    outcome, seat, before = await act(
         session,
         "resign",
         lambda doc, seat: session.client.resign(doc.game_id, doc.version, seat.token),
@@ -286,7 +260,7 @@ async def cmd_draw(session: Session) -> None:
             return session.client.accept_draw(document.game_id, document.version, seat.token)
         return session.client.offer_draw(document.game_id, document.version, seat.token)
 
-    outcome, seat, document = await _act(session, "draw", send)
+    outcome, seat, document = await act(session, "draw", send)
     session.show_outcome(
         outcome,
         reports.draw_text(chosen["action"], document, seat.player, seat.seat),
@@ -304,7 +278,7 @@ async def cmd_claim(session: Session) -> None:
         return session.client.claim_timeout(document.game_id, document.version, seat.token)
 
     try:
-        outcome, seat, _ = await _act(session, "claim", send)
+        outcome, seat, _ = await act(session, "claim", send)
     except CliError as error:
         if error.tag == "TIME_LEFT" and "document" in read:
             message = reports.time_left_message(

@@ -13,7 +13,6 @@ accepting both keep that seat in the token store, so ``move`` finds it.
 from __future__ import annotations
 
 import argparse
-import functools
 import uuid
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -22,7 +21,7 @@ from twisted.internet.defer import Deferred
 
 from game.client import boards
 from game.client.cli.choices import CliError, choose_seat
-from game.client.cli.session import Session
+from game.client.cli.session import Session, act
 from game.client.client import Outcome
 from game.client.document import GameDocument
 from game.client.reports import PROG
@@ -164,29 +163,13 @@ def rematch_text(
     )
 
 
-Send = Callable[[GameDocument, Seat], Deferred[Outcome]]
-
-
-async def _act(
-    session: Session, action: str, standing: Callable[[GameDocument], int | None], send: Send
-) -> tuple[Outcome, Seat, GameDocument]:
-    """Read the game, pick the seat, send; once more after a re-read if the
-    servers say the version was stale or they are behind."""
-    await session.connect()
-    game_id = session.game_id()
-    seats = session.seats(game_id)
-    document = await session.read_document(game_id)
-    for attempt in range(2):
-        seat = acting_seat(seats, document, standing(document), session.args.seat)
-        try:
-            outcome = await session.request(action, functools.partial(send, document, seat))
-        except CliError as error:
-            if attempt == 0 and error.tag in ("STALE_VERSION", "BEHIND"):
-                document = await session.read_document(game_id, sync=True)
-                continue
-            raise
-        return outcome, seat, document
-    raise AssertionError("unreachable")  # pragma: no cover
+def _chooser(
+    standing: Callable[[GameDocument], int | None],
+) -> Callable[[Sequence[Seat], GameDocument, int | None], Seat]:
+    """Picks the seat that answers (or makes) the standing offer."""
+    return lambda seats, document, requested: acting_seat(
+        seats, document, standing(document), requested
+    )
 
 
 async def cmd_takeback(session: Session) -> None:
@@ -202,7 +185,7 @@ async def cmd_takeback(session: Session) -> None:
         }[action]
         return sender(document.game_id, document.version, seat.token)
 
-    outcome, seat, document = await _act(session, "takeback", _takeback_offer, send)
+    outcome, seat, document = await act(session, "takeback", send, _chooser(_takeback_offer))
     action = chosen["action"]
     session.show_outcome(
         outcome,
@@ -229,7 +212,7 @@ async def cmd_rematch(session: Session) -> None:
         new_id = chosen["game"] = chosen.get("game") or uuid.uuid4().hex
         return client.offer_rematch(game_id, version, seat.token, new_id, token)
 
-    outcome, seat, document = await _act(session, "rematch", _rematch_offer, send)
+    outcome, seat, document = await act(session, "rematch", send, _chooser(_rematch_offer))
     action = chosen["action"]
     new_game: str | None = chosen.get("game") if action != DECLINE else None
     extra: dict[str, Any] = {"seat": seat.seat, "action": action}

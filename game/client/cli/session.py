@@ -9,6 +9,7 @@ answers into a printed result or a :class:`~game.client.cli.choices.CliError`.
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import sys
 from collections.abc import Callable, Mapping, Sequence
@@ -18,7 +19,7 @@ from twisted.internet.defer import Deferred
 from twisted.internet.interfaces import IReactorTime
 
 from game.client import reports
-from game.client.cli.choices import CliError, resolve_game
+from game.client.cli.choices import CliError, choose_seat, resolve_game
 from game.client.client import NoServers, Outcome, ReplicatedClient
 from game.client.document import DocumentError, GameDocument
 from game.client.tokens import Seat, TokenStore
@@ -171,6 +172,38 @@ class Session:
         except DocumentError as error:
             raise CliError(unreadable(error)) from None
         self.emit(*report)
+
+
+#: Sends one change for a seat, given the game as last read.
+Send = Callable[[GameDocument, Seat], Deferred[Outcome]]
+#: Picks the user's seat that acts: ``(seats held, game, --seat)``.
+ChooseSeat = Callable[[Sequence[Seat], GameDocument, "int | None"], Seat]
+
+
+async def act(
+    session: Session, action: str, send: Send, choose: ChooseSeat | None = None
+) -> tuple[Outcome, Seat, GameDocument]:
+    """Read the game, pick the user's seat (:func:`choose_seat` unless
+    ``choose``), send; once more after a re-read if the servers say the
+    version was stale or they are behind."""
+    await session.connect()
+    game_id = session.game_id()
+    seats = session.seats(game_id)
+    document = await session.read_document(game_id)
+    for attempt in range(2):
+        if choose is None:
+            seat = choose_seat(seats, document, action, session.args.seat)
+        else:
+            seat = choose(seats, document, session.args.seat)
+        try:
+            outcome = await session.request(action, functools.partial(send, document, seat))
+        except CliError as error:
+            if attempt == 0 and error.tag in ("STALE_VERSION", "BEHIND"):
+                document = await session.read_document(game_id, sync=True)
+                continue
+            raise
+        return outcome, seat, document
+    raise AssertionError("unreachable")  # pragma: no cover
 
 
 def unreadable(error: DocumentError) -> str:
