@@ -4,7 +4,8 @@ withdraws one's own).  The wire side is docs/protocol.md's "Takebacks and
 rematches".
 
 What a command does for a seat is decided from the game as read
-(:func:`takeback_action`, :func:`rematch_action`, pure); a stale read is
+(:func:`takeback_action`, :func:`rematch_action`, pure, over where the offer
+stands: :mod:`game.client.offers`, shared with the GUI); a stale read is
 read again once, as the other commands do.  A rematch offer chooses the
 new game's id and the user's token for its seat there; offering and
 accepting both keep that seat in the token store, so ``move`` finds it.
