@@ -94,7 +94,7 @@ class Controller:
             interval=lobby_interval,
         )
         self.game_screen = GameController(
-            client, clock, changed=self._changed, leave=self._leave_game
+            client, clock, changed=self._changed, leave=self._leave_game, store=store
         )
         self.actions = ActionTable.of(self.lobby_screen.actions(), self.game_screen.actions())
         client.link_listeners.append(self._links_changed)

@@ -4,9 +4,10 @@
 every server, takes each new view and each answer into the
 :class:`~game.client_gui.viewmodel.GameState` (:func:`choose_shown` decides
 which document to show), turns clicks and keys on the board into moves,
-sends moves, resignations and draw offers for the player's seat,
-animates a Connect Four disc's drop, and in a timed game claims the
-timeout once the opponent's clock runs out.  It steps through the moves
+sends moves, resignations and draw offers for the player's seat (and
+takebacks and rematches, :mod:`game.client_gui.offer_actions`), animates
+a Connect Four disc's drop, and in a timed game claims the timeout once
+the opponent's clock runs out.  It steps through the moves
 (:class:`~game.client.replay.Replay`; an earlier position refuses moves) and
 writes the game's record (:mod:`game.client_gui.saving`).  Nothing here waits
 but the record's small file.
@@ -24,7 +25,7 @@ from twisted.python.failure import Failure
 
 from game.client.client import Outcome, ReplicatedClient, WatchUpdate
 from game.client.replay import STEPS, Replay
-from game.client.tokens import Seat
+from game.client.tokens import Seat, TokenStore
 from game.client_gui.boards import (
     Intent,
     click_board,
@@ -34,6 +35,8 @@ from game.client_gui.boards import (
 )
 from game.client_gui.clockview import reading_of
 from game.client_gui.notices import RESYNC_TAGS, describe_failure, refusal
+from game.client_gui.offer_actions import OfferActions
+from game.client_gui.offers_view import offer_news
 from game.client_gui.replay_view import (
     REPLAY,
     REPLAY_KEYS,
@@ -60,6 +63,7 @@ class GameController:
 
     :param changed: called after every change of what the game screen shows.
     :param leave: shows the lobby instead, with this error notice if not empty.
+    :param store: where a seat in a rematch is kept (None: in memory only).
     """
 
     def __init__(
@@ -69,6 +73,7 @@ class GameController:
         *,
         changed: Callable[[], None],
         leave: Callable[[str], None],
+        store: TokenStore | None = None,
     ) -> None:
         self.client = client
         self.clock = clock
@@ -83,6 +88,7 @@ class GameController:
         self._claimed_version: int | None = None
         #: When to look again at the opponent's clock.
         self._flag_check: IDelayedCall | None = None
+        self.offers = OfferActions(self, store)
 
     def actions(self) -> Mapping[str, Callable[[str], object]]:
         """The game screen's actions by name (see :class:`~game.client_gui.scene.Action`)."""
@@ -99,6 +105,7 @@ class GameController:
             SAVE_RECORD: lambda value: self.ask_where_to_save(),
             SAVE_WRITE: lambda value: self.save_record(),
             SAVE_CANCEL: lambda value: self._update(saving=None),
+            **self.offers.actions(),
         }
 
     # -- showing -----------------------------------------------------------------------
@@ -223,13 +230,18 @@ class GameController:
             changes["selection"] = ()
             if chosen.document.status == "finished":
                 changes["confirming"] = None
-            if before is not None and game.notice and not game.pending:
-                changes["notice"] = ""
+            if before is not None and not game.pending:
+                # What changed about an offer; else an old notice goes.
+                news = offer_news(before.document, chosen.document, game.seat)
+                if news or game.notice:
+                    changes.update(notice=news, notice_error=False)
             if changes["replay"] is None or changes["replay"].live:
                 self._start_drop(before, chosen)  # no disc falls onto an earlier position
         self.state = attrs.evolve(game, **changes)
         self._changed()
         self._after_show()
+        if before is not None and before.version != chosen.version:
+            self.offers.shown(before.document, chosen.document, game.seat)
 
     def _start_drop(self, before: Shown | None, after: Shown) -> None:
         document = after.document
@@ -255,7 +267,7 @@ class GameController:
             and self._passed_version != document.version
         ):
             version = self._passed_version = document.version
-            self._send(
+            self.send(
                 "pass",
                 lambda token: self.client.make_move(game.game_id, version, "pass", token),
                 "Move pass",
@@ -313,7 +325,7 @@ class GameController:
             self._schedule_flag_check(CLAIM_RETRY)
             return
         version = self._claimed_version = document.version
-        self._send(
+        self.send(
             "timeout claim",
             lambda token: self.client.claim_timeout(game.game_id, version, token),
             "Claiming the timeout",
@@ -327,6 +339,10 @@ class GameController:
     def _notice(self, game_id: str, text: str, error: bool = False) -> None:
         if self.state is not None and self.state.game_id == game_id:
             self._update(notice=text, notice_error=error)
+
+    def show_notice(self, text: str, error: bool = False) -> None:
+        """Say ``text`` on the notice line of the game shown."""
+        self._update(notice=text, notice_error=error)
 
     # -- what the player does ------------------------------------------------------------
 
@@ -436,7 +452,7 @@ class GameController:
         if game is None or game.document is None:
             return
         version = game.document.version
-        self._send(
+        self.send(
             f"move {move}",
             lambda token: self.client.make_move(game.game_id, version, move, token),
             f"Move {move}",
@@ -449,7 +465,7 @@ class GameController:
             return
         self.state = attrs.evolve(game, confirming=None)
         version = game.document.version
-        self._send(
+        self.send(
             "resignation",
             lambda token: self.client.resign(game.game_id, version, token),
             "Resigning",
@@ -460,7 +476,7 @@ class GameController:
         if game is None or game.document is None:
             return
         version = game.document.version
-        self._send(
+        self.send(
             "draw offer",
             lambda token: self.client.offer_draw(game.game_id, version, token),
             "Offering a draw",
@@ -472,7 +488,7 @@ class GameController:
         if game is None or game.document is None:
             return
         version = game.document.version
-        self._send(
+        self.send(
             "draw acceptance",
             lambda token: self.client.accept_draw(game.game_id, version, token),
             "Accepting the draw",
@@ -480,13 +496,22 @@ class GameController:
 
     # -- sending -------------------------------------------------------------------------
 
-    def _send(
+    def send(
         self,
         what: str,
         send: Callable[[str], Deferred[Outcome]],
         refused_as: str,
         success_notice: str = "",
+        on_success: Callable[[Outcome], None] | None = None,
     ) -> None:
+        """Send a request for the player's seat (``send`` gets its token),
+        one at a time: ``what`` is shown as pending until the answer.
+
+        :param refused_as: how a refusal's notice names the request.
+        :param success_notice: the notice once the servers took it.
+        :param on_success: called with the answer in place of showing its
+            document (an answer that is not the game shown).
+        """
         game = self.state
         if game is None or game.token is None or game.pending:
             return
@@ -502,12 +527,17 @@ class GameController:
         answer.addCallbacks(
             self._answered,
             self._answered_failure,
-            callbackArgs=(game_id, refused_as, success_notice),
+            callbackArgs=(game_id, refused_as, success_notice, on_success),
             errbackArgs=(game_id,),
         )
 
     def _answered(
-        self, outcome: Outcome, game_id: str, refused_as: str, success_notice: str
+        self,
+        outcome: Outcome,
+        game_id: str,
+        refused_as: str,
+        success_notice: str,
+        on_success: Callable[[Outcome], None] | None,
     ) -> None:
         game = self.state
         if game is None or game.game_id != game_id:
@@ -527,7 +557,14 @@ class GameController:
             reread = self.client.sync_game if tag in RESYNC_TAGS else self.client.get_game
             reread(game_id).addCallbacks(lambda o: self._read(game_id, o), lambda f: None)
             return
-        notice = success_notice
+        if on_success is not None:
+            on_success(outcome)
+        else:
+            self.show_answer(game_id, outcome, success_notice)
+
+    def show_answer(self, game_id: str, outcome: Outcome, notice: str) -> None:
+        """Show the game as a request's answer holds it, with ``notice``
+        (or, for a provisional answer, which server took it)."""
         if outcome.provisional:
             notice = (
                 f"Only server {outcome.agreed[0] if outcome.agreed else '?'} has taken it so far "

@@ -91,6 +91,12 @@ SHADE: Final[RGB] = (16, 18, 24)
 #: Behind the row of the move shown on the board.
 MOVE_HIGHLIGHT: Final[RGB] = (120, 96, 20)
 
+# -- takebacks and rematches (on the side panel, PANEL) ----------------------------------------
+#: Behind a standing takeback or rematch offer and its buttons.
+OFFER_CARD: Final[RGB] = (92, 52, 112)
+#: The button that accepts the opponent's offer (or opens an accepted rematch).
+BUTTON_ACCEPT: Final[RGB] = (28, 124, 118)
+
 # -- replica lights ----------------------------------------------------------------------
 #: Connected, serving, and holding what is shown.
 LIGHT_AGREE: Final[RGB] = (40, 200, 80)

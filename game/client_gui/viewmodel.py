@@ -28,6 +28,7 @@ from game.client_gui.clockview import (
     control_name,
     time_control_choice,
 )
+from game.client_gui.offers_view import offer_panel
 from game.client_gui.palette import RGB
 from game.client_gui.replay_view import (
     board_document,
@@ -267,7 +268,7 @@ def game_scene(
         labels.extend(drawn.labels)
         hotspots = drawn.hotspots
 
-    # The side panel: the clocks of a timed game, actions, then the moves.
+    # The side panel: the clocks of a timed game, actions, offers, then the moves.
     x = panel.x + 10
     button_width = panel.width - 20
     y = panel.top - 10
@@ -312,6 +313,12 @@ def game_scene(
                 enabled=idle and state.my_turn and offer is not None and offer != state.seat,
             )
         )
+    if document is not None:
+        offers = offer_panel(document, state.seat, idle, x, y, button_width)
+        y = offers.y
+        boxes.extend(offers.boxes)
+        buttons.extend(offers.buttons)
+        labels.extend(offers.labels)
     if replay is not None:
         controls = replay_controls(replay, x, y, button_width)
         y = controls.y

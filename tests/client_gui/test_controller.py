@@ -28,6 +28,7 @@ from tests.client_gui.helpers import (
     refused,
     text,
 )
+from tests.client_gui.offer_helpers import offer_documents
 
 
 class ControllerTestCase(SynchronousTestCase):
@@ -384,6 +385,10 @@ class ActionTableTests(ControllerTestCase):
             self.controller.perform(Action("save-record"))
             seen |= actions_of(self.controller.scene(WIDTH, HEIGHT))
             self.controller.perform(Action("save-cancel"))
+        for doc in offer_documents():  # each takeback and rematch state, for either seat
+            for seat in (0, 1):
+                self.open(doc, seat=seat)
+                seen |= actions_of(self.controller.scene(WIDTH, HEIGHT))
         self.assertLessEqual(seen, set(self.controller.actions.handlers))
         self.assertEqual(set(self.controller.actions.handlers) - seen, {"join", "watch", "resume"})
 

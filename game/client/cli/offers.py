@@ -4,7 +4,8 @@ withdraws one's own).  The wire side is docs/protocol.md's "Takebacks and
 rematches".
 
 What a command does for a seat is decided from the game as read
-(:func:`takeback_action`, :func:`rematch_action`, pure); a stale read is
+(:func:`takeback_action`, :func:`rematch_action`, pure, over where the offer
+stands: :mod:`game.client.offers`, shared with the GUI); a stale read is
 read again once, as the other commands do.  A rematch offer chooses the
 new game's id and the user's token for its seat there; offering and
 accepting both keep that seat in the token store, so ``move`` finds it.
@@ -13,7 +14,6 @@ accepting both keep that seat in the token store, so ``move`` finds it.
 from __future__ import annotations
 
 import argparse
-import uuid
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -24,10 +24,22 @@ from game.client.cli.choices import CliError, choose_seat
 from game.client.cli.session import Session, act
 from game.client.client import Outcome
 from game.client.document import GameDocument
+from game.client.offers import (
+    ACCEPT,
+    ACCEPTED,
+    DECLINE,
+    NONE,
+    OFFER,
+    THEIRS,
+    RematchSeat,
+    rematch_by,
+    rematch_seat,
+    rematch_stance,
+    takeback_by,
+    takeback_stance,
+)
 from game.client.reports import PROG
-from game.client.tokens import Seat, new_token
-
-OFFER, ACCEPT, DECLINE = "offer", "accept", "decline"
+from game.client.tokens import Seat
 
 
 def add_offer_commands(
@@ -71,15 +83,15 @@ def takeback_action(document: GameDocument, seat: int, decline: bool) -> str:
     :raises CliError: there is nothing to do (no offer to decline, or the
         user's own offer already stands).
     """
-    standing = document.takeback
+    stance = takeback_stance(document, seat)
     game_id = document.game_id
     if decline:
-        if standing is None:
+        if stance == NONE:
             raise CliError(f"no takeback offer stands in game {game_id}")
         return DECLINE
-    if standing is None:
+    if stance == NONE:
         return OFFER
-    if standing != seat:
+    if stance == THEIRS:
         return ACCEPT
     raise CliError(
         f"your takeback offer in game {game_id} already stands; it is up to "
@@ -93,18 +105,20 @@ def rematch_action(document: GameDocument, seat: int, decline: bool) -> str:
 
     :raises CliError: there is nothing to do.
     """
-    rematch = document.rematch
+    stance = rematch_stance(document, seat)
     game_id = document.game_id
-    offered = rematch is not None and rematch.state == "offered"
     if decline:
-        if not offered:
+        if stance in (NONE, ACCEPTED):
             raise CliError(f"no rematch offer stands in game {game_id}")
         return DECLINE
-    if rematch is None or rematch.state == "declined":
+    if stance == NONE:
         return OFFER
-    if rematch.state == "accepted":
-        raise CliError(f"the rematch of game {game_id} was accepted: it is game {rematch.game}")
-    if rematch.by != seat:
+    if stance == ACCEPTED:
+        assert document.rematch is not None
+        raise CliError(
+            f"the rematch of game {game_id} was accepted: it is game {document.rematch.game}"
+        )
+    if stance == THEIRS:
         return ACCEPT
     raise CliError(
         f"your rematch offer in game {game_id} already stands; it is up to "
@@ -185,7 +199,7 @@ async def cmd_takeback(session: Session) -> None:
         }[action]
         return sender(document.game_id, document.version, seat.token)
 
-    outcome, seat, document = await act(session, "takeback", send, _chooser(_takeback_offer))
+    outcome, seat, document = await act(session, "takeback", send, _chooser(takeback_by))
     action = chosen["action"]
     session.show_outcome(
         outcome,
@@ -204,32 +218,18 @@ async def cmd_rematch(session: Session) -> None:
         if action == DECLINE:
             return client.decline_rematch(game_id, version, seat.token)
         # Kept across a retry, so that a repeated request is the same request.
-        token = chosen.setdefault("token", new_token())
+        new = chosen["new"] = rematch_seat(document, seat.seat, action, chosen.get("new"))
         if action == ACCEPT:
-            assert document.rematch is not None
-            chosen["game"] = document.rematch.game
-            return client.accept_rematch(game_id, version, seat.token, token)
-        new_id = chosen["game"] = chosen.get("game") or uuid.uuid4().hex
-        return client.offer_rematch(game_id, version, seat.token, new_id, token)
+            return client.accept_rematch(game_id, version, seat.token, new.token)
+        return client.offer_rematch(game_id, version, seat.token, new.game_id, new.token)
 
-    outcome, seat, document = await act(session, "rematch", send, _chooser(_rematch_offer))
+    outcome, seat, document = await act(session, "rematch", send, _chooser(rematch_by))
     action = chosen["action"]
-    new_game: str | None = chosen.get("game") if action != DECLINE else None
+    new: RematchSeat | None = chosen.get("new") if action != DECLINE else None
+    new_game = new.game_id if new is not None else None
     extra: dict[str, Any] = {"seat": seat.seat, "action": action}
-    if new_game is not None:
-        token = chosen["token"]
-        session.remember(
-            Seat(session.cluster, new_game, 1 - seat.seat, seat.player, token, document.kind)
-        )
-        extra.update(rematch_game=new_game, rematch_seat=1 - seat.seat)
+    if new is not None:
+        session.remember(new.stored(session.cluster, seat.player, document.kind))
+        extra.update(rematch_game=new.game_id, rematch_seat=new.seat)
     text = rematch_text(action, document, seat.player, seat.seat, new_game)
     session.show_outcome(outcome, text, extra)
-
-
-def _takeback_offer(document: GameDocument) -> int | None:
-    return document.takeback
-
-
-def _rematch_offer(document: GameDocument) -> int | None:
-    rematch = document.rematch
-    return rematch.by if rematch is not None and rematch.state == "offered" else None
