@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import json
 import random
-import re
 import time
 from pathlib import Path
 
@@ -27,24 +26,24 @@ from game.client_gui.scene import Button
 from game.client_gui.viewmodel import (
     GameState,
     LobbyState,
-    clicks_for_move,
     game_scene,
     lobby_scene,
 )
 from game.rules import new_game
 from tests.gui_render.cluster import Cluster
 from tests.gui_xvfb.conftest import Display
-from tests.gui_xvfb.play import HEIGHT, LOBBY, WIDTH, close_window, show, start_window, wait_for
+from tests.gui_xvfb.play import (
+    HEIGHT,
+    LOBBY,
+    WIDTH,
+    close_window,
+    play_connect4_by_clicks,
+    show,
+    start_window,
+    wait_for,
+)
 
-YOUR_MOVE = "replgame \u2014 Your move"
 LEVEL = 1
-
-
-def settled_title(title: str) -> str | None:
-    """The title when it asks for a move or shows the end, else None."""
-    if title == YOUR_MOVE or re.search(r"You win|wins|Draw|cancelled", title):
-        return title
-    return None
 
 
 def panel_button(name: str, value: str = "") -> Button:
@@ -91,39 +90,16 @@ def test_connect4_against_the_level_1_computer_then_rematch(
         game_id = seat.game_id
         assert (seat.kind, seat.seat, seat.player) == ("connect4", 0, "human")
 
-        rng = random.Random(7)
-        clicks = 0
-        while True:
-            title = wait_for(lambda: settled_title(display.title(window)), 60, "my move or the end")
-            if title != YOUR_MOVE:
-                break
-            document = show(cluster, game_id, home)["game"]
-            assert document["to_move"] == 0
-            assert document["players"] == ["human", computer_name(LEVEL)]
-            move = rng.choice(document["legal"])
-            state = GameState(
-                game_id, 0, seat.token, "human", Shown.of(json.dumps(document), False, (1, 2, 3))
-            )
-            scene = game_scene(state, game_replicas({}, {}, state.shown), WIDTH, HEIGHT)
-            [(x, y)] = clicks_for_move(scene, "connect4", move)
-            display.click(window, x, y)
-            clicks += 1
-            version = document["version"]
-            wait_for(
-                lambda version=version: (
-                    display.title(window) != YOUR_MOVE
-                    or show(cluster, game_id, home)["game"]["version"] > version
-                ),
-                30,
-                f"move {move} to be taken",
-                interval=0.2,
-            )
+        players = ["human", computer_name(LEVEL)]
+        clicks = play_connect4_by_clicks(
+            display, window, cluster, home, game_id, 0, players, random.Random(7), timeout=60
+        )
 
         answer = show(cluster, game_id, home)
         final = answer["game"]
         assert answer["provisional"] is False
         assert final["status"] == "finished"
-        assert final["players"] == ["human", computer_name(LEVEL)]
+        assert final["players"] == players
         assert final["result"]["reason"] in ("four in a row", "board full")
         position = new_game("connect4")
         for move in final["moves"]:
