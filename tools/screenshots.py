@@ -1,13 +1,14 @@
 #!/usr/bin/env python3
 """Make the README's screenshots: docs/screenshots/{connect4,reversi,checkers}.png,
-and connect4-clock.png (a live 5+3 game: both clocks beside the board).
+connect4-clock.png (a live 5+3 game: both clocks beside the board), and
+connect4-computer.png (alice against the level-3 computer, "Play the computer").
 
 Starts a local three-server cluster (``replgame cluster`` on free ports in a
 temporary directory), opens the game headless (pyglet with EGL: no display
 needed) for the player alice, plays a few moves of each kind against bob
 (a second controller), and saves alice's window after each game::
 
-    .venv/bin/python tools/screenshots.py [--out docs/screenshots]
+    .venv/bin/python tools/screenshots.py [--out docs/screenshots] [--only NAME]
 
 Alice's moves are mouse clicks dispatched to her window, at the points the
 view-model says the move's cells are.
@@ -58,9 +59,13 @@ SHOTS: dict[str, tuple[str, str, list[str]]] = {
     # A live game: the clocks show what each side spent, alice's running.
     "connect4-clock": ("connect4", "live:300+3", ["4", "3", "4", "4", "5", "6"]),
 }
+#: Alice's moves against the computer (level 3; it answers each).
+COMPUTER_MOVES = ["4", "3", "5", "2"]
 
 
-async def play(reactor: Any, out: Path, config_path: Path, seats: Path) -> None:
+async def play(
+    reactor: Any, out: Path, config_path: Path, seats: Path, only: str | None = None
+) -> None:
     config = load_config(str(config_path))
     clients = [ReplicatedClient(config, reactor) for _ in range(2)]
     for client in clients:
@@ -76,6 +81,8 @@ async def play(reactor: Any, out: Path, config_path: Path, seats: Path) -> None:
     bob.start()
     try:
         for name, (kind, control, moves) in SHOTS.items():
+            if only is not None and name != only:
+                continue
             alice.show_lobby()
             await until(reactor, lambda: alice.game is None and alice.lobby.loaded, what="lobby")
             window.refresh()
@@ -131,6 +138,8 @@ async def play(reactor: Any, out: Path, config_path: Path, seats: Path) -> None:
             target = out / f"{name}.png"
             save(window, target)
             print(f"saved {target.relative_to(ROOT) if target.is_relative_to(ROOT) else target}")
+        if only in (None, "connect4-computer"):
+            await against_the_computer(reactor, alice, window, driver, out)
     except Exception:
         print("alice:", alice.game, "\nbob:", bob.game, file=sys.stderr)
         raise
@@ -143,6 +152,53 @@ async def play(reactor: Any, out: Path, config_path: Path, seats: Path) -> None:
             await client.stop()
 
 
+async def against_the_computer(
+    reactor: Any, alice: Controller, window: GameWindow, driver: WindowDriver, out: Path
+) -> None:
+    """Alice clicks "Play the computer" (Connect Four, level 3, black) and
+    plays :data:`COMPUTER_MOVES`; the computer runs in this process."""
+    alice.show_lobby()
+    await until(reactor, lambda: alice.game is None and alice.lobby.loaded, what="lobby")
+    if alice.lobby.time_control:
+        press(window, *window.refresh().button(CHOOSE_CONTROL, "").rect.centre)
+        await until(reactor, lambda: not alice.lobby.time_control, what="untimed")
+    press(window, *window.refresh().button("computer").rect.centre)
+    await until(reactor, lambda: window.refresh().overlay is not None, what="the panel")
+    for name, value in (("computer-level", "3"), ("computer-play", "")):
+        press(window, *window.refresh().button(name, value).rect.centre)
+        await _ticks(reactor, driver, 2)
+    await until(reactor, lambda: alice.game is not None and alice.game.shown is not None)
+    for index, move in enumerate(COMPUTER_MOVES):
+        await until(
+            reactor,
+            lambda i=index: (
+                alice.game.document is not None
+                and len(alice.game.document.moves) == 2 * i
+                and alice.game.my_turn
+                and alice.idle
+            ),
+            timeout=30,
+            what=f"alice's move {move}",
+        )
+        for x, y in clicks_for_move(window.refresh(), "connect4", move):
+            press(window, x, y)
+            await _ticks(reactor, driver, 2)
+    await until(
+        reactor,
+        lambda: (
+            len(alice.game.document.moves) == 2 * len(COMPUTER_MOVES)
+            and alice.idle
+            and "agreement: 3 of 3" in window.refresh().texts()
+        ),
+        timeout=30,
+        what="the computer's last answer",
+    )
+    await _ticks(reactor, driver, 3)
+    target = out / "connect4-computer.png"
+    save(window, target)
+    print(f"saved {target.relative_to(ROOT) if target.is_relative_to(ROOT) else target}")
+
+
 async def _ticks(reactor: Any, driver: WindowDriver, count: int) -> None:
     start = driver.ticks
     await until(reactor, lambda: driver.ticks >= start + count)
@@ -151,6 +207,9 @@ async def _ticks(reactor: Any, driver: WindowDriver, count: int) -> None:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", type=Path, default=ROOT / "docs" / "screenshots")
+    parser.add_argument(
+        "--only", metavar="NAME", help="make only this one (e.g. connect4-computer)"
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="replgame-shots-") as temporary:
         directory = Path(temporary)
@@ -161,7 +220,9 @@ def main() -> int:
             cluster.wait_serving()
             seats = directory / "seats"
             react(
-                lambda reactor: Deferred.fromCoroutine(play(reactor, args.out, config_path, seats))
+                lambda reactor: Deferred.fromCoroutine(
+                    play(reactor, args.out, config_path, seats, args.only)
+                )
             )
         except SystemExit as exit:
             if exit.code:

@@ -4,7 +4,11 @@
 :data:`LOBBY_INTERVAL` seconds while the lobby shows, reads the player's
 saved seats, edits the player's name, and creates, joins, watches or
 resumes a game, which it hands to the screen switch
-(:class:`~game.client_gui.controller.Controller`) to show.
+(:class:`~game.client_gui.controller.Controller`) to show.  "Play the
+computer" opens its panel (:mod:`game.client_gui.computer_panel`), creates
+the game with the person's seat, and has a computer
+(:class:`~game.client_gui.computer_opponents.ComputerOpponents`) join it;
+the computers stop when the lobby shows again or the window closes.
 """
 
 from __future__ import annotations
@@ -24,8 +28,11 @@ from game import protocol as p
 from game.client.client import ReplicatedClient
 from game.client.majority import ListedGame
 from game.client.tokens import Seat, TokenStore, new_token
+from game.client_gui import computer_panel as panel
 from game.client_gui.boards import KIND_NAMES
 from game.client_gui.clockview import CHOOSE_CONTROL, TIME_CONTROL_CHOICES, control_name
+from game.client_gui.computer_opponents import ComputerOpponents
+from game.client_gui.computer_panel import ComputerChoice, computer_panel, human_seat
 from game.client_gui.notices import RESYNC_TAGS, describe_failure, refusal
 from game.client_gui.replicas import Replicas, Shown, lobby_replicas
 from game.client_gui.scene import Scene
@@ -48,6 +55,7 @@ class LobbyController:
 
     :param changed: called after every change of what the lobby shows.
     :param open_game: shows a game (the screen switch's ``open_game``).
+    :param computers: the computer players (default: on the client's cluster).
     """
 
     def __init__(
@@ -60,8 +68,13 @@ class LobbyController:
         changed: Callable[[], None],
         open_game: OpenGame,
         interval: float = LOBBY_INTERVAL,
+        computers: ComputerOpponents | None = None,
     ) -> None:
         self.client = client
+        self.computers = computers or ComputerOpponents(client.config, clock)
+        #: The "Play the computer" panel's choices while it is open.
+        self.computer_choice: ComputerChoice | None = None
+        self._last_choice = ComputerChoice()
         self.store = store
         self.cluster = client.config.cluster_id
         self.state = LobbyState(player)
@@ -82,12 +95,20 @@ class LobbyController:
             "watch": lambda game_id: self._open_game(game_id, None, None),
             "resume": self.resume,
             CHOOSE_CONTROL: self.choose_time_control,
+            panel.OPEN: lambda value: self.open_computer_panel(),
+            panel.KIND: lambda kind: self.choose_computer(kind=kind),
+            panel.LEVEL: lambda level: self.choose_computer(level=int(level)),
+            panel.COLOUR: lambda colour: self.choose_computer(colour=colour),
+            panel.PLAY: lambda value: self.play_computer(),
+            panel.CANCEL: lambda value: self.close_computer_panel(),
         }
 
     # -- showing ---------------------------------------------------------------------
 
     def show(self) -> None:
-        """List the games now, then every ``interval`` seconds."""
+        """List the games now, then every ``interval`` seconds.  The window
+        left any game a computer played: those computers stop."""
+        self.computers.stop()
         if not self._loop.running:
             self._loop.start(self._interval, now=True)
         else:
@@ -98,10 +119,12 @@ class LobbyController:
         if self._loop.running:
             self._loop.stop()
         self.state = attrs.evolve(self.state, notice="", notice_error=False, editing=None)
+        self.computer_choice = None
 
     def stop(self) -> None:
         if self._loop.running:
             self._loop.stop()
+        self.computers.close()
 
     def replicas(self) -> Replicas:
         return lobby_replicas(
@@ -116,7 +139,14 @@ class LobbyController:
         )
 
     def scene(self, width: int, height: int) -> Scene:
-        return lobby_scene(self.state, self.replicas(), width, height)
+        scene = lobby_scene(self.state, self.replicas(), width, height)
+        choice = self.computer_choice
+        if choice is None:
+            return scene
+        overlay = computer_panel(
+            choice, self.state.time_control, width, height, bool(self.state.busy)
+        )
+        return attrs.evolve(scene, overlay=overlay)
 
     def notice(self, text: str, error: bool = False, busy: str = "") -> None:
         self.state = attrs.evolve(self.state, notice=text, notice_error=error, busy=busy)
@@ -275,6 +305,54 @@ class LobbyController:
             return
         self._open_game(game_id, seats[0], None)
 
+    # -- the computer ---------------------------------------------------------------
+
+    def open_computer_panel(self) -> None:
+        if self.computer_choice is None and not self.state.busy:
+            self.computer_choice = self._last_choice
+            self._changed()
+
+    def close_computer_panel(self) -> None:
+        if self.computer_choice is not None:
+            self.computer_choice = None
+            self._changed()
+
+    def choose_computer(
+        self, *, kind: str | None = None, level: int | None = None, colour: str | None = None
+    ) -> None:
+        """Change one of the panel's choices (unknown values are ignored)."""
+        choice = self.computer_choice
+        if choice is None:
+            return
+        if kind in panel.KINDS:
+            choice = attrs.evolve(choice, kind=kind)
+        if level is not None and level in panel.LEVEL_NAMES:
+            choice = attrs.evolve(choice, level=level)
+        if colour in panel.COLOURS:
+            choice = attrs.evolve(choice, colour=colour)
+        self.computer_choice = self._last_choice = choice
+        self._changed()
+
+    def play_computer(self) -> Deferred[None]:
+        """Create the panel's game with the person's seat, have a computer
+        join it, and show it."""
+        choice = self.computer_choice or self._last_choice
+        control = self.state.time_control
+        timing = f" ({control_name(control)})" if control else ""
+        kind_name = KIND_NAMES.get(choice.kind, choice.kind)
+        busy = f"Starting {kind_name} against the computer (level {choice.level}){timing}\u2026"
+        game_id = uuid.uuid4().hex
+
+        def computer_joins() -> None:
+            self.computers.start(game_id, choice.level).addErrback(
+                lambda failure: log.failure("the computer failed", failure)
+            )
+
+        work = self._create(
+            choice.kind, control, human_seat(choice.colour, game_id), game_id, computer_joins
+        )
+        return self._task(busy, work)
+
     def create_game(self, kind: str) -> Deferred[None]:
         """Create a ``kind`` game with the chosen time control, and show it."""
         control = self.state.time_control
@@ -305,26 +383,39 @@ class LobbyController:
 
         return task.addErrback(failed).addBoth(finished)
 
-    async def _create(self, kind: str, control: str) -> None:
-        game_id = uuid.uuid4().hex
+    async def _create(
+        self,
+        kind: str,
+        control: str,
+        seat: int = 0,
+        game_id: str | None = None,
+        created: Callable[[], None] | None = None,
+    ) -> None:
+        """Create a game, take ``seat``, tell ``created``, show the game."""
+        game_id = game_id or uuid.uuid4().hex
         token = new_token()
         player = self.state.player
         if control:
-            outcome = await self.client.create_game(game_id, kind, player, token, 0, clock=control)
+            outcome = await self.client.create_game(
+                game_id, kind, player, token, seat, clock=control
+            )
         else:
             # An untimed game is created with exactly the request of protocol version 1.
-            outcome = await self.client.create_game(game_id, kind, player, token, 0)
+            outcome = await self.client.create_game(game_id, kind, player, token, seat)
         if outcome.decision.chosen is None:
             self.notice("No server answered; the game was not created.", error=True)
             return
         if outcome.error is not None:
             self.notice(refusal("Creating the game", outcome), error=True)
             return
-        seat = Seat(self.cluster, game_id, 0, player, token, kind)
-        if not self._remember(seat):
+        held = Seat(self.cluster, game_id, seat, player, token, kind)
+        if not self._remember(held):
             return
+        self.computer_choice = None
+        if created is not None:
+            created()
         self._open_game(
-            game_id, seat, Shown.of(outcome.document, outcome.provisional, outcome.agreed)
+            game_id, held, Shown.of(outcome.document, outcome.provisional, outcome.agreed)
         )
 
     async def _join(self, game_id: str) -> None:

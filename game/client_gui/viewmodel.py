@@ -553,19 +553,13 @@ def lobby_scene(state: LobbyState, replicas: Replicas, width: int, height: int) 
     )
     hotspots.append(Hotspot(name_field, Action("edit-name")))
 
-    # New games.
+    # New games, and a game against the computer (its panel: computer_panel.py).
     y = height - 104
     x = 10.0
-    button_width = min(190.0, (width - 40) / 3)
-    for kind in KINDS_ORDER:
-        buttons.append(
-            _button(
-                Action("create", kind),
-                Rect(x, y, button_width, 34),
-                f"New {KIND_NAMES[kind]}",
-                enabled=not state.busy,
-            )
-        )
+    button_width = min(190.0, (width - 50) / 4)
+    new_games = [(Action("create", kind), f"New {KIND_NAMES[kind]}") for kind in KINDS_ORDER]
+    for action, text in (*new_games, (Action("computer"), "Play the computer")):
+        buttons.append(_button(action, Rect(x, y, button_width, 34), text, enabled=not state.busy))
         x += button_width + 10
     choice_labels, choice_buttons = time_control_choice(
         state.time_control, 10, height - 112 - CHOICE_HEIGHT, width - 20

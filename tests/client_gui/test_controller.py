@@ -376,6 +376,9 @@ class ActionTableTests(ControllerTestCase):
     def test_every_action_a_screen_shows_is_known(self) -> None:
         self.controller.start()
         seen = actions_of(self.controller.scene(WIDTH, HEIGHT))
+        self.controller.perform(Action("computer"))  # the "Play the computer" panel
+        seen |= actions_of(self.controller.scene(WIDTH, HEIGHT))
+        self.controller.perform(Action("computer-cancel"))
         for kind in ("connect4", "reversi", "checkers"):
             self.open(document(kind), seat=0)
             seen |= actions_of(self.controller.scene(WIDTH, HEIGHT))

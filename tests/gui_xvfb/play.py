@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import random
 import re
 import subprocess
 import sys
@@ -13,14 +14,22 @@ import time
 from pathlib import Path
 from typing import IO, Any
 
-from game.client_gui.replicas import lobby_replicas
-from game.client_gui.viewmodel import ListedEntry, LobbyState, lobby_scene
+from game.client_gui.replicas import Shown, game_replicas, lobby_replicas
+from game.client_gui.viewmodel import (
+    GameState,
+    ListedEntry,
+    LobbyState,
+    clicks_for_move,
+    game_scene,
+    lobby_scene,
+)
 from tests.gui_render.cluster import Cluster
 from tests.gui_xvfb.conftest import Display
 
 BIN = Path(sys.executable).parent
 WIDTH, HEIGHT = 900, 660
 LOBBY = "replgame \u2014 Lobby"
+YOUR_MOVE = "replgame \u2014 Your move"
 
 
 def show(cluster: Cluster, game_id: str, home: Path) -> dict[str, Any]:
@@ -133,3 +142,54 @@ def close_window(display: Display, game: subprocess.Popen[bytes]) -> None:
     except subprocess.TimeoutExpired:
         game.kill()
         game.wait()
+
+
+def settled_title(title: str) -> str | None:
+    """The title when it asks for a move or shows the end, else None."""
+    if title == YOUR_MOVE or re.search(r"You win|wins|Draw|cancelled", title):
+        return title
+    return None
+
+
+def play_connect4_by_clicks(
+    display: Display,
+    window: str,
+    cluster: Cluster,
+    home: Path,
+    game_id: str,
+    seat: int,
+    players: list[str],
+    rng: random.Random,
+    timeout: float = 120,
+) -> int:
+    """On each of the person's turns (the title says so) click a random legal
+    column where the view-model draws it, until the game ends; the number of
+    clicks.  Each turn checks the majority's document: ``seat`` to move,
+    ``players`` seated."""
+    clicks = 0
+    while True:
+        title = wait_for(
+            lambda: settled_title(display.title(window)), timeout, "my move or the end"
+        )
+        if title != YOUR_MOVE:
+            return clicks
+        document = show(cluster, game_id, home)["game"]
+        assert document["to_move"] == seat and document["players"] == players
+        move = rng.choice(document["legal"])
+        state = GameState(
+            game_id, seat, "x" * 16, "human", Shown.of(json.dumps(document), False, (1, 2, 3))
+        )
+        scene = game_scene(state, game_replicas({}, {}, state.shown), WIDTH, HEIGHT)
+        [(x, y)] = clicks_for_move(scene, "connect4", move)
+        display.click(window, x, y)
+        clicks += 1
+        version = document["version"]
+        wait_for(
+            lambda version=version: (
+                display.title(window) != YOUR_MOVE
+                or show(cluster, game_id, home)["game"]["version"] > version
+            ),
+            30,
+            f"move {move} to be taken",
+            interval=0.2,
+        )

@@ -11,34 +11,21 @@ from __future__ import annotations
 
 import json
 import random
-import re
 import subprocess
 from pathlib import Path
 
-from game.client_gui.replicas import Shown, game_replicas
-from game.client_gui.viewmodel import GameState, ListedEntry, clicks_for_move, game_scene
+from game.client_gui.viewmodel import ListedEntry
 from game.rules import new_game
 from tests.gui_render.cluster import Cluster
 from tests.gui_xvfb.conftest import Display
 from tests.gui_xvfb.play import (
-    HEIGHT,
-    WIDTH,
     close_window,
     join_from_lobby,
+    play_connect4_by_clicks,
     show,
     start_open_bot,
     start_window,
-    wait_for,
 )
-
-YOUR_MOVE = "replgame \u2014 Your move"
-
-
-def settled_title(title: str) -> str | None:
-    """The title when it asks for a move or shows the end, else None."""
-    if title == YOUR_MOVE or re.search(r"wins|Draw|cancelled", title):
-        return title
-    return None
 
 
 def test_connect4_against_the_bot_by_clicks(
@@ -53,34 +40,16 @@ def test_connect4_against_the_bot_by_clicks(
         # The lobby lists the bot's game; its Join button is where the view-model puts it.
         join_from_lobby(display, window, ListedEntry(game_id, "connect4", "open", ("bot0", None)))
 
-        rng = random.Random(11)
-        clicks = 0
-        while True:
-            title = wait_for(
-                lambda: settled_title(display.title(window)), 120, "my move or the end"
-            )
-            if title != YOUR_MOVE:
-                break
-            document = show(cluster, game_id, home)["game"]
-            assert document["to_move"] == 1 and document["players"] == ["bot0", "human"]
-            move = rng.choice(document["legal"])
-            state = GameState(
-                game_id, 1, "x" * 16, "human", Shown.of(json.dumps(document), False, (1, 2, 3))
-            )
-            scene = game_scene(state, game_replicas({}, {}, state.shown), WIDTH, HEIGHT)
-            [(x, y)] = clicks_for_move(scene, "connect4", move)
-            display.click(window, x, y)
-            clicks += 1
-            version = document["version"]
-            wait_for(
-                lambda version=version: (
-                    display.title(window) != YOUR_MOVE
-                    or show(cluster, game_id, home)["game"]["version"] > version
-                ),
-                30,
-                f"move {move} to be taken",
-                interval=0.2,
-            )
+        clicks = play_connect4_by_clicks(
+            display,
+            window,
+            cluster,
+            game_id=game_id,
+            home=home,
+            seat=1,
+            players=["bot0", "human"],
+            rng=random.Random(11),
+        )
 
         # The final document, as the majority of the three servers holds it.
         answer = show(cluster, game_id, home)

@@ -27,6 +27,7 @@ from game.client.cli.choices import (
     draw_action,
     free_seat,
 )
+from game.client.cli.engine import cmd_engine
 from game.client.cli.offers import cmd_rematch, cmd_takeback
 from game.client.cli.records import cmd_export, cmd_import
 from game.client.cli.session import Session, act, unreadable
@@ -349,6 +350,7 @@ COMMANDS: dict[str, Callable[[Session], Coroutine[Any, Any, None]]] = {
     "rematch": cmd_rematch,
     "watch": cmd_watch,
     "bot": cmd_bot,
+    "engine": cmd_engine,
     "export": cmd_export,
     "import": cmd_import,
 }

@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 
 from game import protocol as p
+from game.client.cli.engine import add_engine_command
 from game.client.cli.offers import add_offer_commands
 from game.client.cli.records import add_record_commands
 from game.client.options import add_cluster_options
@@ -220,6 +221,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
 
     add_record_commands(command, _game_id, _player)
+    add_engine_command(command, _positive, _player, _clock)
 
     cluster = command(
         "cluster",
