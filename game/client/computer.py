@@ -19,6 +19,7 @@ one as soon as one starts.  :func:`join_and_play` is the desktop game's
 
 from __future__ import annotations
 
+import functools
 import uuid
 from collections.abc import Callable
 from typing import Final
@@ -31,6 +32,7 @@ from game.client.bots import Abandoned, GameResult, kinds_to_play
 from game.client.client import ReplicatedClient
 from game.client.document import GameDocument
 from game.client.movetime import budget_for, think_delay
+from game.client.offers import ACCEPT, THEIRS, RematchSeat, rematch_seat, rematch_stance
 from game.client.searchpool import MoveSearch
 from game.client.seatplay import SeatPlayer, create_open_game
 from game.client.tokens import new_token
@@ -39,6 +41,10 @@ from game.client.tokens import new_token
 WATCH_POLL: Final = 5.0
 #: The refusals after which a join reads the game again and retries.
 RESYNC_TAGS: Final = ("STALE_VERSION", "BEHIND")
+#: How long after a game ends the computer stays to accept a rematch (seconds).
+REMATCH_WAIT: Final = 120.0
+#: How often the ended game is read meanwhile (seconds).
+REMATCH_POLL: Final = 1.0
 
 
 def computer_name(level: int) -> str:
@@ -115,6 +121,58 @@ class ComputerPlayer:
     def stop(self) -> None:
         self.player.stop()
 
+    async def rematch(
+        self, wait: float = REMATCH_WAIT, poll: float = REMATCH_POLL
+    ) -> ComputerPlayer | None:
+        """After the game ended: accept the opponent's rematch offer if one
+        comes within ``wait`` seconds, and return the computer of the new
+        game (seated, colours swapped); None if none came, or if stopped."""
+        seat = self.player
+        kept: RematchSeat | None = None
+        deadline = self.clock.seconds() + wait
+        while not seat.stopped and self.clock.seconds() < deadline:
+            document = seat.document
+            if document is not None and rematch_stance(document, seat.seat) == THEIRS:
+                new = kept = rematch_seat(document, seat.seat, ACCEPT, kept)
+                accept = functools.partial(
+                    self.client.accept_rematch,
+                    self.game_id, document.version, seat.token, new.token,
+                )  # fmt: skip
+                answer = await seat.ask(accept)
+                if answer is not None and answer.error is None and answer.decision.chosen:
+                    computer = ComputerPlayer(
+                        self.client, new.game_id, new.seat, new.token, self.level,
+                        self.search, self.clock, think=self.think,
+                        stall_timeout=seat.stall_timeout, poll=seat.poll,
+                        on_document=seat.on_document,
+                    )  # fmt: skip
+                    computer.player.adopt(answer)
+                    return computer
+            await deferLater(self.clock, poll)
+            if not seat.stopped:
+                await seat.reread()
+        return None
+
+    async def play_with_rematches(
+        self,
+        started: Callable[[ComputerPlayer], None] = lambda player: None,
+        ended: Callable[[GameResult], None] = lambda result: None,
+    ) -> GameResult | Abandoned:
+        """Play the game, then every rematch the opponent offers in time;
+        ``started`` is told each rematch's computer (to stop it), ``ended``
+        each game's result but the last, which is returned."""
+        computer = self
+        while True:
+            result = await computer.play()
+            if not isinstance(result, GameResult) or result.reason == "cancelled":
+                return result
+            rematch = await computer.rematch()
+            if rematch is None:
+                return result
+            ended(result)
+            started(rematch)
+            computer = rematch
+
 
 async def join_and_play(
     client: ReplicatedClient,
@@ -150,7 +208,7 @@ async def join_and_play(
         player = ComputerPlayer(client, game_id, seat, token, level, search, clock, think=think)
         player.player.adopt(joined)
         started(player)
-        return await player.play()
+        return await player.play_with_rematches(started)
     return Abandoned(game_id, "", 0, "the game kept changing")
 
 
@@ -233,13 +291,30 @@ class HouseGames:
             self.announce(
                 f"{self.name}: opened {kind} game {player.game_id}, waiting for an opponent"
             )
-            outcome = await player.play()
+            current = [player.game_id]
+
+            def rematched(computer: ComputerPlayer) -> None:
+                self.players.pop(current[0], None)
+                self.players[computer.game_id] = computer
+                self.announce(
+                    f"{self.name}: {kind} game {computer.game_id} started, "
+                    f"a rematch of game {current[0]}"
+                )
+                current[0] = computer.game_id
+
+            outcome = await player.play_with_rematches(rematched, self._ended)
+            self.players.pop(current[0], None)
         else:
             outcome = abandoned
-        self.players.pop(player.game_id, None)
-        self.results.append(outcome)
+            self.players.pop(player.game_id, None)
         if isinstance(outcome, GameResult):
-            self.announce(f"{self.name}: {kind} game {outcome.game_id} ended: {_ending(outcome)}")
+            self._ended(outcome)
+        else:
+            self.results.append(outcome)
+
+    def _ended(self, result: GameResult) -> None:
+        self.results.append(result)
+        self.announce(f"{self.name}: {result.kind} game {result.game_id} ended: {_ending(result)}")
 
     def open_games(self) -> list[str]:
         """The games created and still waiting for an opponent."""

@@ -15,7 +15,13 @@ from twisted.trial.unittest import SynchronousTestCase
 
 from game import errors as wire
 from game.client.bots import Abandoned, GameResult
-from game.client.computer import ComputerPlayer, HouseGames, computer_name, join_and_play
+from game.client.computer import (
+    REMATCH_WAIT,
+    ComputerPlayer,
+    HouseGames,
+    computer_name,
+    join_and_play,
+)
 from game.client.enginejob import search_move
 from game.client.tokens import new_token
 from game.rules import new_game
@@ -235,6 +241,7 @@ class GridTests(SynchronousTestCase):
             if document.my_turn(1):
                 move = rng.choice(document.legal)
                 self.grid.answer(self.person.make_move(game_id, document.version, move, token))
+        self.grid.run(REMATCH_WAIT)  # no rematch offered: the computer leaves
         [result] = finished
         self.assertIsInstance(result, GameResult, result)
         final = self.grid.answer(self.person.get_game(game_id)).game_document()
@@ -246,6 +253,46 @@ class GridTests(SynchronousTestCase):
         self.assertEqual(position.to_text(), final.position)
         self.assertEqual(len(played), 1)
         self.assertEqual(played[0].player.moves, (len(final.moves) + 1) // 2)
+
+    def test_accepts_a_rematch_offered_in_time_and_plays_it(self) -> None:
+        token = new_token()
+        game_id = "r" * 32
+        self.grid.answer(self.person.create_game(game_id, "connect4", "person", token, 1))
+        seated: list[Any] = []
+        finished: list[Any] = []
+        Deferred.fromCoroutine(
+            join_and_play(
+                self.robot, game_id, 1, InlineSearch(), self.grid.clock,
+                think=0, started=seated.append,
+            )
+        ).addBoth(finished.append)  # fmt: skip
+        self.grid.run(2)
+        self.assertEqual(len(seated), 1)
+        old = self.grid.answer(self.person.get_game(game_id)).game_document()
+        self.grid.answer(self.person.resign(game_id, old.version, token))
+        self.grid.run(2)
+        old = self.grid.answer(self.person.get_game(game_id)).game_document()
+        new_id, new_token_ = "s" * 32, new_token()
+        offered = self.person.offer_rematch(game_id, old.version, token, new_id, new_token_)
+        self.assertIsNone(self.grid.answer(offered).error)
+        self.grid.run(3)
+        self.assertEqual(len(seated), 2)  # the computer of the rematch
+        rematch = self.grid.answer(self.person.get_game(new_id)).game_document()
+        self.assertEqual(rematch.players, ("person", computer_name(1)))
+        self.assertEqual(rematch.status, "active")
+        self.assertEqual(seated[1].game_id, new_id)
+        self.assertEqual(seated[1].player.seat, 1)
+        # The person moves first now; the computer answers.
+        self.grid.answer(self.person.make_move(new_id, rematch.version, "4", new_token_))
+        self.grid.run(2)
+        rematch = self.grid.answer(self.person.get_game(new_id)).game_document()
+        self.assertEqual(len(rematch.moves), 2)
+        self.grid.answer(self.person.resign(new_id, rematch.version, new_token_))
+        self.assertEqual(finished, [])  # waits for another offer...
+        self.grid.run(REMATCH_WAIT + 2)
+        [result] = finished  # ...until none came in time
+        self.assertIsInstance(result, GameResult)
+        self.assertEqual((result.game_id, result.winner), (new_id, 1))
 
     def test_house_games_stay_open_and_are_cancelled_on_stop(self) -> None:
         lines: list[str] = []

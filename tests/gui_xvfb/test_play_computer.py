@@ -8,7 +8,7 @@ in a worker process).  Where to click comes from the view-model (the same
 layout the window draws); when, from the window title.  The test reads the
 game with ``replgame show`` (a ReplicatedClient: the majority's answer)
 only to pick a legal column and to check the final document and the
-rematch offer.
+rematch offer, which the computer accepts.
 """
 
 from __future__ import annotations
@@ -108,8 +108,7 @@ def test_connect4_against_the_level_1_computer_then_rematch(
         assert final["moves"][0::2] and len(final["moves"][0::2]) == clicks
         assert len(final["moves"][1::2]) in (clicks - 1, clicks)  # the computer answered each
 
-        # Rematch: the button of the game screen (being built in game_controller.py
-        # and viewmodel.py by another change; found through the view-model).
+        # Rematch: the game screen's button, found through the view model.
         state = GameState(
             game_id, 0, seat.token, "human", Shown.of(json.dumps(final), False, (1, 2, 3))
         )
@@ -126,7 +125,16 @@ def test_connect4_against_the_level_1_computer_then_rematch(
             return True
 
         wait_for(offered, 30, "the rematch offer", interval=1.0)
+
+        def accepted() -> bool:
+            return show(cluster, game_id, home)["game"]["rematch"]["state"] == "accepted"
+
+        wait_for(accepted, 30, "the computer accepting the rematch", interval=0.5)
         offer = show(cluster, game_id, home)["game"]["rematch"]
-        assert offer["by"] == 0 and offer["state"] in ("offered", "accepted")
+        assert offer["by"] == 0
+        rematch_game = show(cluster, offer["game"], home)["game"]
+        assert rematch_game["status"] == "active"
+        assert rematch_game["players"] == players[::-1]  # colours swapped
+        assert rematch_game["rematch_of"] == game_id
     finally:
         close_window(display, game)
