@@ -92,6 +92,7 @@ class ComputerPlayer:
             poll=poll,
             watch=True,
             on_document=on_document,
+            accept_takebacks=True,
         )
 
     @property

@@ -29,6 +29,7 @@ from game.client.bots import Abandoned, GameResult
 from game.client.client import NoAnswer, NoServers, Outcome, ReplicatedClient, WatchUpdate
 from game.client.document import DocumentError, GameDocument
 from game.client.flagwatch import claim_due
+from game.client.offers import THEIRS, takeback_stance
 
 #: Seconds between two reads of a game while the player waits for the other side.
 POLL: Final = 0.25
@@ -46,6 +47,8 @@ class SeatPlayer:
     :param poll: seconds between two reads of the game while waiting.
     :param watch: follow the game by the client's watch (reads only as a fallback).
     :param on_document: told every newer document adopted.
+    :param accept_takebacks: accept the opponent's takeback offers (the
+        computer does: a friendly opponent), before moving.
     """
 
     def __init__(
@@ -61,6 +64,7 @@ class SeatPlayer:
         poll: float = POLL,
         watch: bool = False,
         on_document: Callable[[GameDocument], None] | None = None,
+        accept_takebacks: bool = False,
     ) -> None:
         self.client = client
         self.game_id = game_id
@@ -72,6 +76,7 @@ class SeatPlayer:
         self.poll = poll
         self.watch = watch
         self.on_document = on_document
+        self.accept_takebacks = accept_takebacks
         self.document: GameDocument | None = None
         self.moves = 0
         self.last_progress = clock.seconds()
@@ -232,6 +237,9 @@ class SeatPlayer:
     def _move_sender(self, version: int, move: str) -> Callable[[], Deferred[Outcome]]:
         return lambda: self.client.make_move(self.game_id, version, move, self.token)
 
+    def _takeback_accepter(self, version: int) -> Callable[[], Deferred[Outcome]]:
+        return lambda: self.client.accept_takeback(self.game_id, version, self.token)
+
     def _claim_sender(self, version: int) -> Callable[[], Deferred[Outcome]]:
         return lambda: self.client.claim_timeout(self.game_id, version, self.token)
 
@@ -262,7 +270,14 @@ class SeatPlayer:
             if document is not None and document.status == "finished":
                 return GameResult.of(document)
             self._pushed = False
-            if document is not None and document.my_turn(self.seat) and document.legal:
+            if (
+                self.accept_takebacks
+                and document is not None
+                and takeback_stance(document, self.seat) == THEIRS
+            ):
+                if self.accepted(await self.ask(self._takeback_accepter(document.version))):
+                    continue
+            elif document is not None and document.my_turn(self.seat) and document.legal:
                 version = document.version
                 move = await self._await(self.choose(document))
                 if self.stopped:

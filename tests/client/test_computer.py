@@ -294,6 +294,27 @@ class GridTests(SynchronousTestCase):
         self.assertIsInstance(result, GameResult)
         self.assertEqual((result.game_id, result.winner), (new_id, 1))
 
+    def test_accepts_a_takeback(self) -> None:
+        token = new_token()
+        game_id = "t" * 32
+        self.grid.answer(self.person.create_game(game_id, "connect4", "person", token, 0))
+        Deferred.fromCoroutine(
+            join_and_play(self.robot, game_id, 1, InlineSearch(), self.grid.clock, think=0)
+        )
+        self.grid.run(2)
+        document = self.grid.answer(self.person.get_game(game_id)).game_document()
+        self.grid.answer(self.person.make_move(game_id, document.version, "1", token))
+        self.grid.run(2)  # the computer answers
+        document = self.grid.answer(self.person.get_game(game_id)).game_document()
+        self.assertEqual(len(document.moves), 2)
+        offer = self.person.offer_takeback(game_id, document.version, token)
+        self.assertIsNone(self.grid.answer(offer).error)
+        self.grid.run(2)
+        document = self.grid.answer(self.person.get_game(game_id)).game_document()
+        self.assertEqual(document.moves, ())  # the person's move and the answer to it
+        self.assertIsNone(document.takeback)
+        self.assertTrue(document.my_turn(0))
+
     def test_house_games_stay_open_and_are_cancelled_on_stop(self) -> None:
         lines: list[str] = []
         house = HouseGames(
