@@ -2,7 +2,7 @@
 
 :func:`agreed` is the one rule "two of three agree", used for answers
 (:func:`decide`), listings (:func:`merge_listings`), watched documents
-(:meth:`game.client.client.GameWatch.current`) and status digests.
+(:meth:`game.client.watching.GameWatch.current`) and status digests.
 
 An answer is a success (compared byte for byte: game documents are
 canonical JSON) or an error (compared by its tag).  Two identical answers

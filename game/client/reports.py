@@ -26,10 +26,11 @@ from game.config import DEFAULT_SOURCE, ClusterConfig
 from game.timecontrol import InvalidTimeControl
 
 if TYPE_CHECKING:
-    from game.client.client import Outcome, ServerStatus, WatchUpdate
+    from game.client.client import Outcome, ServerStatus
     from game.client.document import GameDocument
     from game.client.majority import ListedGame
     from game.client.serverinfo import MetricsCheck, ServerDetails, ServerInfo
+    from game.client.watching import WatchUpdate
 
 #: The command's name, as messages quote it.
 PROG: Final = "replgame"

@@ -26,10 +26,11 @@ from twisted.internet.defer import CancelledError, Deferred
 from twisted.internet.interfaces import IDelayedCall, IReactorTime
 
 from game.client.bots import Abandoned, GameResult
-from game.client.client import NoAnswer, NoServers, Outcome, ReplicatedClient, WatchUpdate
+from game.client.client import NoAnswer, NoServers, Outcome, ReplicatedClient
 from game.client.document import DocumentError, GameDocument
 from game.client.flagwatch import claim_due
 from game.client.offers import THEIRS, takeback_stance
+from game.client.watching import WatchUpdate
 
 #: Seconds between two reads of a game while the player waits for the other side.
 POLL: Final = 0.25

@@ -23,9 +23,10 @@ from twisted.internet.defer import Deferred
 from twisted.internet.interfaces import IDelayedCall, IReactorTime
 from twisted.python.failure import Failure
 
-from game.client.client import Outcome, ReplicatedClient, WatchUpdate
+from game.client.client import Outcome, ReplicatedClient
 from game.client.replay import STEPS, Replay
 from game.client.tokens import Seat, TokenStore
+from game.client.watching import WatchUpdate
 from game.client_gui.boards import (
     Intent,
     click_board,

@@ -18,10 +18,11 @@ from twisted.internet.defer import Deferred, succeed
 from twisted.internet.task import Clock
 
 from game import errors as wire
-from game.client.client import Outcome, WatchUpdate
+from game.client.client import Outcome
 from game.client.document import GameDocument
 from game.client.majority import ServerAnswer, decide
 from game.client.tokens import Seat
+from game.client.watching import WatchUpdate
 from game.config import default_config
 from game.server.gamelog import (
     ACCEPT_DRAW,

@@ -23,8 +23,9 @@ from game.client.cli.choices import CliError
 from game.client.cli.commands import COMMANDS
 from game.client.cli.parser import build_parser
 from game.client.cli.session import Session
-from game.client.client import NoServers, WatchUpdate
+from game.client.client import NoServers
 from game.client.tokens import TokenStore
+from game.client.watching import WatchUpdate
 from game.config import default_config
 from tests.client.cli_fakes import CLUSTER, FakeClient, outcome_of
 

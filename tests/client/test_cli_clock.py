@@ -29,10 +29,10 @@ from game.client.cli.choices import CliError
 from game.client.cli.commands import COMMANDS
 from game.client.cli.parser import build_parser
 from game.client.cli.session import Session
-from game.client.client import WatchUpdate
 from game.client.majority import ListedGame
 from game.client.opponent import run_open_bots
 from game.client.tokens import TokenStore
+from game.client.watching import WatchUpdate
 from game.config import default_config
 from tests.client.cli_fakes import EPOCH, FakeClient, typed_doc
 

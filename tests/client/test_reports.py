@@ -10,8 +10,9 @@ from twisted.trial.unittest import SynchronousTestCase
 
 from game import errors as wire
 from game.client import boards, reports
-from game.client.client import ServerStatus, WatchUpdate
+from game.client.client import ServerStatus
 from game.client.majority import ListedGame
+from game.client.watching import WatchUpdate
 from game.config import default_config
 from tests.client.cli_fakes import doc, game_answer, outcome_of, typed_doc
 

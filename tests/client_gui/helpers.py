@@ -11,9 +11,10 @@ from twisted.internet.defer import Deferred
 from twisted.internet.task import Clock
 
 from game import errors as wire
-from game.client.client import GameWatch, Outcome, ServerStatus
+from game.client.client import Outcome, ServerStatus
 from game.client.document import GameDocument
 from game.client.majority import ERROR, OK, Decision, ServerAnswer
+from game.client.watching import GameWatch
 from game.config import default_config
 from game.rules import new_game
 

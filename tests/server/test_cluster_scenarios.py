@@ -16,7 +16,8 @@ from twisted.trial.unittest import SynchronousTestCase
 
 from game import errors as wire
 from game import protocol as p
-from game.client.client import Outcome, WatchUpdate
+from game.client.client import Outcome
+from game.client.watching import WatchUpdate
 from game.server.gamelog import JOIN, MOVE, OFFER_DRAW, Command
 from tests.server.grid import SERVERS, Grid, Match, Party, parsed
 from tests.server.helpers import TOKEN_A, TOKEN_B, TOKEN_C, long_checkers_line

@@ -24,10 +24,11 @@ from twisted.internet.task import LoopingCall
 from game.client import reports
 from game.client.cli.choices import CliError, claim_seat
 from game.client.cli.session import Session
-from game.client.client import Outcome, WatchUpdate
+from game.client.client import Outcome
 from game.client.document import GameDocument
 from game.client.flagwatch import TimeoutClaimer
 from game.client.tokens import Seat
+from game.client.watching import WatchUpdate
 
 #: How long ``watch`` waits for every linked server's first answer before drawing.
 WATCH_SETTLE = 1.0
