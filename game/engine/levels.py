@@ -52,7 +52,7 @@ LEVELS: Final[dict[str, dict[int, Level]]] = {
         2: Level(depth=2, nodes=5_000, blunder=0.35, margin=150),
         3: Level(depth=4, nodes=10_000, blunder=0.2, margin=80),
         4: Level(depth=5, nodes=20_000, blunder=0.1, margin=40),
-        5: Level(depth=42, nodes=25_000, blunder=0.0, margin=0),
+        5: Level(depth=42, nodes=18_000, blunder=0.0, margin=0),
     },
     "reversi": {
         1: Level(depth=1, nodes=2_000, blunder=0.6, margin=ANY_MOVE),
@@ -62,7 +62,7 @@ LEVELS: Final[dict[str, dict[int, Level]]] = {
             depth=3, nodes=20_000, blunder=0.08, margin=40, solve_empties=6, solve_nodes=3_000
         ),
         5: Level(
-            depth=60, nodes=12_000, blunder=0.0, margin=0, solve_empties=10, solve_nodes=8_000
+            depth=60, nodes=12_000, blunder=0.0, margin=0, solve_empties=12, solve_nodes=30_000
         ),
     },
     "checkers": {
