@@ -427,6 +427,17 @@ def canonical_info(info: dict[str, Any]) -> str:
     return json.dumps(info, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
+class MoveClocks(Command):
+    """Ours (docs/protocol.md): the clocks after each move of a game, for its
+    record.  ``clocks`` is canonical JSON: the mover's time left in ms right
+    after each of the document's ``moves``, ``[]`` for an untimed game; an
+    older server answers ``UNHANDLED``."""
+
+    arguments = [(b"game_id", GameId())]
+    response: ClassVar[list[tuple[bytes, amp.Argument]]] = [(b"clocks", amp.Unicode())]
+    errors = _errors(wire.UnknownGame)
+
+
 CLIENT_COMMANDS: tuple[type[Command], ...] = (
     Status,
     ServerInfo,
@@ -448,6 +459,7 @@ CLIENT_COMMANDS: tuple[type[Command], ...] = (
     ListGames,
     Watch,
     Unwatch,
+    MoveClocks,
 )
 
 # -- peer commands (docs/protocol.md) ---------------------------------------------

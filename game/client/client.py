@@ -18,6 +18,7 @@ servers' latest estimates, and every state-changing request is stamped with it
 
 from __future__ import annotations
 
+import json
 import random
 import statistics
 from collections.abc import Callable
@@ -593,6 +594,16 @@ class ReplicatedClient:
     def sync_game(self, game_id: str) -> Deferred[Outcome]:
         return self.request(p.SyncGame, game_id=game_id)
 
+    def move_clocks(self, game_id: str) -> Deferred[tuple[int, ...]]:
+        """The mover's time left (ms) after each move of a game, as two servers
+        agree (``MoveClocks``, ours: docs/protocol.md); ``()`` when untimed.
+
+        :raises WireError: the servers' error (``UNKNOWN_GAME``).
+        :raises NoAnswer: no server answered it (down, or older: ``UNHANDLED``).
+        :raises DocumentError: the answer is not a list of integers.
+        """
+        return self.request(p.MoveClocks, game_id=game_id).addCallback(_move_clocks)
+
     # -- watching --------------------------------------------------------------
 
     def watch(self, game_id: str, listener: Callable[[WatchUpdate], None]) -> GameWatch:
@@ -638,3 +649,14 @@ class ReplicatedClient:
         watch = self.watches.get(game_id)
         if watch is not None:
             watch.offer(server_id, document)
+
+
+def _move_clocks(outcome: Outcome) -> tuple[int, ...]:
+    text = str(outcome.response["clocks"])
+    try:
+        clocks = json.loads(text)
+    except ValueError:
+        clocks = text
+    if not isinstance(clocks, list) or not all(type(ms) is int for ms in clocks):
+        raise DocumentError(f"MoveClocks answered {clocks!r:.80}, not a list of integers")
+    return tuple(clocks)

@@ -24,6 +24,7 @@ from twisted.internet.interfaces import IDelayedCall, IReactorTime
 from twisted.python.failure import Failure
 
 from game.client.client import Outcome, ReplicatedClient
+from game.client.recordclocks import RecordClocks, record_clocks
 from game.client.replay import STEPS, Replay
 from game.client.tokens import Seat, TokenStore
 from game.client.watching import WatchUpdate
@@ -408,16 +409,31 @@ class GameController:
             self._update(saving=typed[:-1])
 
     def save_record(self) -> None:
-        """Write the record of the game shown to the path typed; say where, or why not."""
+        """Write the record of the game shown to the path typed, a timed game's
+        with its clocks after each move (asked of the servers first); say
+        where, or why not."""
         game = self.state
         if game is None or game.saving is None or game.shown is None:
             return
+        game_id, shown, typed = game.game_id, game.shown, game.saving
+        record_clocks(self.client, shown.document).addCallback(
+            lambda clocks: self._write_record(game_id, shown.text, typed, clocks)
+        )
+
+    def _write_record(self, game_id: str, text: str, typed: str, clocks: RecordClocks) -> None:
+        game = self.state
+        if game is None or game.game_id != game_id or game.saving is None:
+            return  # another game, or the prompt closed meanwhile
         try:
-            path = write_record(game.shown.text, game.saving)
+            path = write_record(text, typed, clocks.clocks)
         except SaveFailed as error:
             self._update(notice=str(error), notice_error=True)  # the prompt stays open
             return
-        self._update(saving=None, notice=f"Record saved to {path}", notice_error=False)
+        # The notice line is short: the servers' words are replgame export's.
+        note = (
+            " (clocks as the game stands: none per move from the servers)" if clocks.missing else ""
+        )
+        self._update(saving=None, notice=f"Record saved to {path}{note}", notice_error=False)
 
     def _click_board(self, action: Action) -> None:
         game = self.state

@@ -5,12 +5,14 @@ prompt (:func:`game.client_gui.replay_view.save_prompt`) prefilled with
 :func:`default_path`; :func:`write_record` writes the record in the kind's
 own format (:data:`game.records.NATIVE_FORMATS`: PDN for checkers, GGF for
 Reversi, the column string for Connect Four), exactly as ``replgame export``
-prints it.  A record is a few kilobytes, so it is written at once, on the
+prints it, with a timed game's clocks after each move when the servers gave
+them.  A record is a few kilobytes, so it is written at once, on the
 reactor's thread.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Final
 
@@ -53,16 +55,18 @@ def target(typed: str) -> Path:
     return path if path.is_absolute() else Path.home() / path
 
 
-def write_record(document_text: str, typed: str) -> Path:
+def write_record(document_text: str, typed: str, clocks: Sequence[int] | None = None) -> Path:
     """Write the record of a game document (the servers' JSON text) to the
     file ``typed`` names, creating its folder; returns the file written.
 
+    :param clocks: a timed game's clocks after each move (``MoveClocks``,
+        :mod:`game.client.recordclocks`), one per move of the document.
     :raises SaveFailed: no record of that document, or the file could not be
         written (the message says what to do).
     """
     path = target(typed)
     try:
-        text = export(document_text)
+        text = export(document_text, clocks=clocks)
     except RecordError as error:
         raise SaveFailed(f"No record of this game: {error}") from None
     try:

@@ -12,7 +12,9 @@ format     what                                                        kinds
 ``json``   the game document as the servers answered it (canonical)    every kind
 =========  ==========================================================  ==========
 
-:func:`export` writes a game document (its JSON object or text) in a format;
+:func:`export` writes a game document (its JSON object or text) in a format,
+with a timed game's clocks after each move when given (the servers'
+``MoveClocks``: PDN and GGF carry them, :mod:`.clocks`);
 :func:`parse` reads a record back into a :class:`Record`, replaying every
 move through :mod:`game.rules` from the start (or from a PDN ``FEN``), and
 refuses an illegal record with the move's number and the rules' reason
@@ -25,7 +27,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any, Final
 
 from game.records.ggf import export_ggf, parse_ggf
@@ -42,6 +44,7 @@ from game.records.record import (
 from game.rules import KINDS
 
 __all__ = [
+    "CLOCK_FORMATS",
     "FORMATS",
     "NATIVE_FORMATS",
     "IllegalRecord",
@@ -58,6 +61,8 @@ __all__ = [
 FORMATS: Final = ("pdn", "ggf", "moves", "json")
 #: Each kind's own format: what ``replgame export`` writes by default.
 NATIVE_FORMATS: Final = {"checkers": "pdn", "reversi": "ggf", "connect4": "moves"}
+#: The formats that carry a timed game's clocks after each move.
+CLOCK_FORMATS: Final = ("pdn", "ggf")
 #: Which kinds each format can hold.
 FORMAT_KINDS: Final = {
     "pdn": ("checkers",),
@@ -71,11 +76,19 @@ _CONNECT4_MOVES: Final = re.compile(r"[1-7\s]+")
 _CHECKERS_MOVES: Final = re.compile(r"(?:\s*[0-9]{1,2}(?:[-x:][0-9]{1,2})+)+\s*")
 
 
-def export(document: Mapping[str, Any] | str, format: str | None = None) -> str:
+def export(
+    document: Mapping[str, Any] | str,
+    format: str | None = None,
+    clocks: Sequence[int] | None = None,
+) -> str:
     """A game document (its JSON object, or its text) as a record in ``format``
     (default: the kind's own, :data:`NATIVE_FORMATS`).
 
-    :raises RecordError: not a game document, or a format its kind has not.
+    :param clocks: a timed game's clocks after each move (the servers'
+        ``MoveClocks``), written move by move in PDN and GGF; without them
+        (or for an untimed game) only the clocks as the game stands.
+    :raises RecordError: not a game document, a format its kind has not,
+        or ``clocks`` not one per move.
     """
     if isinstance(document, str):
         try:
@@ -84,7 +97,7 @@ def export(document: Mapping[str, Any] | str, format: str | None = None) -> str:
             raise RecordError(f"not a game document: {error}") from None
         if not isinstance(document, Mapping):
             raise RecordError("not a game document: not a JSON object")
-    return export_record(Record.from_document(document), format)
+    return export_record(Record.from_document(document, clocks), format)
 
 
 def export_record(record: Record, format: str | None = None) -> str:

@@ -26,8 +26,14 @@ Written as the GGS Othello server writes a game, on one line::
   without ``RE`` and reads back as unfinished.
 - ``TI``: ``base/increment/extension`` as ``mm:ss`` fields, an empty field
   for zero (``TI[05:00/00:05/]`` is ``live:300+5``).  Correspondence has no
-  GGS clock and is left out; the document holds no time per move, so no
-  move carries one.
+  GGS clock and is left out.
+- Times: with the clocks after each move (the servers' ``MoveClocks``),
+  each move carries the time it took as GGS writes it, in seconds with two
+  decimals after an empty evaluation (``B[f5//1.23]``): its mover's clock
+  before it, plus the increment, less its clock after it.  Without them
+  (the document alone holds only the clocks as the game stands) no move
+  carries one.  Reading rebuilds the clocks after each move from ``TI``
+  and the times, when every move has one.
 """
 
 from __future__ import annotations
@@ -35,6 +41,7 @@ from __future__ import annotations
 import re
 from typing import Final
 
+from game.records.clocks import clocks_from_times, move_times
 from game.records.record import (
     CANCELLED,
     DRAW_AGREED,
@@ -58,6 +65,7 @@ from game.timecontrol import LIVE, parse_time_control
 PLACE: Final = "replgame"
 _PROPERTY: Final = re.compile(r"\s*([A-Za-z]+)\s*\[((?:[^\]\\]|\\.)*)\]")
 _SCORE: Final = re.compile(r"([+-]?[0-9]+(?:\.[0-9]*)?)(?::([rtsRTS]))?")
+_TIME: Final = re.compile(r"([0-9]{1,9})(?:\.([0-9]*))?")
 _FLAGS: Final = {RESIGNED: "r", TIME: "t", DRAW_AGREED: "s"}
 _BOARD_CHARS: Final = {"*": "X", "O": "O", "-": "-"}
 
@@ -74,10 +82,9 @@ def export_ggf(record: Record) -> str:
     for letter, name in zip("BW", record.players, strict=True):
         if name is not None:
             parts.append(f"P{letter}[{_escape(name)}]")
-    if record.clock is not None:
-        ti = ggs_time_control(record.clock.control)
-        if ti is not None:
-            parts.append(f"TI[{ti}]")
+    ti = None if record.clock is None else ggs_time_control(record.clock.control)
+    if ti is not None:
+        parts.append(f"TI[{ti}]")
     parts.append("TY[8]")
     if record.result is not None and record.result.reason != CANCELLED:
         final = record.positions()[-1]
@@ -85,8 +92,12 @@ def export_ggf(record: Record) -> str:
         parts.append(f"RE[{score(final, record.result)}]")
     parts.append(f"BO[{board(start.to_text())}]")
     seat = start.to_move
-    for move in record.moves:
-        parts.append(f"{'BW'[seat]}[{move}]")
+    times = [""] * len(record.moves)
+    if ti is not None and record.clock is not None and record.clock.move_clocks is not None:
+        spent = move_times(record.clock.control, seat, record.clock.move_clocks)
+        times = [f"//{seconds_text(ms)}" for ms in spent]
+    for move, time in zip(record.moves, times, strict=True):
+        parts.append(f"{'BW'[seat]}[{move}{time}]")
         seat = 1 - seat
     parts.append(";)")
     return "".join(parts) + "\n"
@@ -123,6 +134,13 @@ def ggs_time_control(control: str) -> str | None:
     base = _mm_ss(parsed.base_ms // 1000)
     increment = _mm_ss(parsed.increment_ms // 1000) if parsed.increment_ms else ""
     return f"{base}/{increment}/"
+
+
+def seconds_text(ms: int) -> str:
+    """A move's time as GGS writes it: seconds with two decimals (``4.09``),
+    rounded to the nearest hundredth; never negative."""
+    hundredths = (max(0, ms) + 5) // 10
+    return f"{hundredths // 100}.{hundredths % 100:02d}"
 
 
 def _mm_ss(seconds: int) -> str:
@@ -182,12 +200,18 @@ def parse_ggf(text: str) -> Record:
             replay.play(move, written)
         except RecordError as error:
             raise located(error, text, offset) from None
+    clock = _clock(properties)
+    times = [_time(value) for _, value, _ in moves]
+    if clock is not None and moves and None not in times:
+        first = replay.start.to_move
+        clocks = clocks_from_times(clock.control, first, [t for t in times if t is not None])
+        clock = RecordClock(clock.control, move_clocks=clocks)
     return Record(
         kind="reversi",
         players=(_name(properties, "PB"), _name(properties, "PW")),
         moves=tuple(replay.moves),
         result=_result(replay, properties),
-        clock=_clock(properties),
+        clock=clock,
         start=start,
     )
 
@@ -227,6 +251,15 @@ def _start(text: str, properties: dict[str, tuple[str, int]]) -> str | None:
 def _move(value: str) -> str:
     move = value.split("/")[0].strip().lower()
     return PASS if move in ("pa", "pass") else move
+
+
+def _time(value: str) -> int | None:
+    """The time (ms) a move value's ``move/eval/time`` gives, None without one."""
+    fields = value.split("/")
+    match = _TIME.fullmatch(fields[2].strip()) if len(fields) > 2 else None
+    if match is None:
+        return None
+    return int(match[1]) * 1000 + int((match[2] or "").ljust(3, "0")[:3])
 
 
 def _name(properties: dict[str, tuple[str, int]], key: str) -> str | None:

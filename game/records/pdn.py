@@ -14,7 +14,8 @@ Written::
     [TimeControl "300+5"]
     [Termination "normal"]
 
-    1. 11-15 23-19 2. 8-11 22-17 3. 9-13 17x10 {[%clock w0:04:53 b0:04:31]} 1-0
+    1. 11-15 {[%clock W0:05:00 b0:05:03]} 23-19 {[%clock w0:05:02 B0:05:03]}
+    2. 8-11 {[%clock W0:05:02 b0:04:58]} 22-17 {[%clock w0:04:53 b0:04:58]} 1-0
 
 - The Seven Tag Roster in its order, then ``GameType "21"`` (English
   draughts), ``SetUp``/``FEN`` only for a game that did not start from the
@@ -33,11 +34,20 @@ Written::
   asks for ambiguous captures.  Reading accepts either, ``:`` for ``x``,
   move strengths, NAGs, variations (skipped), comments and ``%`` lines.
 - Clocks: ``TimeControl`` is ``B+I`` (seconds) for a live control and ``1/S``
-  (one move in S seconds, repeating) for correspondence.  The document
-  carries no time per move, only both clocks as the game last stood, so one
-  PDN 3.0 ``[%clock]`` comment (its ``w``/``b`` letters upper case for the
-  clock that runs) follows the last move; it is left out when a clock
-  exceeds 99 hours, beyond its ``h:mm:ss``.
+  (one move in S seconds, repeating) for correspondence.  With the clocks
+  after each move (the servers' ``MoveClocks``), a PDN 3.0 ``[%clock]``
+  comment follows every move: both clocks right after it (White's, then
+  Black's; the mover's with its increment added), the letter of the clock
+  that runs next upper case.  After the last move comes the game as it
+  stands (``running`` as the document says), and one more comment when the
+  clocks moved since (a resignation, a loss on time).  Without them (the
+  document alone holds only the clocks as the game stands) one comment
+  follows the last move.  A comment is left out when a clock exceeds 99
+  hours, beyond its ``h:mm:ss``.  Reading takes the clocks after each move
+  from the first ``[%clock]`` after it, when every move has one written as
+  above (both clocks, the mover's other clock as its last move left it, the
+  right letter upper case); otherwise the last comment is the game as it
+  stands, as before.
 """
 
 from __future__ import annotations
@@ -48,6 +58,7 @@ from typing import Final
 
 import attrs
 
+from game.records.clocks import clocks_after_moves
 from game.records.record import (
     CANCELLED,
     TIME,
@@ -155,6 +166,7 @@ def _escape(value: str) -> str:
 def _movetext(record: Record) -> Iterator[str]:
     position = start_position(record.kind, record.start)
     offset = position.to_move
+    after = move_comments(record, offset)
     for ply, move in enumerate(record.moves):
         index = ply + offset
         written = short_capture(position, move)
@@ -165,12 +177,31 @@ def _movetext(record: Record) -> Iterator[str]:
             yield f"{index // 2 + 1}... {written}"
         else:
             yield written
+        comment = after[ply] if after else None
+        if comment:
+            yield comment
         position = position.play(move)
     if record.clock is not None and record.clock.remaining is not None:
         comment = clock_comment(record.clock.remaining, record.clock.running)
-        if comment:
+        # As the game stands, unless the last move's comment says just that.
+        if comment and not (after and after[-1] == comment):
             yield comment
     yield result_token(record.result)
+
+
+def move_comments(record: Record, first_seat: int) -> list[str | None]:
+    """The ``[%clock]`` comment after each move: both clocks right after it,
+    the next mover's running (after the last move, as the game stands); ``[]``
+    when the record has no clocks per move."""
+    clock = record.clock
+    if clock is None or clock.move_clocks is None:
+        return []
+    both = clocks_after_moves(clock.control, first_seat, clock.move_clocks)
+    last = len(both) - 1
+    return [
+        clock_comment(clocks, clock.running if ply == last else (first_seat + ply + 1) % 2)
+        for ply, clocks in enumerate(both)
+    ]
 
 
 def short_capture(position: Position, move: str) -> str:
@@ -228,6 +259,8 @@ class _Game:
     #: (move as written, line, column)
     moves: list[tuple[str, int, int]] = attrs.field(factory=list)
     comments: list[str] = attrs.field(factory=list)
+    #: The first clock comment after each move, by the move's index.
+    move_clocks: dict[int, str] = attrs.field(factory=dict)
     terminator: str | None = None
 
 
@@ -259,15 +292,30 @@ def parse_pdn(text: str) -> Record:
     term = game.tags.get("Termination", "").strip().lower()
     termination_reason = {"time forfeit": TIME, "abandoned": CANCELLED}.get(term)
     outcome = settle_result(replay, winner, finished, termination_reason)
-    return Record(
+    record = Record(
         kind="checkers",
         players=(_player(game.tags.get("Black")), _player(game.tags.get("White"))),
         moves=tuple(replay.moves),
         result=outcome,
-        clock=_clock(game),
+        clock=_clock(game, offset, len(replay.moves)),
         game_id=game.tags.get("GameId") or None,
         start=start,
     )
+    return _checked_move_clocks(record, game, offset)
+
+
+def _checked_move_clocks(record: Record, game: _Game, first_seat: int) -> Record:
+    """``record``, its clocks after each move kept only if its comments are
+    exactly those this module writes for them: the single comment after the
+    last move of a record without them (or another program's clocks) is no
+    clock per move, so that every record reads back as it was written."""
+    clock = record.clock
+    if clock is None or clock.move_clocks is None:
+        return record
+    written = [game.move_clocks.get(ply) for ply in range(len(record.moves))]
+    if move_comments(record, first_seat) == written:
+        return record
+    return attrs.evolve(record, clock=attrs.evolve(clock, move_clocks=None))
 
 
 def _read_game(text: str) -> _Game:
@@ -302,6 +350,8 @@ def _read_game(text: str) -> _Game:
             continue  # inside a variation: not the game's own line
         elif kind == "comment":
             game.comments.append(match["comment"])
+            if game.moves and _CLOCK.search(match["comment"]):
+                game.move_clocks.setdefault(len(game.moves) - 1, match["comment"])
         elif kind == "move":
             game.moves.append((match["move"], line, column))
         elif kind == "result":
@@ -392,7 +442,9 @@ def _fen(text: str) -> str:
     return ":".join(fields)
 
 
-def _clock(game: _Game) -> RecordClock | None:
+def _clock(game: _Game, first_seat: int, moves: int) -> RecordClock | None:
+    """The clock of the tags and comments: as the last ``[%clock]`` says,
+    and after each move when every move has one."""
     control_tag = game.tags.get("TimeControl")
     if control_tag is None:
         return None
@@ -403,16 +455,36 @@ def _clock(game: _Game) -> RecordClock | None:
     running = None
     for comment in game.comments:
         for match in _CLOCK.finditer(comment):
-            seconds = {0: 0, 1: 0}
-            for letter, h, m, s in (match.group(1, 2, 3, 4), match.group(5, 6, 7, 8)):
-                if letter is None:
-                    continue
-                seat = 1 if letter in "wW" else 0
-                seconds[seat] = int(h) * 3600 + int(m) * 60 + int(s)
-                if letter.isupper():
-                    running = seat
-            remaining = (seconds[0] * 1000, seconds[1] * 1000)
-    return RecordClock(control, remaining, running)
+            seconds, running = _clock_values(match)
+            remaining = (seconds.get(0, 0) * 1000, seconds.get(1, 0) * 1000)
+    return RecordClock(control, remaining, running, _move_clocks(game, first_seat, moves))
+
+
+def _clock_values(match: re.Match[str]) -> tuple[dict[int, int], int | None]:
+    """The seconds of each seat a ``[%clock]`` gives, and the seat whose runs."""
+    seconds: dict[int, int] = {}
+    running = None
+    for letter, h, m, s in (match.group(1, 2, 3, 4), match.group(5, 6, 7, 8)):
+        if letter is None:
+            continue
+        seat = 1 if letter in "wW" else 0
+        seconds[seat] = int(h) * 3600 + int(m) * 60 + int(s)
+        if letter.isupper():
+            running = seat
+    return seconds, running
+
+
+def _move_clocks(game: _Game, first_seat: int, moves: int) -> tuple[int, ...] | None:
+    """The mover's clock after each move, when a ``[%clock]`` follows every move."""
+    clocks = []
+    for ply in range(moves):
+        match = _CLOCK.search(game.move_clocks.get(ply, ""))
+        seconds = {} if match is None else _clock_values(match)[0]
+        mover = (first_seat + ply) % 2
+        if mover not in seconds:
+            return None
+        clocks.append(seconds[mover] * 1000)
+    return tuple(clocks) or None
 
 
 def _wire_control(value: str) -> str | None:

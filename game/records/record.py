@@ -12,7 +12,7 @@ column).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any, Final
 
 import attrs
@@ -70,11 +70,15 @@ class RecordClock:
     :ivar remaining: each seat's time in ms as the game last stood (the
         document's ``remaining``), None when the record does not say.
     :ivar running: the seat whose clock was running then, None if stopped.
+    :ivar move_clocks: the mover's time in ms right after each move, its
+        increment added (the servers' ``MoveClocks``), None when the record
+        does not say (and in a record of no moves).
     """
 
     control: str
     remaining: tuple[int, int] | None = None
     running: int | None = None
+    move_clocks: tuple[int, ...] | None = None
 
 
 @attrs.frozen
@@ -98,10 +102,15 @@ class Record:
     document: Mapping[str, Any] | None = attrs.field(default=None, eq=False, repr=False)
 
     @classmethod
-    def from_document(cls, fields: Mapping[str, Any]) -> Record:
+    def from_document(
+        cls, fields: Mapping[str, Any], clocks: Sequence[int] | None = None
+    ) -> Record:
         """The record of a game document's JSON object (PROTOCOL.md).
 
-        :raises RecordError: a field the record needs is missing or wrong.
+        :param clocks: a timed game's clocks after each move (``MoveClocks``'
+            answer, one per move); ignored for an untimed game.
+        :raises RecordError: a field the record needs is missing or wrong,
+            or ``clocks`` is not one per move.
         """
         try:
             kind = fields["kind"]
@@ -119,6 +128,10 @@ class Record:
             remaining = tuple(clock["remaining"])
             running = fields.get("to_move") if clock.get("at") is not None else None
             record_clock = RecordClock(clock["control"], (remaining[0], remaining[1]), running)
+            if clocks is not None and moves:
+                if len(clocks) != len(moves):
+                    raise RecordError(f"{len(clocks)} move clocks for {len(moves)} moves")
+                record_clock = attrs.evolve(record_clock, move_clocks=tuple(clocks))
         return cls(
             kind=kind,
             players=(players[0], players[1]),

@@ -445,6 +445,11 @@ class ServerNode:
         self.require_serving()
         return self._with_catch_up(game_id, lambda: self.replica.document(game_id))
 
+    def move_clocks(self, game_id: str) -> Deferred[str]:
+        """``MoveClocks`` (docs/protocol.md): caught up as ``GetGame`` is."""
+        self.require_serving()
+        return self._with_catch_up(game_id, lambda: self.replica.move_clocks(game_id))
+
     def sync_game(self, game_id: str) -> Deferred[str]:
         self.require_serving()
         self.catch_ups["on_demand"] += 1

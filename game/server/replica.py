@@ -27,6 +27,7 @@ from game.protocol import LIST_BUDGET
 from game.server import gamelog
 from game.server.commit import GroupCommitter
 from game.server.gamelog import Command, Event, GameLog, InvalidEvent
+from game.server.moveclocks import clocks_json, move_clocks
 from game.server.storage import DELETE, FORMAT, Storage, StorageError
 
 #: Depth (hex digits of SHA-256 of the game id) of the anti-entropy tree's leaves.
@@ -394,6 +395,18 @@ class Replica:
         document = game.document()
         # Never show a change before it is on disk.
         return self.committer.after_pending().addCallback(lambda _: document)
+
+    def move_clocks(self, game_id: str) -> Deferred[str]:
+        """``MoveClocks``' answer for a durable game: the mover's clock after
+        each move, as canonical JSON (:mod:`game.server.moveclocks`).
+
+        :raises UnknownGame: this replica does not hold it.
+        """
+        game = self.game(game_id)
+        if game is None:
+            raise wire.UnknownGame()
+        clocks = clocks_json(move_clocks(game))
+        return self.committer.after_pending().addCallback(lambda _: clocks)
 
     def ids_after(self, after: str) -> list[str]:
         """Every game id after ``after``, in order."""

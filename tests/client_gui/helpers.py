@@ -177,6 +177,9 @@ class FakeClient:
     def sync_game(self, game_id: str) -> Any:
         return self._call("sync_game", game_id=game_id)
 
+    def move_clocks(self, game_id: str) -> Any:
+        return self._call("move_clocks", game_id=game_id)
+
     def list_games(self, **arguments: Any) -> Any:
         return self._call("list_games", **arguments)
 

@@ -8,6 +8,7 @@ import os
 import stat
 from pathlib import Path
 
+from game.client.client import NoAnswer
 from game.client.replay import Replay
 from game.client_gui import palette as colour
 from game.client_gui.replay_view import move_list
@@ -15,7 +16,7 @@ from game.client_gui.saving import default_path, target
 from game.client_gui.scene import Action, Scene
 from game.records import export
 from tests.client.test_replay import CONNECT4_WIN
-from tests.client_gui.helpers import HEIGHT, WIDTH, document, text, typed
+from tests.client_gui.helpers import HEIGHT, WIDTH, document, text, timed, typed
 from tests.client_gui.test_controller import ControllerTestCase
 
 
@@ -234,3 +235,54 @@ class SaveRecordTests(ControllerTestCase):
             self.assertEqual(game.saving, typed_path)
             self.assertTrue(game.notice_error)
             self.assertIn(expected, game.notice)
+
+
+class SaveTimedRecordTests(ControllerTestCase):
+    """A timed game's record carries its clocks after each move, asked of the
+    servers when Enter is pressed; without them it is written as before."""
+
+    def setUp(self) -> None:
+        super().setUp()
+        self.doc = timed(
+            document("checkers", ("11-15", "23-19"), game_id="t" * 32),
+            "live:300+5",
+            (303_000, 302_000),
+        )
+        self.open(self.doc, seat=0)
+        self.path = Path(self.mktemp()).absolute() / "timed.pdn"
+        self.controller.perform(Action("save-record"))
+        for _ in range(200):
+            self.controller.key("backspace")
+        self.controller.text(str(self.path))
+        self.controller.key("enter")
+
+    def test_written_with_the_clocks_after_each_move(self) -> None:
+        arguments, answer = self.client.pop("move_clocks")
+        self.assertEqual(arguments, {"game_id": "t" * 32})
+        self.assertFalse(self.path.exists())  # written once the servers answered
+        answer.callback((303_000, 302_000, 301_000))  # a third move came meanwhile
+        self.assertEqual(
+            self.path.read_text("utf-8"), export(text(self.doc), clocks=[303_000, 302_000])
+        )
+        game = self.controller.game
+        assert game is not None
+        self.assertEqual((game.notice, game.saving), (f"Record saved to {self.path}", None))
+
+    def test_servers_that_do_not_give_them(self) -> None:
+        _, answer = self.client.pop("move_clocks")
+        answer.errback(NoAnswer("no server answered MoveClocks (server 1: UNHANDLED)"))
+        self.assertEqual(self.path.read_text("utf-8"), export(text(self.doc)))
+        game = self.controller.game
+        assert game is not None
+        self.assertEqual(
+            game.notice,
+            f"Record saved to {self.path} (clocks as the game stands: none per move from the "
+            "servers)",
+        )
+        self.assertFalse(game.notice_error)
+
+    def test_the_prompt_closed_meanwhile(self) -> None:
+        self.controller.key("escape")
+        _, answer = self.client.pop("move_clocks")
+        answer.callback((303_000, 302_000))
+        self.assertFalse(self.path.exists())

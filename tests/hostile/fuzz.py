@@ -148,7 +148,7 @@ CHECKS["OfferRematch", "rematch_id"] = valid_game_id
 CHECKS["OfferRematch", "rematch_token"] = valid_token
 CHECKS["AcceptRematch", "rematch_token"] = valid_token
 CHECKS["AcceptRematch", "at"] = integer_in(0, MAX_AT)
-for _name in ("GetGame", "SyncGame", "Watch", "Unwatch", "CreateGame", "PeerEvents"):
+for _name in ("GetGame", "SyncGame", "Watch", "Unwatch", "CreateGame", "PeerEvents", "MoveClocks"):
     CHECKS[_name, "game_id"] = valid_game_id
 CHECKS.update(
     {

@@ -153,7 +153,7 @@ TABLE["OfferRematch", "rematch_id"] = GAME_IDS
 TABLE["OfferRematch", "rematch_token"] = TOKENS
 TABLE["AcceptRematch", "rematch_token"] = TOKENS
 TABLE["AcceptRematch", "at"] = ATS
-for _name in ("GetGame", "SyncGame", "Watch", "Unwatch", "CreateGame", "PeerEvents"):
+for _name in ("GetGame", "SyncGame", "Watch", "Unwatch", "CreateGame", "PeerEvents", "MoveClocks"):
     TABLE[_name, "game_id"] = GAME_IDS
 TABLE.update(
     {

@@ -3,10 +3,12 @@ alone (also across a restart), TIME_LEFT, CLOCK_SKEW."""
 
 from __future__ import annotations
 
+import re
 import time
 from typing import Any
 
 from game import protocol as p
+from tests.integration.cli_helpers import Cli
 from tests.integration.cluster import (
     Clients,
     Cluster,
@@ -89,6 +91,44 @@ async def test_an_abandoned_game_ends_by_the_servers_alone(make_cluster, clients
     }
     for server in cluster.servers.values():
         assert "ran out of time" in server.log(), server.tail()
+    await export_has_a_clock_after_every_move(cluster, clients)
+
+
+async def export_has_a_clock_after_every_move(cluster: Cluster, clients: Clients) -> None:
+    """``replgame export`` of a timed checkers game: a ``[%clock]`` comment
+    after each of its three moves (the servers' MoveClocks)."""
+    game_id = new_game_id("timed-record")
+    tokens = (new_token(), new_token())
+    await clients.game(
+        p.CreateGame,
+        game_id=game_id,
+        kind="checkers",
+        player="alice",
+        token=tokens[0],
+        clock="live:60+1",
+    )
+    now = await servers_now(clients)
+    await clients.game(
+        p.JoinGame, game_id=game_id, version=1, player="bob", token=tokens[1], at=now
+    )
+    for version, move in enumerate(("11-15", "23-19", "8-11"), start=2):
+        await clients.game(
+            p.MakeMove,
+            game_id=game_id,
+            version=version,
+            move=move,
+            token=tokens[version % 2],
+            at=await servers_now(clients),
+        )
+    exported = await Cli(cluster.root, cluster.config_path).run("export", game_id)
+    assert exported.code == 0, exported
+    movetext = " ".join(exported.out.split("\n\n", 1)[1].split())
+    assert re.fullmatch(
+        r"1\. 11-15 \{\[%clock W0:01:00 b0:01:0\d\]\} 23-19 \{\[%clock w0:01:0\d B0:01:0\d\]\} "
+        r"2\. 8-11 \{\[%clock W0:01:0\d b0:01:0\d\]\} \*",
+        movetext,
+    ), exported
+    assert "note:" not in exported.err, exported
 
 
 @timed_test(90)

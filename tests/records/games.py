@@ -7,6 +7,7 @@ import random
 from typing import Any, Final
 
 from game.rules import Position, new_game
+from game.timecontrol import parse_time_control
 
 #: Names that need escaping or are not ASCII, among plain ones.
 NAMES: Final = ("alice", "bob", "José Raúl", 'O"Neil', "back\\slash", "brack]et", "李", "a b")
@@ -94,3 +95,19 @@ def random_document(kind: str, rng: random.Random, game_id: str = "g") -> dict[s
             "deadline": at + remaining[position.to_move] if at is not None else None,
         }
     return document
+
+
+def random_move_clocks(document: dict[str, Any], rng: random.Random) -> list[int]:
+    """Clocks after each move of a timed ``document``, as a server's would
+    run: each move spends some of its mover's time (never more than is
+    left), then a live move adds the increment, a correspondence move
+    restores the days per move."""
+    control = parse_time_control(document["clock"]["control"])
+    left = [control.base_ms, control.base_ms]
+    clocks = []
+    for ply in range(len(document["moves"])):
+        seat = ply % 2
+        spent = min(left[seat], int(rng.expovariate(1 / 4000)))
+        left[seat] = left[seat] - spent + control.increment_ms if control.live else control.base_ms
+        clocks.append(left[seat])
+    return clocks

@@ -3,7 +3,10 @@
 ``export GAME [--format F]`` reads the game (``GetGame``, two servers
 agreeing) and writes its record to standard output: PDN for checkers, GGF
 for Reversi, the column string for Connect Four, or ``moves``/``json``
-(:mod:`game.records`).
+(:mod:`game.records`).  A timed game's PDN or GGF carries the clocks after
+each move (``MoveClocks``, :mod:`game.client.recordclocks`); when the
+servers do not give them, the record carries the clocks as the game stands
+and a note on standard error says why.
 
 ``import FILE`` reads a record, replays it through the rules first (an
 illegal record is refused with its move number before anything is
@@ -34,6 +37,7 @@ from game.client.cli.choices import CliError
 from game.client.cli.session import Session, unreadable
 from game.client.client import Outcome
 from game.client.document import DocumentError
+from game.client.recordclocks import RecordClocks, record_clocks
 from game.client.tokens import Seat, new_token
 from game.records import FORMATS, NATIVE_FORMATS, Record, RecordError, export, parse
 from game.rules import KINDS
@@ -94,14 +98,23 @@ async def cmd_export(session: Session) -> None:
     await session.connect()
     game_id = session.game_id()
     outcome = await session.read_game(game_id)
+    clocks = RecordClocks(None)
     try:
-        text = export(outcome.document, session.args.format)
+        document = outcome.game_document()
+    except DocumentError:
+        pass  # export says what is wrong with it
+    else:
+        clocks = await record_clocks(session.client, document, session.args.format)
+    try:
+        text = export(outcome.document, session.args.format, clocks.clocks)
     except RecordError as error:
         raise CliError(str(error)) from None
     if outcome.provisional:
         sys.stderr.write(
             f"note: only server {outcome.agreed[0]} answered; the record may not be final\n"
         )
+    if clocks.note:
+        sys.stderr.write(f"note: {clocks.note}\n")
     session.out.write(text if text.endswith("\n") else text + "\n")
     session.out.flush()
 
