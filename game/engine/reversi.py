@@ -19,13 +19,13 @@ from typing import Final
 
 from game.engine.search import CLOCK_EVERY, WIN, SearchStopped
 from game.rules import Position
+from game.rules.reversi import placements
 
 SIZE: Final = 8
 PASS: Final = -1
 _FULL: Final = (1 << 64) - 1
 _NOT_A: Final = sum(1 << i for i in range(64) if i % SIZE != 0)
 _NOT_H: Final = sum(1 << i for i in range(64) if i % SIZE != SIZE - 1)
-_INNER: Final = _NOT_A & _NOT_H
 _SQUARE_NAMES: Final = tuple(f"{f}{r}" for r in range(1, SIZE + 1) for f in "abcdefgh")
 _CORNERS: Final = (1 << 0) | (1 << 7) | (1 << 56) | (1 << 63)
 
@@ -83,25 +83,6 @@ _SQUARE_RANK: Final = tuple(
 )
 
 State = tuple[int, int]
-
-
-def placements(mine: int, theirs: int) -> int:
-    """The squares where the side with ``mine`` may place a disc."""
-    empty = ~(mine | theirs) & _FULL
-    inner = theirs & _INNER
-    moves = 0
-    for shift, mask in ((1, inner), (7, inner), (8, theirs), (9, inner)):
-        run = (mine << shift) & mask
-        while run:
-            run <<= shift
-            moves |= run
-            run &= mask
-        run = (mine >> shift) & mask
-        while run:
-            run >>= shift
-            moves |= run
-            run &= mask
-    return moves & empty
 
 
 def flips(square: int, mine: int, theirs: int) -> int:

@@ -45,8 +45,9 @@ _START_BLACK: Final = (1 << 28) | (1 << 35)
 _START_WHITE: Final = (1 << 27) | (1 << 36)
 
 
-def _placements(own: int, other: int) -> int:
-    """The squares where the side with discs ``own`` may place a disc."""
+def placements(own: int, other: int) -> int:
+    """The squares where the side with discs ``own`` may place a disc, as
+    bits (the bitboard primitive :mod:`game.engine` searches with too)."""
     empty = ~(own | other) & _FULL
     inner = other & _INNER
     moves = 0
@@ -186,12 +187,12 @@ class Reversi(Position):
         bits = self._placement_bits
         if bits < 0:
             own, other = self._sides()
-            bits = self._placement_bits = _placements(own, other)
+            bits = self._placement_bits = placements(own, other)
         return bits
 
     def _opponent_can_place(self) -> bool:
         own, other = self._sides()
-        return _placements(other, own) != 0
+        return placements(other, own) != 0
 
     def _key(self) -> Hashable:
         return (self._black, self._white, self._to_move)
