@@ -27,7 +27,7 @@ test: $(INSTALLED)
 	$(TIMED) "ruff format" $(VENV)/bin/ruff format --check -q game tests bench; \
 	$(TIMED) "mypy --strict" $(VENV)/bin/mypy --strict game; \
 	$(TIMED) "unit (trial)" $(PY) -m twisted.trial -j2 $(UNIT); \
-	$(TIMED) "integration (pytest)" $(PY) -m pytest tests/integration -p no:cacheprovider -q; \
+	$(TIMED) "integration (pytest)" $(PY) -m pytest tests/integration -p no:cacheprovider -q -n 2; \
 	$(TIMED) "gui headless (pytest)" $(PY) -m pytest tests/gui_render -p no:cacheprovider -q; \
 	$(TIMED) "gui xvfb (pytest)" $(PY) -m pytest tests/gui_xvfb -p no:cacheprovider -q; \
 	$(TIMED) "chaos (pytest)" $(PY) -m pytest tests/chaos -p no:cacheprovider -q; \
