@@ -134,7 +134,7 @@ def computer_panel(
     clock_labels, clock_buttons = time_control_choice(time_control, left, y, inner)
     labels.extend(clock_labels)
     buttons.extend(clock_buttons)
-    play_text = "Starting\u2026" if busy else "Play"
+    play_text = "Starting\u2026" if busy else "Play (Enter)"
     buttons.append(
         Button(
             Action(PLAY),
@@ -149,7 +149,7 @@ def computer_panel(
         Button(
             Action(CANCEL),
             Rect(box.right - 180, box.y + 16, 160, 36),
-            "Cancel",
+            "Cancel (Esc)",
             colour.BUTTON,
             colour.BUTTON_TEXT,
         )

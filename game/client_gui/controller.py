@@ -193,8 +193,8 @@ class Controller:
                 self.on_quit()
         elif self.game is not None:
             self.game_screen.key(name)
-        elif self.lobby.editing is not None:
-            self.lobby_screen.edit_key(name)
+        else:
+            self.lobby_screen.key(name)
 
     def text(self, typed: str) -> None:
         """Typed characters (for the name field, or the path of a record to save)."""

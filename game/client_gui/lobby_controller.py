@@ -169,6 +169,17 @@ class LobbyController:
             self.state = attrs.evolve(self.state, editing=self.state.player)
             self._changed()
 
+    def key(self, name: str) -> None:
+        """A key in the lobby: the name field's while it is edited; else Esc
+        closes the "Play the computer" panel and Enter plays it."""
+        if self.state.editing is not None:
+            self.edit_key(name)
+        elif self.computer_choice is not None:
+            if name == "escape":
+                self.close_computer_panel()
+            elif name == "enter":
+                self.play_computer()
+
     def edit_key(self, name: str) -> None:
         """A key while the name is edited: ``escape``, ``enter``, ``backspace``."""
         editing = self.state.editing

@@ -143,6 +143,9 @@ def turn_text(state: GameState) -> str:
     to_move = document.to_move
     if to_move is None:
         return ""
+    takeback = document.takeback
+    if takeback is not None and state.seat is not None and takeback != state.seat:
+        return f"{seat_label(document, takeback)} asks to take back their last move"
     if state.my_turn:
         offer = document.draw_offer
         if offer is not None and offer != state.seat:

@@ -68,6 +68,17 @@ class PlayComputerTests(SynchronousTestCase):
         self.assertIsNone(self.controller.scene(WIDTH, HEIGHT).overlay)
         self.assertEqual(self.client.names(), ["list_games"])  # nothing created
 
+    def test_escape_closes_the_panel_and_enter_plays(self) -> None:
+        self.click("computer")
+        self.controller.key("escape")
+        self.assertIsNone(self.controller.scene(WIDTH, HEIGHT).overlay)
+        self.controller.key("enter")  # no panel: nothing to play
+        self.assertEqual(self.client.names(), ["list_games"])
+        self.click("computer")
+        self.controller.key("enter")
+        arguments, _ = self.client.pop("create_game")
+        self.assertEqual((arguments["kind"], arguments["seat"]), ("connect4", 0))
+
     def test_play_creates_the_game_as_the_person_and_starts_the_computer(self) -> None:
         self.click("computer")
         self.click("computer-kind", "reversi")

@@ -139,6 +139,11 @@ class GameScreenTests(SynchronousTestCase):
         self.assertIn("Reversi  \u00b7  Watching", watcher.texts())
         self.assertNotIn("resign", [b.action.name for b in watcher.base.buttons])
 
+    def test_a_takeback_offer_in_the_banner(self) -> None:
+        doc = {**document("connect4", ("4", "4")), "takeback": 1}
+        self.assertIn("bob (white) asks to take back their last move", scene_of(doc).texts())
+        self.assertNotIn("asks to take back", " ".join(scene_of(doc, seat=1).texts()))
+
     def test_move_list(self) -> None:
         scene = scene_of(document("connect4", ["4", "4", "3"]))
         self.assertIn("1. 4  4", scene.texts())
