@@ -318,7 +318,7 @@ class Tuning:
     heartbeat: float = _seconds(10.0, "time between heartbeats on an idle link")
     request_timeout: float = _seconds(5.0, "how long a client waits for an answer")
     max_box_bytes: int = _limit(262144, "the largest AMP box accepted")
-    max_connections: int = _limit(512, "the most connections a server accepts at once")
+    max_connections: int = _limit(10_000, "the most connections a server accepts at once")
     clock_skew: float = _seconds(
         2.0, "how far a timed request's time may be from the server's clock"
     )

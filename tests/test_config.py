@@ -94,7 +94,7 @@ class ExampleTests(ConfigTestCase):
                 heartbeat=10,
                 request_timeout=5,
                 max_box_bytes=262144,
-                max_connections=512,
+                max_connections=10_000,
             ),
         )
         self.assertEqual(

@@ -56,6 +56,7 @@ from game.endpoints import client_endpoint
 from game.server.commit import GroupCommitter
 from game.server.connection import ServerFactory
 from game.server.health import operator_site
+from game.server.limits import FileLimitTooLow, raise_file_limit
 from game.server.metrics import ServerMetrics
 from game.server.node import ServerNode
 from game.server.peers import PeerLink
@@ -122,6 +123,18 @@ class ServerService(MultiService):
             source=self.config.source,
             data=self.data_directory,
         )
+        max_connections = self.config.tuning.max_connections
+        try:
+            before, after = raise_file_limit(max_connections)
+        except FileLimitTooLow as error:
+            exit_server(1, str(error))
+        if after != before:
+            log.info(
+                "open files limit raised from {before} to {after} for max_connections={limit}",
+                before=before,
+                after=after,
+                limit=max_connections,
+            )
         try:
             super().startService()
         except SystemExit:
@@ -426,9 +439,7 @@ class MetricsListener(Listener):
         self.metrics = metrics = ServerMetrics()
         node.metrics = metrics
         committer.on_commit = metrics.committed
-        metrics.watch(
-            node, lambda: sum(1 for protocol in factory.connections if protocol.peer_id is None)
-        )
+        metrics.watch(node, factory.client_connections)
         return operator_site(metrics.registry, node.not_ready_reason)
 
     def _listening(self, port: IListeningPort) -> None:

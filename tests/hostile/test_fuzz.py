@@ -50,7 +50,7 @@ MIX = {
 #: Jobs in flight at once (each its own connection), fast and slow ones.
 PARALLEL = 40
 PARALLEL_SLOW = 40
-#: Connections held open at once in the "many connections" phase (max_connections is 512).
+#: Connections held open at once in the "many connections" phase (well under max_connections).
 MANY = 400
 ANSWER_TIMEOUT = 15
 CLOSE_TIMEOUT = 10

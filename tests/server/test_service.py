@@ -173,6 +173,30 @@ class ServiceTreeTests(SynchronousTestCase):
         self.assertIsNone(server.getServiceNamed("storage").storage)
         server.running = False  # twistd exits here; nothing to stop
 
+    def test_too_few_open_files_allowed_exits_1_before_opening_anything(self) -> None:
+        def too_low(max_connections: int) -> tuple[int, int]:
+            raise service.FileLimitTooLow(f"max_connections = {max_connections} needs more")
+
+        self.patch(service, "raise_file_limit", too_low)
+        server = self.make()
+        with capturedLogs() as events, self.assertRaises(SystemExit) as exit:
+            self.start(server)
+        self.assertEqual(exit.exception.code, 1)
+        (message,) = [formatEvent(e) for e in events if e["log_level"].name == "critical"]
+        self.assertIn("max_connections = 10000 needs more", message)
+        self.assertIsNone(server.getServiceNamed("storage").storage)
+        server.running = False
+
+    def test_the_open_files_limit_raised_is_logged(self) -> None:
+        self.patch(service, "raise_file_limit", lambda max_connections: (1024, 10_064))
+        server = self.make()
+        with capturedLogs() as events:
+            self.start(server)
+        self.assertIn(
+            "open files limit raised from 1024 to 10064 for max_connections=10000",
+            [formatEvent(e) for e in events],
+        )
+
     def test_rebuild_moves_the_database_aside(self) -> None:
         server = self.make()
         self.start(server)
