@@ -17,39 +17,19 @@ import pytest
 
 pyglet.options["headless"] = True
 
-from twisted.internet.task import Clock  # noqa: E402
 
-from game.client.tokens import Seat, TokenStore  # noqa: E402
 from game.client_gui import palette as colour  # noqa: E402
-from game.client_gui.controller import Controller  # noqa: E402
 from game.client_gui.headless import Frame, close_enough, grab, press  # noqa: E402
-from game.client_gui.replicas import Shown  # noqa: E402
 from game.client_gui.scene import ClockFace, Rect  # noqa: E402
-from game.client_gui.window import GameWindow  # noqa: E402
-from tests.client_gui.helpers import FakeClient, document, text, timed  # noqa: E402
-
-WIDTH, HEIGHT = 900, 660
+from tests.client_gui.helpers import document, timed  # noqa: E402
+from tests.gui_render import screen as screens  # noqa: E402
 
 
-class Screen:
-    """Alice's window over a fake client whose servers' time is ``clock``."""
+class Screen(screens.Screen):
+    """Alice's window; the servers' time (``clock``) moves only when a test says."""
 
     def __init__(self, store: Path) -> None:
-        self.clock = Clock()
-        self.client = FakeClient(self.clock)
-        self.controller = Controller(
-            self.client,  # type: ignore[arg-type]
-            TokenStore(store / "seats.json"),
-            "alice",
-            self.clock,
-        )
-        self.window = GameWindow(self.controller, WIDTH, HEIGHT)
-
-    def show(self, doc: dict[str, Any], seat: int = 0) -> None:
-        held = Seat(self.client.config.cluster_id, doc["id"], seat, "alice", "t" * 32, doc["kind"])
-        self.controller.open_game(doc["id"], held, Shown.of(text(doc), False, (1, 2, 3)))
-        for server_id in (1, 2, 3):
-            self.client.watches[doc["id"]].offer(server_id, text(doc))
+        super().__init__(store, settle=False)
 
     def face(self, seat: int) -> ClockFace:
         return self.window.refresh().clock(seat)
@@ -57,12 +37,7 @@ class Screen:
 
 @pytest.fixture
 def screen(tmp_path: Path) -> Iterator[Screen]:
-    shown = Screen(tmp_path)
-    try:
-        yield shown
-    finally:
-        shown.controller.stop()
-        shown.window.close()
+    yield from screens.opened(Screen(tmp_path))
 
 
 def pixels_in(frame: Frame, rect: Rect) -> list[tuple[int, int, int]]:

@@ -9,24 +9,19 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pyglet
 import pytest
 
 pyglet.options["headless"] = True
 
-from twisted.internet.task import Clock  # noqa: E402
 
-from game.client.tokens import Seat, TokenStore  # noqa: E402
 from game.client_gui import palette as colour  # noqa: E402
-from game.client_gui.controller import Controller  # noqa: E402
-from game.client_gui.headless import Frame, close_enough, grab, press  # noqa: E402
-from game.client_gui.replicas import BAR_HEIGHT, Shown  # noqa: E402
-from game.client_gui.scene import Box, Button, Rect, Scene  # noqa: E402
+from game.client_gui.headless import Frame, close_enough, grab  # noqa: E402
+from game.client_gui.replicas import BAR_HEIGHT  # noqa: E402
+from game.client_gui.scene import Box, Rect, Scene  # noqa: E402
 from game.client_gui.viewmodel import NOTICE_HEIGHT  # noqa: E402
-from game.client_gui.window import GameWindow  # noqa: E402
-from tests.client_gui.helpers import document, ok, text  # noqa: E402
+from tests.client_gui.helpers import document, ok  # noqa: E402
 from tests.client_gui.offer_helpers import (  # noqa: E402
     NEW_GAME,
     OfferClient,
@@ -37,54 +32,12 @@ from tests.client_gui.offer_helpers import (  # noqa: E402
     with_takeback,
 )
 from tests.gui_render.conftest import assert_cells  # noqa: E402
-
-WIDTH, HEIGHT = 900, 660
-
-
-class Screen:
-    """Alice's window over a fake client."""
-
-    def __init__(self, store: Path) -> None:
-        self.clock = Clock()
-        self.client = OfferClient(self.clock)
-        self.store = TokenStore(store / "seats.json")
-        self.controller = Controller(
-            self.client,  # type: ignore[arg-type]
-            self.store,
-            "alice",
-            self.clock,
-        )
-        self.window = GameWindow(self.controller, WIDTH, HEIGHT)
-
-    def show(self, doc: dict[str, Any], seat: int) -> None:
-        held = Seat(self.client.config.cluster_id, doc["id"], seat, "alice", "t" * 32, doc["kind"])
-        self.controller.open_game(doc["id"], held, Shown.of(text(doc), False, (1, 2, 3)))
-        self.offer(doc)
-
-    def offer(self, doc: dict[str, Any]) -> None:
-        """Each server's watch update, while the game is still watched."""
-        for server_id in (1, 2, 3):
-            watch = self.client.watches.get(doc["id"])
-            if watch is not None:
-                watch.offer(server_id, text(doc))
-        self.clock.advance(1)  # any disc has landed
-
-    def click(self, button: Button) -> None:
-        press(self.window, *button.rect.centre)
-        self.window.dispatch_events()
-
-    def scene(self) -> Scene:
-        return self.window.refresh()
+from tests.gui_render.screen import Screen, opened  # noqa: E402
 
 
 @pytest.fixture
 def screen(tmp_path: Path) -> Iterator[Screen]:
-    shown = Screen(tmp_path)
-    try:
-        yield shown
-    finally:
-        shown.controller.stop()
-        shown.window.close()
+    yield from opened(Screen(tmp_path, OfferClient))
 
 
 def corner(frame: Frame, rect: Rect) -> tuple[int, int, int]:

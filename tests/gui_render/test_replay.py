@@ -11,7 +11,6 @@ from __future__ import annotations
 import itertools
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pyglet
 import pytest
@@ -19,76 +18,20 @@ import pytest
 pyglet.options["headless"] = True
 
 from pyglet.window import key  # noqa: E402
-from twisted.internet.task import Clock  # noqa: E402
 
-from game.client.tokens import Seat, TokenStore  # noqa: E402
 from game.client_gui import palette as colour  # noqa: E402
-from game.client_gui.controller import Controller  # noqa: E402
 from game.client_gui.headless import Frame, close_enough, grab, press  # noqa: E402
-from game.client_gui.replicas import Shown  # noqa: E402
 from game.client_gui.scene import Box, Button, Scene  # noqa: E402
-from game.client_gui.window import GameWindow  # noqa: E402
 from game.records import export  # noqa: E402
-from tests.client_gui.helpers import FakeClient, document, text  # noqa: E402
+from tests.client_gui.helpers import document, text  # noqa: E402
+from tests.client_gui.offer_helpers import CONNECT4_WIN  # noqa: E402
 from tests.gui_render.conftest import assert_cells  # noqa: E402
-
-WIDTH, HEIGHT = 900, 660
-#: Black wins on the bottom row with its fourth disc, in column 1.
-CONNECT4_WIN = ("4", "4", "3", "3", "2", "2", "1")
-
-
-class Screen:
-    """Alice's window over a fake client."""
-
-    def __init__(self, store: Path) -> None:
-        self.clock = Clock()
-        self.client = FakeClient(self.clock)
-        self.controller = Controller(
-            self.client,  # type: ignore[arg-type]
-            TokenStore(store / "seats.json"),
-            "alice",
-            self.clock,
-        )
-        self.window = GameWindow(self.controller, WIDTH, HEIGHT)
-
-    def show(self, doc: dict[str, Any], seat: int | None = None) -> None:
-        held = (
-            Seat(self.client.config.cluster_id, doc["id"], seat, "alice", "t" * 32, doc["kind"])
-            if seat is not None
-            else None
-        )
-        self.controller.open_game(doc["id"], held, Shown.of(text(doc), False, (1, 2, 3)))
-        self.offer(doc)
-
-    def offer(self, doc: dict[str, Any]) -> None:
-        for server_id in (1, 2, 3):
-            self.client.watches[doc["id"]].offer(server_id, text(doc))
-        self.clock.advance(1)  # any disc has landed
-
-    def key(self, symbol: int) -> None:
-        self.window.dispatch_event("on_key_press", symbol, 0)
-        self.window.dispatch_events()
-
-    def type(self, typed: str) -> None:
-        self.window.dispatch_event("on_text", typed)
-        self.window.dispatch_events()
-
-    def click(self, button: Button) -> None:
-        press(self.window, *button.rect.centre)
-        self.window.dispatch_events()
-
-    def scene(self) -> Scene:
-        return self.window.refresh()
+from tests.gui_render.screen import Screen, opened  # noqa: E402
 
 
 @pytest.fixture
 def screen(tmp_path: Path) -> Iterator[Screen]:
-    shown = Screen(tmp_path)
-    try:
-        yield shown
-    finally:
-        shown.controller.stop()
-        shown.window.close()
+    yield from opened(Screen(tmp_path))
 
 
 def box_colour(frame: Frame, box: Box | Button) -> tuple[int, int, int]:
