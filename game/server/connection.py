@@ -34,6 +34,7 @@ from game import protocol as p
 from game.ampframe import Box, BoxParser, FramingError, keys_of
 from game.endpoints import send_at_once, stream_transport
 from game.server.fairness import FairInput
+from game.server.fanout import GameChange
 from game.server.locators import ServerLocator
 from game.server.node import ServerNode
 
@@ -65,8 +66,7 @@ class ServerProtocol(amp.AMP, TimeoutMixin):
         self.callLater = node.clock.callLater  # type: ignore[method-assign, assignment]
         #: The games this connection watches.
         self.watching: set[str] = set()
-        #: The authenticated peer's server id (None: not a peer).
-        self.peer_id: int | None = None
+        self._peer_id: int | None = None
         #: PeerHello's ids and nonces, until PeerProve uses them.
         self.hello: tuple[int, str, str] | None = None
         self._parser = BoxParser(self.ampBoxReceived, _REQUEST_KEYS, self.max_box_bytes, amp.AmpBox)
@@ -152,12 +152,18 @@ class ServerProtocol(amp.AMP, TimeoutMixin):
     def sendBox(self, box: amp.AmpBox) -> None:
         if self._closing:
             return
-        if self._paused:
-            self._unsent_while_paused += len(box.serialize())
-            if self._unsent_while_paused > MAX_UNSENT:
-                self._close("more than 1 MiB of unsent output")
-                return
+        if self._paused and not self._may_buffer(len(box.serialize())):
+            return
         super().sendBox(box)
+
+    def _may_buffer(self, size: int) -> bool:
+        """Count ``size`` more bytes written while the transport is full;
+        past :data:`MAX_UNSENT`, close instead (false: do not write)."""
+        self._unsent_while_paused += size
+        if self._unsent_while_paused > MAX_UNSENT:
+            self._close("more than 1 MiB of unsent output")
+            return False
+        return True
 
     # IPushProducer (our output): the transport tells us when its buffer is full.
     def pauseProducing(self) -> None:
@@ -171,14 +177,36 @@ class ServerProtocol(amp.AMP, TimeoutMixin):
         self._paused = True
 
     @property
+    def peer_id(self) -> int | None:
+        """The authenticated peer's server id (``None``: not a peer)."""
+        return self._peer_id
+
+    @peer_id.setter
+    def peer_id(self, peer_id: int | None) -> None:
+        was_peer, self._peer_id = self._peer_id is not None, peer_id
+        self.factory.peer_changed(self, was_peer)
+
+    @property
     def live(self) -> bool:
         """Still connected (for the locators)."""
         return self._live
 
-    def game_changed(self, document: str) -> None:
-        """Tell this client about a durable change of a game it watches."""
-        if not self._closing and self._live:
-            self.callRemote(p.GameChanged, game=document)
+    def game_changed(self, change: GameChange) -> None:
+        """Tell this client about a durable change of a game it watches.
+
+        Writes the change's box, framed once for every watcher: the bytes
+        stock ``callRemote(GameChanged, ...)`` would write (it asks no
+        answer, so it carries no tag), with the same checks on unsent output.
+        """
+        if self._closing or not self._live:
+            return
+        box = change.box
+        if box is None:  # too long for AMP: stock AMP raises, as it did
+            self.callRemote(p.GameChanged, game=change.document)
+            return
+        if self._paused and not self._may_buffer(len(box)):
+            return
+        self.transport.write(box)  # type: ignore[union-attr]
 
 
 class ServerFactory(Factory):
@@ -191,12 +219,21 @@ class ServerFactory(Factory):
         #: Every connection's input, shared fairly.
         self.input = FairInput(clock)
         self.connections: set[ServerProtocol] = set()
+        #: How many of :attr:`connections` are authenticated peers' (kept as
+        #: they change: a scrape or ServerInfo must not walk every connection).
+        self._peers = 0
         self._drained: list[Deferred[None]] = []
         node.client_connections = self.client_connections
 
     def client_connections(self) -> int:
         """The open connections that are not an authenticated peer's."""
-        return sum(1 for protocol in self.connections if protocol.peer_id is None)
+        return len(self.connections) - self._peers
+
+    def peer_changed(self, protocol: ServerProtocol, was_peer: bool) -> None:
+        """``protocol``'s peer id was set (PeerProve) or cleared."""
+        is_peer = protocol.peer_id is not None
+        if is_peer != was_peer and protocol in self.connections:
+            self._peers += 1 if is_peer else -1
 
     def buildProtocol(self, addr: IAddress) -> ServerProtocol | None:  # type: ignore[override]
         limit = self.node.tuning.max_connections
@@ -212,7 +249,11 @@ class ServerFactory(Factory):
         return protocol
 
     def forget(self, protocol: ServerProtocol) -> None:
-        self.connections.discard(protocol)
+        if protocol not in self.connections:
+            return
+        self.connections.remove(protocol)
+        if protocol.peer_id is not None:
+            self._peers -= 1
         if not self.connections:
             waiters, self._drained = self._drained, []
             for waiter in waiters:

@@ -17,6 +17,7 @@ authentication) lives on the connection, which they reach as a
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import partial
 from typing import Any, Protocol
 
 from twisted.internet.defer import Deferred, fail, maybeDeferred
@@ -28,6 +29,7 @@ from game import errors as wire
 from game import protocol as p
 from game.server import gamelog, paging
 from game.server.direct import game_responder
+from game.server.fanout import GameChange
 from game.server.gamelog import ACCEPT_DRAW, JOIN, MOVE, OFFER_DRAW, RESIGN, TIMEOUT, Command
 from game.server.metrics import CommandMetrics
 from game.server.node import ServerNode
@@ -59,7 +61,7 @@ class Session(Protocol):
     def live(self) -> bool:
         """Still connected."""
 
-    def game_changed(self, document: str) -> None:
+    def game_changed(self, change: GameChange) -> None:
         """Push a watched game's new document (the node's watcher)."""
 
 
@@ -72,29 +74,31 @@ class ClientLocator(amp.CommandLocator):
 
     The game commands are answered by :func:`game.server.direct.game_responder`
     (cheaper, same bytes); their responder methods below answer whatever it
-    leaves to them (arguments that do not parse).
+    leaves to them (arguments that do not parse).  A connection builds the
+    direct responder of a command when it first sends one: most connections
+    only watch, and eight responders for each cost ~20 KB of memory.
+    ``Status``, every heartbeat, is answered by the node's shared
+    :class:`~game.server.heartbeat.StatusResponder`.
     """
 
     def __init__(self, node: ServerNode, session: Session) -> None:
         self.node = node
         self.session = session
-        direct: list[tuple[type[p.Command], Callable[..., Deferred[str]]]] = [
-            (p.MakeMove, self._changer(MOVE)),
-            (p.JoinGame, self._changer(JOIN)),
-            (p.Resign, self._changer(RESIGN)),
-            (p.OfferDraw, self._changer(OFFER_DRAW)),
-            (p.AcceptDraw, self._changer(ACCEPT_DRAW)),
-            (p.ClaimTimeout, self._changer(TIMEOUT)),
-            (p.CreateGame, self._create_document),
-            (p.GetGame, self._get_document),
-        ]
-        self._direct = {
-            command.commandName: game_responder(command, answer, self._stock_of(command))
-            for command, answer in direct
-        }
+        self._direct: dict[bytes, Responder] = {}
 
     def locateResponder(self, name: bytes) -> Responder | None:
-        return self._direct.get(name) or self._stock(name)
+        if name == STATUS:
+            return self.node.status_responder
+        return self._direct.get(name) or self._direct_responder(name) or self._stock(name)
+
+    def _direct_responder(self, name: bytes) -> Responder | None:
+        """The direct responder of ``name``, built now (``None``: it has none)."""
+        if name not in _DIRECT:
+            return None
+        command, answer = _DIRECT[name]
+        responder = game_responder(command, partial(answer, self), self._stock_of(command))
+        self._direct[name] = responder
+        return responder
 
     def _stock(self, name: bytes) -> Responder | None:
         """The responder :class:`amp.CommandLocator` makes of the methods below."""
@@ -232,14 +236,6 @@ class ClientLocator(amp.CommandLocator):
             document = fail()
         return document.addErrback(self._refused, game_id, command)
 
-    def _changer(self, event_type: str) -> Callable[..., Deferred[str]]:
-        """What answers one kind of change, from its arguments by name."""
-
-        def change(game_id: str, version: int, token: str, **rest: Any) -> Deferred[str]:
-            return self._change_document(game_id, Command(event_type, version, token, **rest))
-
-        return change
-
     def _refused(self, failure: Failure, game_id: str, command: Command) -> Failure:
         error = failure.value
         if isinstance(error, wire.WireError) and not isinstance(error, wire.NotServing):
@@ -309,6 +305,33 @@ class ClientLocator(amp.CommandLocator):
         self.session.watching.discard(game_id)
         self.node.unwatch(game_id, self.session)
         return {}
+
+
+def _changer(event_type: str) -> Callable[..., Deferred[str]]:
+    """A :class:`ClientLocator` method answering one kind of change."""
+
+    def change(
+        locator: ClientLocator, game_id: str, version: int, token: str, **rest: Any
+    ) -> Deferred[str]:
+        return locator._change_document(game_id, Command(event_type, version, token, **rest))
+
+    return change
+
+
+STATUS = p.Status.commandName
+#: The commands answered by a direct responder, and the :class:`ClientLocator`
+#: method (unbound) each answers with.
+_DIRECT_ANSWERS: list[tuple[type[p.Command], Callable[..., Deferred[str]]]] = [
+    (p.MakeMove, _changer(MOVE)),
+    (p.JoinGame, _changer(JOIN)),
+    (p.Resign, _changer(RESIGN)),
+    (p.OfferDraw, _changer(OFFER_DRAW)),
+    (p.AcceptDraw, _changer(ACCEPT_DRAW)),
+    (p.ClaimTimeout, _changer(TIMEOUT)),
+    (p.CreateGame, ClientLocator._create_document),
+    (p.GetGame, ClientLocator._get_document),
+]
+_DIRECT = {command.commandName: (command, answer) for command, answer in _DIRECT_ANSWERS}
 
 
 class PeerLocator(amp.CommandLocator):
@@ -450,7 +473,9 @@ class ServerLocator(amp.CommandLocator):
                 raise  # BAD_REQUEST from argument parsing
             except Exception:
                 return _failure(self._internal(_failure(), name))
-            return answer.addErrback(self._internal_failure, name)
+            if isinstance(answer, Deferred):
+                return answer.addErrback(self._internal_failure, name)
+            return answer  # an answer box, at once (Status)
 
         if self.metrics is None:
             return guarded
@@ -487,6 +512,9 @@ def counted(responder: Responder, metrics: CommandMetrics) -> Responder:
             raise
         if isinstance(answer, Failure):
             metrics.refused(started, _tag_of(answer))
+            return answer
+        if not isinstance(answer, Deferred):  # an answer box, at once
+            metrics.answered(started)
             return answer
         return answer.addCallbacks(
             _answered, _refused, callbackArgs=(metrics, started), errbackArgs=(metrics, started)

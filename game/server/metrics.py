@@ -196,7 +196,7 @@ class NodeCollector(Collector):
         yield GaugeMetricFamily(
             "replgame_watches",
             "Watches registered (one per connection and game).",
-            value=sum(len(watchers) for watchers in node.watchers.values()),
+            value=node.watch_count,
         )
         timeouts = CounterMetricFamily(
             "replgame_timeouts",

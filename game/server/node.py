@@ -26,7 +26,9 @@ from game.config import ClusterConfig
 from game.lifecycle import Lifecycle
 from game.protocol import PROTOCOL_VERSION
 from game.server.catchups import CatchUp
+from game.server.fanout import GameChange
 from game.server.gamelog import TIMEOUT, Command
+from game.server.heartbeat import StatusResponder
 from game.server.peers import PeerLink, PeerState
 from game.server.replica import DamagedGame, Replica
 from game.server.sync import Synchronizer, SyncStats, format_children
@@ -78,7 +80,7 @@ TRANSITIONS: dict[ServerState, frozenset[ServerState]] = {
 
 
 class Watcher(Protocol):
-    def game_changed(self, document: str) -> None: ...
+    def game_changed(self, change: GameChange) -> None: ...
 
 
 class ServerNode:
@@ -111,6 +113,9 @@ class ServerNode:
             ServerState.STARTING, TRANSITIONS, log, subject=f"server {server_id}"
         )
         self.watchers: dict[str, set[Watcher]] = {}
+        #: How many (game, connection) watches :attr:`watchers` holds, kept
+        #: as they change: ServerInfo and scrapes must not walk 10,000 connections.
+        self.watch_count = 0
         replica.on_change = self._changed
         self.timeouts = TimeoutKeeper(
             replica, clock, self.now_ms, round(self.tuning.flag_grace * 1000)
@@ -136,6 +141,8 @@ class ServerNode:
         self.client_connections: Callable[[], int] = lambda: 0
         #: When the server started, by its wall clock (ms; reset by :meth:`start`).
         self.started_ms = self.now_ms()
+        #: ``Status``'s responder, shared by every connection (:mod:`game.server.heartbeat`).
+        self.status_responder = StatusResponder(self)
 
     @property
     def state(self) -> ServerState:
@@ -383,7 +390,7 @@ class ServerNode:
             "now": now,
             "uptime": round((now - self.started_ms) / 1000, 3),
             "connections": self.client_connections(),
-            "watches": sum(len(watchers) for watchers in self.watchers.values()),
+            "watches": self.watch_count,
             "peers": sorted(peer_id for peer_id, link in self.links.items() if link.ready),
             "last_catch_up": last.as_json() if last is not None else None,
             "metrics": self.config.server(self.server_id).metrics,
@@ -523,21 +530,28 @@ class ServerNode:
         self.require_serving()
 
         def register(document: str) -> str:
-            self.watchers.setdefault(game_id, set()).add(watcher)
+            watchers = self.watchers.setdefault(game_id, set())
+            if watcher not in watchers:
+                watchers.add(watcher)
+                self.watch_count += 1
             return document
 
         return self.get_game(game_id).addCallback(register)
 
     def unwatch(self, game_id: str, watcher: Watcher) -> None:
         watchers = self.watchers.get(game_id)
-        if watchers is not None:
-            watchers.discard(watcher)
+        if watchers is not None and watcher in watchers:
+            watchers.remove(watcher)
+            self.watch_count -= 1
             if not watchers:
                 del self.watchers[game_id]
 
     def _changed(self, game_id: str, document: str) -> None:
-        for watcher in list(self.watchers.get(game_id, ())):
-            watcher.game_changed(document)
+        watchers = self.watchers.get(game_id)
+        if watchers:
+            change = GameChange.of(document)  # encoded once, written to each
+            for watcher in list(watchers):
+                watcher.game_changed(change)
 
 
 def _cancelled(failure: Failure) -> None:

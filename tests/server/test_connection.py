@@ -879,7 +879,7 @@ class InternalErrorTests(WireCase):
         def broken() -> Any:
             raise RuntimeError("boom")
 
-        self.patch(self.server.node, "status", broken)
+        self.patch(self.server.node, "now_ms", broken)  # what the Status responder reads
         result = self.conn.call(p.Status)
         self.wire_error(result, wire.Internal)
         self.assertEqual(len(self.flushLoggedErrors(RuntimeError)), 1)
@@ -1652,9 +1652,9 @@ class RecordedAnswersTests(ConnectionTestCase):
         conn = server.connect()
         start_game(self, conn)
         self.successResultOf(conn.call(p.Status))
-        direct, stock = "game.server.direct", "twisted.protocols.amp"
+        direct, heartbeat = "game.server.direct", "game.server.heartbeat"
         self.assertEqual(
-            located, [(b"CreateGame", direct), (b"JoinGame", direct), (b"Status", stock)]
+            located, [(b"CreateGame", direct), (b"JoinGame", direct), (b"Status", heartbeat)]
         )
 
     def assert_recorded_answers(self) -> None:

@@ -334,3 +334,32 @@ class RestartTests(ConnectionTestCase):
         node = self.open(serve=False)
         self.assertEqual(node.replica.index["old"], entry)
         self.assertEqual(entry, IndexEntry(*entry[:8]))
+
+
+class FlagsFallingTogetherTests(TimedServerCase):
+    """Games whose time runs out together are ended a batch per reactor turn."""
+
+    def test_a_batch_per_turn_each_in_one_commit(self) -> None:
+        for n in range(7):
+            self.start(f"g{n}")
+        keeper = self.server.node.timeouts
+        keeper.batch = 3
+        turns: list[str] = []
+        replica = self.server.replica
+        expire = replica.expire
+
+        def ending(game_id: str) -> Any:
+            turns.append("end")
+            return expire(game_id)
+
+        self.patch(replica, "expire", ending)
+        self.server.committer.on_commit = lambda seconds, writes: turns.append("commit")
+        self.server.clock.advance(13.1)  # every deadline + grace has passed
+        self.server.settle()
+        self.assertEqual(
+            turns, ["end"] * 3 + ["commit"] + ["end"] * 3 + ["commit"] + ["end", "commit"]
+        )
+        self.assertEqual(keeper.ended, 7)
+        statuses = {self.get(f"g{n}")["status"] for n in range(7)}
+        self.assertEqual(statuses, {"finished"})
+        self.assertIsNone(keeper._timer)

@@ -1,0 +1,213 @@
+"""The server's cost per connection, per heartbeat and per push, in one process.
+
+``python -m bench.fanout [--connections N] [--statuses N] [--watchers N]``
+builds one server's stack (sqlite in a temporary directory, group commit,
+replica, node, factory, metrics) on a fake clock and connects
+:class:`~game.server.connection.ServerProtocol`\\ s to
+:class:`~twisted.internet.testing.StringTransport`\\ s: no sockets, so what
+is measured is the server's Python work alone.  Prints a table:
+
+- bytes per idle connection: traced Python allocations of ``N``
+  connected protocols (``tracemalloc``), transports excluded;
+- CPU per ``Status``: one Status box per ``dataReceived`` (a heartbeat
+  arrives alone), through framing, dispatch, the answer and its write;
+- CPU per push per watcher: a change of a game watched by ``N``
+  connections, :meth:`ServerNode._changed` to the bytes on each transport;
+- the idle timer's cost per ``dataReceived`` (``resetTimeout``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import shutil
+import tempfile
+import time
+import tracemalloc
+from typing import Any
+
+import attrs
+from twisted.internet.protocol import connectionDone
+from twisted.internet.task import Clock
+from twisted.internet.testing import StringTransport
+from twisted.protocols import amp
+from twisted.test.iosim import FakeAddress
+
+from game import protocol as p
+from game.config import default_config
+from game.server.commit import GroupCommitter
+from game.server.connection import ServerFactory, ServerProtocol
+from game.server.gamelog import Command
+from game.server.metrics import ServerMetrics
+from game.server.node import ServerNode
+from game.server.replica import Replica
+from game.server.storage import Storage
+
+SECRET = "bench-fanout-cluster-secret"
+TOKEN_A = "alice-token-0123456789"
+TOKEN_B = "bobby-token-0123456789"
+
+
+class Server:
+    """One serving server with no peers on a fake clock, and its connections."""
+
+    def __init__(self, directory: str) -> None:
+        self.clock = Clock()
+        self.storage = Storage.open(directory)
+        self.committer = GroupCommitter(self.storage, self.clock)
+        self.replica = Replica(self.storage, self.committer)
+        config = attrs.evolve(default_config(), secret=SECRET)
+        self.node = ServerNode(1, config, self.replica, {}, self.clock)
+        self.node.metrics = ServerMetrics()
+        self.replica.mark_initialized()
+        self.clock.advance(0)
+        self.node.start()
+        self.factory = ServerFactory(self.node, SECRET, self.clock)
+
+    def connect(self, transport: StringTransport) -> ServerProtocol:
+        protocol = self.factory.buildProtocol(FakeAddress())
+        assert protocol is not None
+        protocol.makeConnection(transport)
+        return protocol
+
+    def game(self, game_id: str) -> str:
+        """A connect4 game with a few moves; its document."""
+        self.node.create_game(game_id, "connect4", "alice", 0, TOKEN_A)
+        self.clock.advance(0)
+        self.node.change_game(game_id, _command("join", 1, TOKEN_B, player="bob"))
+        self.clock.advance(0)
+        for version, (move, token) in enumerate(
+            [("4", TOKEN_A), ("4", TOKEN_B), ("3", TOKEN_A), ("5", TOKEN_B)], start=2
+        ):
+            self.node.change_game(game_id, _command("move", version, token, move=move))
+            self.clock.advance(0)
+        document: list[str] = []
+        self.node.get_game(game_id).addCallback(document.append)
+        return document[0]
+
+    def close(self) -> None:
+        self.storage.close()
+
+
+def _command(kind: str, version: int, token: str, **rest: Any) -> Command:
+    return Command(kind, version, token, **rest)
+
+
+def _box(command: type[amp.Command], tag: bytes, **arguments: Any) -> bytes:
+    box = command.makeArguments(arguments, None)
+    box[b"_command"] = command.commandName
+    box[b"_ask"] = tag
+    serialized: bytes = box.serialize()
+    return serialized
+
+
+def bytes_per_connection(server: Server, count: int) -> float:
+    transports = [StringTransport() for _ in range(count)]
+    gc.collect()
+    tracemalloc.start()
+    before = tracemalloc.take_snapshot()
+    protocols = [server.connect(transport) for transport in transports]
+    gc.collect()
+    after = tracemalloc.take_snapshot()
+    tracemalloc.stop()
+    grown = sum(stat.size_diff for stat in after.compare_to(before, "filename"))
+    for protocol in protocols:
+        protocol.connectionLost(connectionDone)
+    return grown / count
+
+
+def us_per_status(server: Server, count: int) -> float:
+    transport = StringTransport()
+    protocol = server.connect(transport)
+    boxes = [_box(p.Status, b"%x" % n) for n in range(1, 1001)]
+    rounds = max(1, count // len(boxes))
+    started = time.process_time()
+    for _ in range(rounds):
+        for box in boxes:
+            protocol.dataReceived(box)
+        transport.clear()
+    elapsed = time.process_time() - started
+    protocol.connectionLost(connectionDone)
+    return elapsed / (rounds * len(boxes)) * 1e6
+
+
+def us_per_push(server: Server, watchers: int, document: str) -> tuple[float, int]:
+    transports = [StringTransport() for _ in range(watchers)]
+    protocols = [server.connect(transport) for transport in transports]
+    game_id = "watched"
+    for protocol in protocols:
+        protocol.watching.add(game_id)
+        server.node.watchers.setdefault(game_id, set()).add(protocol)
+        server.node.watch_count += 1
+    pushes = 20
+    started = time.process_time()
+    for _ in range(pushes):
+        server.node._changed(game_id, document)
+        for transport in transports:
+            transport.clear()
+    elapsed = time.process_time() - started
+    written = len(transports[0].value())
+    for protocol in protocols:
+        protocol.connectionLost(connectionDone)
+    del written
+    return elapsed / (pushes * watchers) * 1e6, len(document.encode())
+
+
+def us_per_reset(server: Server, count: int) -> float:
+    """``resetTimeout`` (each ``dataReceived``) over ``count`` connections
+    whose idle timers are the real reactor's (its ``DelayedCall.reset`` is
+    lazy; :class:`Clock`'s sorts every call)."""
+    from twisted.internet import reactor
+
+    transports = [StringTransport() for _ in range(count)]
+    protocols = []
+    for transport in transports:
+        protocol = server.factory.buildProtocol(FakeAddress())
+        assert protocol is not None
+        protocol.callLater = reactor.callLater  # type: ignore[attr-defined]
+        protocol.makeConnection(transport)
+        protocols.append(protocol)
+    rounds = 10
+    started = time.process_time()
+    for _ in range(rounds):
+        for protocol in protocols:
+            protocol.resetTimeout()
+    elapsed = time.process_time() - started
+    for protocol in protocols:
+        protocol.connectionLost(connectionDone)
+    return elapsed / (rounds * count) * 1e6
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--connections", type=int, default=10_000)
+    parser.add_argument("--statuses", type=int, default=100_000)
+    parser.add_argument("--watchers", type=int, default=10_000)
+    options = parser.parse_args(argv)
+    directory = tempfile.mkdtemp(prefix="bench-fanout-")
+    try:
+        server = Server(directory)
+        document = server.game("g1")
+        us_per_status(server, 2000)  # warm up
+        rows = [
+            (
+                "bytes per idle connection",
+                f"{bytes_per_connection(server, options.connections):,.0f}",
+            ),
+            ("CPU us per Status", f"{us_per_status(server, options.statuses):.1f}"),
+        ]
+        per_push, size = us_per_push(server, options.watchers, document)
+        rows.append((f"CPU us per push per watcher ({size} B document)", f"{per_push:.2f}"))
+        reset = us_per_reset(server, options.connections)
+        rows.append(("CPU us per resetTimeout (real reactor's timers)", f"{reset:.2f}"))
+        server.close()
+    finally:
+        shutil.rmtree(directory, True)
+    width = max(len(name) for name, _ in rows)
+    print(f"{'measure':<{width}}  value")
+    for name, value in rows:
+        print(f"{name:<{width}}  {value}")
+
+
+if __name__ == "__main__":
+    main()
