@@ -134,11 +134,10 @@ def us_per_status(server: Server, count: int) -> float:
 def us_per_push(server: Server, watchers: int, document: str) -> tuple[float, int]:
     transports = [StringTransport() for _ in range(watchers)]
     protocols = [server.connect(transport) for transport in transports]
-    game_id = "watched"
+    game_id = "g1"
     for protocol in protocols:
         protocol.watching.add(game_id)
-        server.node.watchers.setdefault(game_id, set()).add(protocol)
-        server.node.watch_count += 1
+        server.node.watch(game_id, protocol)
     pushes = 20
     started = time.process_time()
     for _ in range(pushes):
