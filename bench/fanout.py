@@ -13,7 +13,11 @@ is measured is the server's Python work alone.  Prints a table:
   arrives alone), through framing, dispatch, the answer and its write;
 - CPU per push per watcher: a change of a game watched by ``N``
   connections, :meth:`ServerNode._changed` to the bytes on each transport;
-- the idle timer's cost per ``dataReceived`` (``resetTimeout``).
+- the idle timer's cost per ``dataReceived`` (``resetTimeout``), with the
+  real reactor's timers;
+- over a real loopback connection, the ``transport.write`` and ``send``
+  calls of one reactor turn that answers 100 requests and pushes 20 changes
+  to one connection (Twisted's TCP transport coalesces them already).
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ from __future__ import annotations
 import argparse
 import gc
 import shutil
+import socket
 import tempfile
 import time
 import tracemalloc
@@ -177,6 +182,52 @@ def us_per_reset(server: Server, count: int) -> float:
     return elapsed / (rounds * count) * 1e6
 
 
+def writes_and_sends(server: Server, document: str) -> tuple[int, int]:
+    """Over a real loopback connection, one reactor turn that answers 100
+    ``Status`` requests (one segment) and pushes 20 changes to the same
+    connection: ``transport.write`` calls, and ``send`` calls (Twisted's
+    ``writeSomeData``: the transport buffers writes until the socket is
+    writable, then sends what it holds at once)."""
+    from twisted.internet import reactor, tcp
+
+    counts = {"write": 0, "send": 0}
+    write, send = tcp.Connection.write, tcp.Connection.writeSomeData
+
+    def counted_write(connection: Any, data: bytes) -> None:
+        counts["write"] += 1
+        write(connection, data)
+
+    def counted_send(connection: Any, data: bytes) -> Any:
+        counts["send"] += 1
+        return send(connection, data)
+
+    factory = ServerFactory(server.node, SECRET, reactor)  # type: ignore[arg-type]
+    port = reactor.listenTCP(0, factory, interface="127.0.0.1")  # type: ignore[attr-defined]
+    client = socket.create_connection(("127.0.0.1", port.getHost().port))
+    requests = b"".join(_box(p.Status, b"%x" % n) for n in range(1, 101))
+
+    def watch_then_send() -> None:
+        (protocol,) = factory.connections
+        server.node.watch("g1", protocol)
+        received = protocol.dataReceived
+
+        def answer_then_push(data: bytes) -> None:
+            received(data)
+            for _ in range(20):
+                server.node._changed("g1", document)
+
+        protocol.dataReceived = answer_then_push  # type: ignore[method-assign]
+        tcp.Connection.write, tcp.Connection.writeSomeData = counted_write, counted_send
+        client.sendall(requests)
+        reactor.callLater(0.5, reactor.stop)  # type: ignore[attr-defined]
+
+    reactor.callLater(0.2, watch_then_send)  # type: ignore[attr-defined]
+    reactor.run()  # type: ignore[attr-defined]
+    tcp.Connection.write, tcp.Connection.writeSomeData = write, send
+    client.close()
+    return counts["write"], counts["send"]
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--connections", type=int, default=10_000)
@@ -199,6 +250,8 @@ def main(argv: list[str] | None = None) -> None:
         rows.append((f"CPU us per push per watcher ({size} B document)", f"{per_push:.2f}"))
         reset = us_per_reset(server, options.connections)
         rows.append(("CPU us per resetTimeout (real reactor's timers)", f"{reset:.2f}"))
+        writes, sends = writes_and_sends(server, document)
+        rows.append(("one turn, 100 answers + 20 pushes: writes / sends", f"{writes} / {sends}"))
         server.close()
     finally:
         shutil.rmtree(directory, True)
