@@ -5,6 +5,7 @@ from __future__ import annotations
 from twisted.protocols import amp
 
 from game import protocol as p
+from game.server.heartbeat import StatusAnswer
 from game.server.locators import ClientLocator
 from tests.server.helpers import TOKEN_A, ConnectionTestCase, ServerHarness, start_game
 
@@ -67,3 +68,25 @@ class StatusBytesTests(ConnectionTestCase):
         for conn in (server.connect(), server.connect()):
             located = conn.protocol.locator.client.locateResponder(b"Status")  # type: ignore[attr-defined]
             self.assertIs(located, server.node.status_responder)
+
+
+class StatusAnswerTests(ConnectionTestCase):
+    def answer(self) -> StatusAnswer:
+        server = ServerHarness(self)
+        answer = server.node.status_responder(amp.AmpBox())
+        assert isinstance(answer, StatusAnswer)
+        return answer
+
+    def test_serializes_as_an_amp_box(self) -> None:
+        answer = self.answer()
+        answer[b"_answer"] = b"1f"
+        self.assertEqual(answer.serialize(), amp.AmpBox(answer).serialize())
+
+    def test_other_keys_serialize_the_generic_way(self) -> None:
+        answer = self.answer()
+        answer[b"_answer"] = b"2"
+        answer[b"extra"] = b"x"
+        self.assertEqual(answer.serialize(), amp.AmpBox(answer).serialize())
+        del answer[b"extra"], answer[b"_answer"]
+        answer[b"_error"] = b"3"
+        self.assertEqual(answer.serialize(), amp.AmpBox(answer).serialize())
