@@ -11,6 +11,7 @@ from game.server.connection import MAX_UNSENT
 from game.server.fanout import GameChange, game_changed_box
 from tests.server.helpers import (
     TOKEN_A,
+    TOKEN_B,
     ConnectionTestCase,
     ServerHarness,
     authenticate,
@@ -101,6 +102,25 @@ class FanOutTests(ConnectionTestCase):
     def test_a_document_too_long_for_amp_fails_as_stock_amp_does(self) -> None:
         change = GameChange.of("é" * 40000)
         self.assertRaises(amp.TooLong, self.watchers[0].protocol.game_changed, change)
+
+
+class ManyWatchersTests(ConnectionTestCase):
+    def test_every_watcher_gets_every_push_in_order(self) -> None:
+        server = ServerHarness(self)
+        player = server.connect()
+        start_game(self, player)
+        watchers = [server.connect() for _ in range(200)]
+        for watcher in watchers:
+            self.game(watcher.call(p.Watch, game_id="g1"))
+        answers = []
+        for version, (move, token) in enumerate(
+            [("4", TOKEN_A), ("4", TOKEN_B), ("3", TOKEN_A), ("5", TOKEN_B)], start=2
+        ):
+            result = player.call(p.MakeMove, game_id="g1", version=version, move=move, token=token)
+            answers.append(self.successResultOf(result)["game"])
+        for watcher in watchers:
+            self.assertEqual(watcher.client.changes, answers)
+        self.assertEqual(server.node.info()["watches"], 200)
 
 
 class CountTests(ConnectionTestCase):
