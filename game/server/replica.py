@@ -12,6 +12,7 @@ answered only once the group commit made it durable.
 from __future__ import annotations
 
 import bisect
+import functools
 import hashlib
 import json
 from collections import Counter, OrderedDict
@@ -44,8 +45,10 @@ _META_KEY: Final = "meta"
 log = Logger(namespace="replgame.replica")
 
 
+@functools.lru_cache(maxsize=CACHE_SIZE)
 def bucket_of(game_id: str) -> str:
-    """The leaf prefix of a game in the anti-entropy tree."""
+    """The leaf prefix of a game in the anti-entropy tree (remembered for
+    the games in use: every change of a game needs it)."""
     return hashlib.sha256(game_id.encode()).hexdigest()[:TREE_DEPTH]
 
 
@@ -88,7 +91,7 @@ class IndexEntry(NamedTuple):
             game.status,
             (game.players[0], game.players[1]),
             game.version,
-            hashlib.sha256(game.document().encode()).digest(),
+            hashlib.sha256(game.encoded_document()).digest(),
             game.head,
             bucket_of(game.game_id),
             leaf_value(game.game_id, game.head),
@@ -407,6 +410,14 @@ class Replica:
             raise wire.UnknownGame()
         clocks = clocks_json(move_clocks(game))
         return self.committer.after_pending().addCallback(lambda _: clocks)
+
+    def encoded_document(self, game_id: str) -> bytes | None:
+        """The current document of a game this replica has in memory, as the
+        UTF-8 bytes it is sent as, encoded once per version; ``None`` if the
+        game is not in memory (a change just made always is).  Not a read:
+        it may show a change whose commit is still pending."""
+        game = self._cache.get(game_id)
+        return None if game is None else game.encoded_document()
 
     def ids_after(self, after: str) -> list[str]:
         """Every game id after ``after``, in order."""
