@@ -183,6 +183,8 @@ class Replica:
         #: A write failed to commit: this replica must serve nothing more.
         self.failed = False
         self._cache: OrderedDict[str, GameLog] = OrderedDict()
+        # The meta record, staged once per commit from its latest value.
+        self._at_commit = (_META_KEY, self._meta)
         self._load()
 
     # -- loading -------------------------------------------------------------
@@ -630,21 +632,21 @@ class Replica:
     ) -> Deferred[str]:
         """Write staged changes in one commit; once durable, tell ``on_change``
         of every changed game and answer the last one's document."""
-
-        def durable(_: object) -> str:
-            for game_id, document in changed:
-                self.on_change(game_id, document)
-            return changed[-1][1]
-
-        def not_durable(failure: Failure) -> Failure:
-            failure.trap(StorageError)  # type: ignore[no-untyped-call]  # unannotated in Twisted
-            self.failed = True  # memory now holds what the disk does not
-            # Not an opinion on the game: the client should count no vote here.
-            raise wire.NotServing("this server failed to write its database and is stopping")
-
-        return self.committer.write(changes, (_META_KEY, self._meta)).addCallbacks(
-            durable, not_durable
+        # Bound methods and arguments, not two closures made per change.
+        return self.committer.write(changes, self._at_commit).addCallbacks(
+            self._durable, self._not_durable, callbackArgs=(changed,)
         )
+
+    def _durable(self, _: object, changed: list[tuple[str, str]]) -> str:
+        for game_id, document in changed:
+            self.on_change(game_id, document)
+        return changed[-1][1]
+
+    def _not_durable(self, failure: Failure) -> Failure:
+        failure.trap(StorageError)  # type: ignore[no-untyped-call]  # unannotated in Twisted
+        self.failed = True  # memory now holds what the disk does not
+        # Not an opinion on the game: the client should count no vote here.
+        raise wire.NotServing("this server failed to write its database and is stopping")
 
 
 def event_key(game_id: str, number: int) -> str:
