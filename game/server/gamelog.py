@@ -124,9 +124,7 @@ class GameLog:
             GameClock.new(parse_time_control(create.clock)) if create.clock else None
         )
         self._document: str | None = None
-        # document() as UTF-8, made once per version (hashed for the index
-        # entry, and sent as it is by whoever sends the current version).
-        self._encoded: bytes | None = None
+        self._encoded: bytes | None = None  # document() as UTF-8, once per version
         # The position a decided move leads to, so that appending that move
         # does not play it a second time: (position before, move, position after).
         self._decided: tuple[Position, str, Position] | None = None
@@ -555,10 +553,8 @@ def _decide_event(
 ) -> Event:
     """The event a request makes at the end of ``game``, or its error.
 
-    ``claimed[seat]`` is the token hash the request's token has for
-    ``seat``: it holds the seat if the game stores that hash there, and a
-    join stores it for the seat it takes (plain values, not callables: this
-    runs on every change);
+    ``claimed[seat]`` is the request's token hash for ``seat``: it holds the
+    seat if the game stores that hash there; a join stores it for its seat;
     ``new_seat_hash(game_id, seat)`` the one a rematch would store for the
     acting seat's seat in the new game ``rematch_id`` names (an offer's).
     ``seat_hint`` is the seat a replayed event claims.  ``at`` is the
