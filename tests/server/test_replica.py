@@ -199,6 +199,16 @@ class ReplicaTestCase(SynchronousTestCase):
 
 
 class AnswerAfterCommitTests(ReplicaTestCase):
+    def test_encoded_document(self) -> None:
+        """The current document's UTF-8 bytes (what pushes and answers send),
+        for a game in memory; ``None`` for any other."""
+        self.assertIsNone(self.replica.encoded_document("g1"))
+        self.create("g1", player="Zoë")
+        document = self.apply("g1", JOIN, T1, player="bob")
+        encoded = self.replica.encoded_document("g1")
+        self.assertEqual(encoded, document.encode("utf-8"))
+        self.assertIs(self.replica.encoded_document("g1"), encoded)  # made once
+
     def test_create(self) -> None:
         commits = self.storage.commits
         deferred = self.replica.create("g1", "connect4", "alice", 0, T0)
