@@ -7,6 +7,9 @@ and written to ``bench/results/profiling.json``.
 - ``cpu``: CPU time (``/proc/PID/stat``) per move of every process of each
   side, one game (or writer) at a time, then 16 at once, for a few seconds
   each, with no profiler attached: what a move costs on this 2-core machine.
+- ``floor``: the same CPU time per request of a stock AMP server that
+  answers at once (no decision, no storage) and of stock AMP clients
+  (:mod:`bench.ampfloor`): what Twisted AMP alone costs per request here.
 - ``storage``: our storage's commit of one move's records, alone, with
   sqlite's WAL checkpoints and without, beside a bare ``fdatasync``.
 - ``commit`` and ``concurrent``: our three servers run under twistd's own
@@ -36,6 +39,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from bench import ampfloor
 from bench.catchup import Datasets, MissedMoves
 from bench.common import (
     load_average,
@@ -53,7 +57,7 @@ from game.server.storage import Storage
 
 NAME = "profiling"
 #: The sections of a run, in order; ``--only`` picks some.
-SECTIONS = ("cpu", "storage", "commit", "concurrent", "startup")
+SECTIONS = ("cpu", "floor", "storage", "commit", "concurrent", "startup")
 
 
 # -- reading cProfile stats ----------------------------------------------------------
@@ -387,6 +391,8 @@ async def run(
     result: dict[str, Any] = {"seed": seed}
     if "cpu" in only:
         result["cpu"] = await cpu_per_move(seconds, seed)
+    if "floor" in only:
+        result["floor"] = await ampfloor.measure(min(seconds, 3.0))
     if "storage" in only:
         result["storage"] = storage_commits()
     if "commit" in only or "concurrent" in only:
@@ -401,6 +407,8 @@ def render(result: dict[str, Any]) -> str:
     out = ["Profile: where the time goes", ""]
     if "cpu" in result:
         out += _render_cpu(result["cpu"])
+    if "floor" in result:
+        out += ampfloor.render(result["floor"])
     if "storage" in result:
         out += _render_storage(result["storage"])
     out += _render_profiles(result)
