@@ -413,13 +413,15 @@ class Replica:
         clocks = clocks_json(move_clocks(game))
         return self.committer.after_pending().addCallback(lambda _: clocks)
 
-    def encoded_document(self, game_id: str) -> bytes | None:
-        """The current document of a game this replica has in memory, as the
-        UTF-8 bytes it is sent as, encoded once per version; ``None`` if the
-        game is not in memory (a change just made always is).  Not a read:
-        it may show a change whose commit is still pending."""
+    def encoded_document(self, game_id: str, document: str) -> bytes:
+        """``document``, a document of ``game_id`` this replica gave (an
+        answer, or ``on_change``'s), as the UTF-8 bytes it is sent as: the
+        bytes made once per version while it is still the game's current
+        document in memory, else encoded now (never a later version's)."""
         game = self._cache.get(game_id)
-        return None if game is None else game.encoded_document()
+        if game is not None and game.document() is document:
+            return game.encoded_document()
+        return document.encode("utf-8")
 
     def ids_after(self, after: str) -> list[str]:
         """Every game id after ``after``, in order."""

@@ -200,14 +200,16 @@ class ReplicaTestCase(SynchronousTestCase):
 
 class AnswerAfterCommitTests(ReplicaTestCase):
     def test_encoded_document(self) -> None:
-        """The current document's UTF-8 bytes (what pushes and answers send),
-        for a game in memory; ``None`` for any other."""
-        self.assertIsNone(self.replica.encoded_document("g1"))
-        self.create("g1", player="Zoë")
+        """A document's UTF-8 bytes (what pushes and answers send): made once
+        while it is the game's current version, and never a later version's."""
+        created = self.create("g1", player="Zoë")
         document = self.apply("g1", JOIN, T1, player="bob")
-        encoded = self.replica.encoded_document("g1")
+        self.assertEqual(self.changes[-1], ("g1", document))
+        encoded = self.replica.encoded_document("g1", document)
         self.assertEqual(encoded, document.encode("utf-8"))
-        self.assertIs(self.replica.encoded_document("g1"), encoded)  # made once
+        self.assertIs(self.replica.encoded_document("g1", document), encoded)  # made once
+        self.assertEqual(self.replica.encoded_document("g1", created), created.encode("utf-8"))
+        self.assertEqual(self.replica.encoded_document("g2", "{}"), b"{}")
 
     def test_create(self) -> None:
         commits = self.storage.commits
