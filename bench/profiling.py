@@ -7,6 +7,9 @@ and written to ``bench/results/profiling.json``.
 - ``cpu``: CPU time (``/proc/PID/stat``) per move of every process of each
   side, one game (or writer) at a time, then 16 at once, for a few seconds
   each, with no profiler attached: what a move costs on this 2-core machine.
+- ``floor``: the same CPU time per request of a stock AMP server that
+  answers at once (no decision, no storage) and of stock AMP clients
+  (:mod:`bench.ampfloor`): what Twisted AMP alone costs per request here.
 - ``storage``: our storage's commit of one move's records, alone, with
   sqlite's WAL checkpoints and without, beside a bare ``fdatasync``.
 - ``commit`` and ``concurrent``: our three servers run under twistd's own
@@ -36,6 +39,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from bench import ampfloor
 from bench.catchup import Datasets, MissedMoves
 from bench.common import (
     load_average,
@@ -53,7 +57,7 @@ from game.server.storage import Storage
 
 NAME = "profiling"
 #: The sections of a run, in order; ``--only`` picks some.
-SECTIONS = ("cpu", "storage", "commit", "concurrent", "startup")
+SECTIONS = ("cpu", "floor", "storage", "commit", "concurrent", "startup")
 
 
 # -- reading cProfile stats ----------------------------------------------------------
@@ -137,9 +141,11 @@ def server_breakdown(stats: dict[tuple[str, int, str], Any], moves: int) -> dict
 # -- scenarios -----------------------------------------------------------------------
 
 
-def _cpu_seconds(pid: int) -> float:
+def _cpu_seconds(pid: int) -> tuple[float, float]:
+    """A process's CPU time so far: (user, system) seconds."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    tick = os.sysconf("SC_CLK_TCK")
+    return int(fields[11]) / tick, int(fields[12]) / tick
 
 
 async def cpu_per_move(seconds: float, seed: int, games: int = 16) -> dict[str, Any]:
@@ -170,12 +176,16 @@ async def cpu_per_move(seconds: float, seed: int, games: int = 16) -> dict[str, 
                 window = await phase(players[:count], plans, seconds)
                 after = {name: _cpu_seconds(pid) for name, pid in pids.items()}
                 changes = max(1, window.changes)
-                per = {n: (after[n] - before[n]) * 1000 / changes for n in pids}
+                per_user = {n: (after[n][0] - before[n][0]) * 1000 / changes for n in pids}
+                per_system = {n: (after[n][1] - before[n][1]) * 1000 / changes for n in pids}
+                per = {n: per_user[n] + per_system[n] for n in pids}
                 out[mode][side] = {
                     "moves_per_s": len(window.latencies) / seconds,
                     "changes_per_move": changes / max(1, len(window.latencies)),
                     "p50_ms": percentile(window.latencies, 0.5) * 1000,
                     "cpu_ms_per_change": per,
+                    "user_ms_per_change": per_user,
+                    "system_ms_per_change": per_system,
                     "total_cpu_ms_per_change": sum(per.values()),
                 }
     finally:
@@ -224,9 +234,17 @@ def storage_commits(commits: int = 600) -> dict[str, Any]:
 
 
 async def profiled_servers(
-    seed: int, moves: int, seconds: float, scenarios: tuple[str, ...] = ("commit", "concurrent")
+    seed: int,
+    moves: int,
+    seconds: float,
+    scenarios: tuple[str, ...] = ("commit", "concurrent"),
+    keep_stats: Path | None = None,
 ) -> dict[str, Any]:
-    """Sequential moves, then 16 concurrent games, on three servers under cProfile."""
+    """Sequential moves, then 16 concurrent games, on three servers under cProfile.
+
+    :param keep_stats: a directory to keep every process's cProfile stats in
+        (``<scenario>-server-<i>.prof``, ``<scenario>-client.prof``), for pstats.
+    """
     results: dict[str, Any] = {}
     for scenario in scenarios:
         root = Path(tempfile.mkdtemp(prefix="replgame-bench-profile-"))
@@ -266,6 +284,12 @@ async def profiled_servers(
                 if path.exists()
             }
             client = _stats(profiler)
+            if keep_stats is not None:
+                keep_stats.mkdir(parents=True, exist_ok=True)
+                profiler.dump_stats(keep_stats / f"{scenario}-client.prof")
+                for i, path in stats_files.items():
+                    if path.exists():
+                        shutil.copy(path, keep_stats / f"{scenario}-server-{i}.prof")
             per = 1000 / max(1, changes)
             results[scenario] = {
                 "moves": timed,
@@ -361,16 +385,19 @@ async def run(
     seconds: float = 5.0,
     moves: int = 600,
     only: tuple[str, ...] = SECTIONS,
+    keep_stats: Path | None = None,
 ) -> dict[str, Any]:
     say(f"== profile: where the time goes (cProfile; seed {seed}, load {load_average()})")
     result: dict[str, Any] = {"seed": seed}
     if "cpu" in only:
         result["cpu"] = await cpu_per_move(seconds, seed)
+    if "floor" in only:
+        result["floor"] = await ampfloor.measure(min(seconds, 3.0))
     if "storage" in only:
         result["storage"] = storage_commits()
     if "commit" in only or "concurrent" in only:
         scenarios = tuple(s for s in ("commit", "concurrent") if s in only)
-        result.update(await profiled_servers(seed, moves, seconds, scenarios))
+        result.update(await profiled_servers(seed, moves, seconds, scenarios, keep_stats))
     if "startup" in only:
         result["startup"] = await startup(games, seed, datasets)
     return result
@@ -380,6 +407,8 @@ def render(result: dict[str, Any]) -> str:
     out = ["Profile: where the time goes", ""]
     if "cpu" in result:
         out += _render_cpu(result["cpu"])
+    if "floor" in result:
+        out += ampfloor.render(result["floor"])
     if "storage" in result:
         out += _render_storage(result["storage"])
     out += _render_profiles(result)
@@ -393,7 +422,7 @@ def _render_cpu(cpu: dict[str, Any]) -> list[str]:
     rows = []
     for side in ("ours", "etcd"):
         for name in cpu[modes[0]][side]["cpu_ms_per_change"]:
-            rows.append([side, name, *(cpu[m][side]["cpu_ms_per_change"][name] for m in modes)])
+            rows.append([side, name, *(_cpu_cell(cpu[m][side], name) for m in modes)])
         rows.append([side, "total", *(cpu[m][side]["total_cpu_ms_per_change"] for m in modes)])
     rates = "; ".join(
         f"{mode}: ours {cpu[mode]['ours']['moves_per_s']:.0f} moves/s (p50 "
@@ -404,9 +433,20 @@ def _render_cpu(cpu: dict[str, Any]) -> list[str]:
     return [
         f"CPU time per change, no profiler attached ({rates}):",
         "",
-        table(["side", "process", *(f"CPU ms per change, {m}" for m in modes)], rows),
+        table(
+            ["side", "process", *(f"CPU ms per change, {m} (user + system)" for m in modes)], rows
+        ),
         "",
     ]
+
+
+def _cpu_cell(side: dict[str, Any], name: str) -> str:
+    """A process's CPU ms per change, with its user and system parts when measured."""
+    total = side["cpu_ms_per_change"][name]
+    if "user_ms_per_change" not in side:  # a result written before the split
+        return f"{total:.2f}"
+    user, system = side["user_ms_per_change"][name], side["system_ms_per_change"][name]
+    return f"{total:.2f} ({user:.2f} + {system:.2f})"
 
 
 def _render_storage(storage: dict[str, Any]) -> list[str]:
@@ -485,6 +525,12 @@ def main(argv: list[str] | None = None) -> None:
         default=",".join(SECTIONS),
         help=f"comma-separated sections to run, of {','.join(SECTIONS)} (default: all)",
     )
+    parser.add_argument(
+        "--keep-stats",
+        type=Path,
+        default=None,
+        help="keep the cProfile stats of commit/concurrent in this directory (for pstats)",
+    )
     args = parser.parse_args(argv)
     only = tuple(args.only.split(","))
     unknown = set(only) - set(SECTIONS)
@@ -492,7 +538,11 @@ def main(argv: list[str] | None = None) -> None:
         parser.error(f"unknown sections: {', '.join(sorted(unknown))}")
 
     run_and_report(
-        NAME, lambda: run(args.games, args.seed, seconds=args.seconds, only=only), render
+        NAME,
+        lambda: run(
+            args.games, args.seed, seconds=args.seconds, only=only, keep_stats=args.keep_stats
+        ),
+        render,
     )
 
 

@@ -97,6 +97,10 @@ class CheckedUnicode(amp.Unicode):
         return str(self.check(value))
 
 
+#: A decimal integer argument's bytes (compiled once: versions are parsed on every change).
+_DECIMAL = re.compile(rb"-?[0-9]{1,20}")
+
+
 class BoundedInteger(amp.Integer):
     """An Integer argument within ``[low, high]``."""
 
@@ -107,7 +111,7 @@ class BoundedInteger(amp.Integer):
 
     # amp.Integer's fromString is the int type itself, whose signature mypy compares.
     def fromString(self, inString: bytes) -> int:  # type: ignore[override]
-        if not re.fullmatch(rb"-?[0-9]{1,20}", inString):
+        if not _DECIMAL.fullmatch(inString):
             raise InvalidArgument("not a decimal integer")
         value = int(inString)
         if not self.low <= value <= self.high:

@@ -352,6 +352,9 @@ class ReplicatedClient:
                 if isinstance(outcome, CancelledError):
                     outcome = defer.TimeoutError(f"no answer to {name} within {timeout:g} s")
             answers.append(ServerAnswer.from_outcome(server_id, outcome))
+            complete = len(answers) == len(targets)
+            if not complete and (result.called or len(answers) < 2):
+                return  # nothing to decide: one answer alone, or decided already
             decision = decide(answers, len(targets))
             if decision is not None and not result.called:
                 answered = {a.server_id for a in answers}
@@ -359,7 +362,7 @@ class ReplicatedClient:
                     link.server_id for link in targets if link.server_id not in answered
                 )
                 result.callback(Outcome(name, decision, pending))
-            if len(answers) == len(targets) and decision is not None:
+            if complete and decision is not None:
                 self._repair(arguments.get("game_id"), decision, command)
 
         def expired() -> None:

@@ -119,9 +119,9 @@ def decide(answers: Sequence[ServerAnswer], asked: int) -> Decision | None:
 
     :param asked: how many servers the request went to.
     """
-    majority = agreed(answers, key=lambda answer: answer.key)
-    if majority:
-        return _decision(answers, majority[0], provisional=False)
+    first = _first_agreed(answers)
+    if first is not None:
+        return _decision(answers, first, provisional=False)
     if len(answers) < asked:
         return None
     votes = [answer for answer in answers if answer.key is not None]
@@ -132,18 +132,41 @@ def decide(answers: Sequence[ServerAnswer], asked: int) -> Decision | None:
     return _decision(answers, errors[0] if errors else None, provisional=True)
 
 
+def _first_agreed(answers: Sequence[ServerAnswer]) -> ServerAnswer | None:
+    """The first of the answers that agree (``agreed(answers, key=...)[0]``),
+    without its grouping: a client decides up to three answers per request."""
+    seen: dict[Hashable, ServerAnswer] = {}
+    for answer in answers:
+        key = answer.key
+        if key is None:
+            continue
+        earlier = seen.get(key)
+        if earlier is not None:
+            return earlier
+        seen[key] = answer
+    return None
+
+
 def _decision(
     answers: Sequence[ServerAnswer], chosen: ServerAnswer | None, provisional: bool
 ) -> Decision:
     key = chosen.key if chosen is not None else None
-    agreed = tuple(a.server_id for a in answers if key is not None and a.key == key)
+    agreed: list[int] = []
+    failed: list[int] = []
+    differed: list[int] = []
+    for answer in answers:
+        if key is not None and answer.key == key:
+            agreed.append(answer.server_id)
+        elif answer.key is None and answer is not chosen:
+            failed.append(answer.server_id)
+        else:
+            differed.append(answer.server_id)
     if chosen is not None and not agreed:
-        agreed = (chosen.server_id,)
-    failed = tuple(a.server_id for a in answers if a.key is None and a is not chosen)
-    differed = tuple(
-        a.server_id for a in answers if a.server_id not in agreed and a.server_id not in failed
+        agreed = [chosen.server_id]
+        differed.remove(chosen.server_id)
+    return Decision(
+        chosen, provisional, tuple(agreed), tuple(differed), tuple(failed), tuple(answers)
     )
-    return Decision(chosen, provisional, agreed, differed, failed, tuple(answers))
 
 
 @attrs.frozen

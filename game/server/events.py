@@ -78,6 +78,11 @@ def int_or_null(value: int | None) -> str:
 
 
 def players_json(players: Sequence[str | None]) -> str:
+    if len(players) == 2:  # every game's (written on every change): no generator
+        first, second = players
+        return ("[null," if first is None else "[" + json_string(first) + ",") + (
+            "null]" if second is None else json_string(second) + "]"
+        )
     return "[" + ",".join("null" if p is None else json_string(p) for p in players) + "]"
 
 

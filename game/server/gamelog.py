@@ -124,6 +124,7 @@ class GameLog:
             GameClock.new(parse_time_control(create.clock)) if create.clock else None
         )
         self._document: str | None = None
+        self._encoded: bytes | None = None  # document() as UTF-8, once per version
         # The position a decided move leads to, so that appending that move
         # does not play it a second time: (position before, move, position after).
         self._decided: tuple[Position, str, Position] | None = None
@@ -205,6 +206,13 @@ class GameLog:
                 f'"version":{self.version}}}'
             )
         return self._document
+
+    def encoded_document(self) -> bytes:
+        """:meth:`document` as UTF-8 bytes, encoded once per version."""
+        encoded = self._encoded
+        if encoded is None:
+            encoded = self._encoded = self.document().encode("utf-8")
+        return encoded
 
     def document_fields(self) -> dict[str, Any]:
         """The fields of :meth:`document`, as a dict."""
@@ -346,6 +354,7 @@ class GameLog:
         self.event_json.append(text)
         self.heads.append(chain(self.heads[-1], text))
         self._document = None
+        self._encoded = None
 
     def append_checked(self, event: Event) -> None:
         """Apply an event that came from storage or a peer, checking that it
@@ -357,8 +366,7 @@ class GameLog:
             expected = _decide_event(
                 self,
                 event.type,
-                holds=lambda seat: self.tokens[seat] == event.token,
-                join_hash=lambda seat: event.token,
+                (event.token, event.token),
                 player=event.player,
                 move=event.move,
                 rematch_id=event.rematch,
@@ -492,13 +500,11 @@ def decide(
         raise wire.StaleVersion.at(game.version)
     if version > game.version:
         raise wire.Behind(f"this server holds version {game.version}")
-    hashes = game.token_hashes(command.token)
     rematch_token = command.rematch_token
     return _decide_event(
         game,
         command.type,
-        holds=lambda seat: game.tokens[seat] == hashes[seat],
-        join_hash=hashes.__getitem__,
+        game.token_hashes(command.token),
         player=command.player,
         move=command.move,
         rematch_id=command.rematch_id,
@@ -534,9 +540,8 @@ _UNTIMED_COMMANDS: Final = (*TAKEBACK_TYPES, OFFER_REMATCH, DECLINE_REMATCH)
 def _decide_event(
     game: GameLog,
     event_type: str,
+    claimed: tuple[str, str],
     *,
-    holds: Callable[[int], bool],
-    join_hash: Callable[[int], str],
     player: str | None,
     move: str | None,
     rematch_id: str | None = None,
@@ -548,15 +553,19 @@ def _decide_event(
 ) -> Event:
     """The event a request makes at the end of ``game``, or its error.
 
-    ``holds(seat)`` says whether the request's token holds ``seat``;
-    ``join_hash(seat)`` is the token hash a join would store for it;
+    ``claimed[seat]`` is the request's token hash for ``seat``: it holds the
+    seat if the game stores that hash there; a join stores it for its seat;
     ``new_seat_hash(game_id, seat)`` the one a rematch would store for the
     acting seat's seat in the new game ``rematch_id`` names (an offer's).
     ``seat_hint`` is the seat a replayed event claims.  ``at`` is the
     request's time (timed games only), ``now`` the server's clock (``None``
     when replaying).
     """
-    seats = [seat for seat in (0, 1) if holds(seat)]
+    tokens = game.tokens
+    if tokens[0] == claimed[0]:
+        seats = [0, 1] if tokens[1] == claimed[1] else [0]
+    else:
+        seats = [1] if tokens[1] == claimed[1] else []
     if event_type == JOIN:
         if seats:
             raise wire.BadToken("this token already holds a seat in this game")
@@ -568,7 +577,7 @@ def _decide_event(
         seat = game.players.index(None)
         if seat_hint not in (None, seat):
             raise wire.BadToken("not the free seat")
-        return Event(JOIN, seat, join_hash(seat), player=player, at=at)
+        return Event(JOIN, seat, claimed[seat], player=player, at=at)
     if event_type == CREATE:
         raise wire.GameExists()
     if not seats or (seat_hint is not None and seat_hint not in seats):

@@ -12,6 +12,7 @@ answered only once the group commit made it durable.
 from __future__ import annotations
 
 import bisect
+import functools
 import hashlib
 import json
 from collections import Counter, OrderedDict
@@ -44,8 +45,10 @@ _META_KEY: Final = "meta"
 log = Logger(namespace="replgame.replica")
 
 
+@functools.lru_cache(maxsize=CACHE_SIZE)
 def bucket_of(game_id: str) -> str:
-    """The leaf prefix of a game in the anti-entropy tree."""
+    """The leaf prefix of a game in the anti-entropy tree (remembered for
+    the games in use: every change of a game needs it)."""
     return hashlib.sha256(game_id.encode()).hexdigest()[:TREE_DEPTH]
 
 
@@ -88,7 +91,7 @@ class IndexEntry(NamedTuple):
             game.status,
             (game.players[0], game.players[1]),
             game.version,
-            hashlib.sha256(game.document().encode()).digest(),
+            hashlib.sha256(game.encoded_document()).digest(),
             game.head,
             bucket_of(game.game_id),
             leaf_value(game.game_id, game.head),
@@ -180,6 +183,8 @@ class Replica:
         #: A write failed to commit: this replica must serve nothing more.
         self.failed = False
         self._cache: OrderedDict[str, GameLog] = OrderedDict()
+        # The meta record, staged once per commit from its latest value.
+        self._at_commit = (_META_KEY, self._meta)
         self._load()
 
     # -- loading -------------------------------------------------------------
@@ -408,6 +413,16 @@ class Replica:
         clocks = clocks_json(move_clocks(game))
         return self.committer.after_pending().addCallback(lambda _: clocks)
 
+    def encoded_document(self, game_id: str, document: str) -> bytes:
+        """``document``, a document of ``game_id`` this replica gave (an
+        answer, or ``on_change``'s), as the UTF-8 bytes it is sent as: the
+        bytes made once per version while it is still the game's current
+        document in memory, else encoded now (never a later version's)."""
+        game = self._cache.get(game_id)
+        if game is not None and game.document() is document:
+            return game.encoded_document()
+        return document.encode("utf-8")
+
     def ids_after(self, after: str) -> list[str]:
         """Every game id after ``after``, in order."""
         return self.sorted_ids[bisect.bisect_right(self.sorted_ids, after) :]
@@ -619,21 +634,21 @@ class Replica:
     ) -> Deferred[str]:
         """Write staged changes in one commit; once durable, tell ``on_change``
         of every changed game and answer the last one's document."""
-
-        def durable(_: object) -> str:
-            for game_id, document in changed:
-                self.on_change(game_id, document)
-            return changed[-1][1]
-
-        def not_durable(failure: Failure) -> Failure:
-            failure.trap(StorageError)  # type: ignore[no-untyped-call]  # unannotated in Twisted
-            self.failed = True  # memory now holds what the disk does not
-            # Not an opinion on the game: the client should count no vote here.
-            raise wire.NotServing("this server failed to write its database and is stopping")
-
-        return self.committer.write(changes, (_META_KEY, self._meta)).addCallbacks(
-            durable, not_durable
+        # Bound methods and arguments, not two closures made per change.
+        return self.committer.write(changes, self._at_commit).addCallbacks(
+            self._durable, self._not_durable, callbackArgs=(changed,)
         )
+
+    def _durable(self, _: object, changed: list[tuple[str, str]]) -> str:
+        for game_id, document in changed:
+            self.on_change(game_id, document)
+        return changed[-1][1]
+
+    def _not_durable(self, failure: Failure) -> Failure:
+        failure.trap(StorageError)  # type: ignore[no-untyped-call]  # unannotated in Twisted
+        self.failed = True  # memory now holds what the disk does not
+        # Not an opinion on the game: the client should count no vote here.
+        raise wire.NotServing("this server failed to write its database and is stopping")
 
 
 def event_key(game_id: str, number: int) -> str:

@@ -162,6 +162,7 @@ async def test_profiling_smoke(etcd: str, tmp_path: Path) -> None:
     for mode in ("sequential", "16 at once"):
         for side in ("ours", "etcd"):
             assert result["cpu"][mode][side]["total_cpu_ms_per_change"] > 0
+        assert result["floor"][mode]["requests_per_s"] > 0
     assert set(result["storage"]) == {
         "default checkpoints",
         "no checkpoints",

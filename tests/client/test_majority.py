@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 from typing import Any
 
@@ -310,6 +311,68 @@ class DecideFailureTests(SynchronousTestCase):
         assert decision is not None
         together = decision.agreed + decision.differed + decision.failed
         self.assertEqual(sorted(together), [1, 2, 3])
+
+
+def reference_decision(answers: list[ServerAnswer], asked: int) -> tuple[Any, ...] | None:
+    """The module docstring's rule, written with :func:`agreed` and sets, as
+    ``(chosen server, provisional, agreed, differed, failed)``."""
+    majority = agreed(answers, key=lambda answer: answer.key)
+    votes = [answer for answer in answers if answer.key is not None]
+    if majority:
+        chosen: ServerAnswer | None = majority[0]
+    elif len(answers) < asked:
+        return None
+    elif votes:
+        chosen = votes[0]
+    else:
+        chosen = next((answer for answer in answers if answer.kind == ERROR), None)
+    key = None if chosen is None else chosen.key
+    agreeing = tuple(a.server_id for a in answers if key is not None and a.key == key)
+    if chosen is not None and not agreeing:
+        agreeing = (chosen.server_id,)
+    failed = tuple(a.server_id for a in answers if a.key is None and a is not chosen)
+    differed = tuple(
+        a.server_id for a in answers if a.server_id not in agreeing and a.server_id not in failed
+    )
+    held = None if chosen is None else chosen.server_id
+    return (held, not majority, agreeing, differed, failed)
+
+
+class DecideEveryCaseTests(SynchronousTestCase):
+    def test_every_combination_of_up_to_three_answers(self) -> None:
+        """decide() finds its majority in one pass; every combination of up
+        to three answers of these kinds is decided as the rule says."""
+        outcomes: list[object] = [
+            {"game": document(3)},
+            {"game": document(4)},
+            wire.NotServing(),
+            wire.Internal(),
+            wire.StaleVersion(),
+            wire.UnknownGame(),
+            TimeoutError("no answer"),
+        ]
+        cases = 0
+        for count in (1, 2, 3):
+            for combination in itertools.product(outcomes, repeat=count):
+                answers = [
+                    ServerAnswer.from_outcome(server_id, outcome)
+                    for server_id, outcome in enumerate(combination, start=1)
+                ]
+                for asked in range(count, 4):
+                    decision = decide(answers, asked)
+                    found = None
+                    if decision is not None:
+                        chosen = decision.chosen
+                        found = (
+                            None if chosen is None else chosen.server_id,
+                            decision.provisional,
+                            decision.agreed,
+                            decision.differed,
+                            decision.failed,
+                        )
+                    self.assertEqual(found, reference_decision(answers, asked), combination)
+                    cases += 1
+        self.assertEqual(cases, 7 * 3 + 49 * 2 + 343)
 
 
 def summary(game_id: str, version: int, status: str = "open", players: Any = None) -> str:

@@ -1045,6 +1045,8 @@ class DirectJsonTests(SynchronousTestCase):
         from game.server.gamelog import canonical_json, summary_json
 
         self.assertEqual(game.document(), canonical_json(game.document_fields()))
+        # Encoded once per version: never the bytes of an earlier version.
+        self.assertEqual(game.encoded_document(), game.document().encode("utf-8"))
         summary = summary_json(game.game_id, game.kind, game.status, game.players, game.version)
         self.assertEqual(summary, canonical_json(game.summary()))
         for event, text in zip(game.events, game.event_json, strict=True):
