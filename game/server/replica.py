@@ -413,16 +413,6 @@ class Replica:
         clocks = clocks_json(move_clocks(game))
         return self.committer.after_pending().addCallback(lambda _: clocks)
 
-    def encoded_document(self, game_id: str, document: str) -> bytes:
-        """``document``, a document of ``game_id`` this replica gave (an
-        answer, or ``on_change``'s), as the UTF-8 bytes it is sent as: the
-        bytes made once per version while it is still the game's current
-        document in memory, else encoded now (never a later version's)."""
-        game = self._cache.get(game_id)
-        if game is not None and game.document() is document:
-            return game.encoded_document()
-        return document.encode("utf-8")
-
     def ids_after(self, after: str) -> list[str]:
         """Every game id after ``after``, in order."""
         return self.sorted_ids[bisect.bisect_right(self.sorted_ids, after) :]

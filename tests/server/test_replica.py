@@ -199,18 +199,6 @@ class ReplicaTestCase(SynchronousTestCase):
 
 
 class AnswerAfterCommitTests(ReplicaTestCase):
-    def test_encoded_document(self) -> None:
-        """A document's UTF-8 bytes (what pushes and answers send): made once
-        while it is the game's current version, and never a later version's."""
-        created = self.create("g1", player="Zoë")
-        document = self.apply("g1", JOIN, T1, player="bob")
-        self.assertEqual(self.changes[-1], ("g1", document))
-        encoded = self.replica.encoded_document("g1", document)
-        self.assertEqual(encoded, document.encode("utf-8"))
-        self.assertIs(self.replica.encoded_document("g1", document), encoded)  # made once
-        self.assertEqual(self.replica.encoded_document("g1", created), created.encode("utf-8"))
-        self.assertEqual(self.replica.encoded_document("g2", "{}"), b"{}")
-
     def test_create(self) -> None:
         commits = self.storage.commits
         deferred = self.replica.create("g1", "connect4", "alice", 0, T0)
