@@ -48,7 +48,9 @@ from game.rules import Position, new_game
 HOST = "127.0.0.1"
 KIND = "reversi"  # long games: few end within the windows
 #: Keys kept from the servers' boxes (the rest are skipped unparsed).
-KEYS = frozenset({b"_answer", b"_error", b"_error_code", b"_command", b"game"})
+KEYS = frozenset(
+    {b"_answer", b"_error", b"_error_code", b"_error_description", b"_command", b"game"}
+)
 WHEEL_TICK = 0.1
 MOVE_TICK = 0.01
 #: A move's answers not all in after this: counted, and the game moves on.
@@ -124,7 +126,8 @@ class Lean(Protocol):
             return
         tag = box.get(b"_error")
         if tag is not None:
-            self.pending.pop(tag, _ignore)((False, box.get(b"_error_code", b"")))
+            code = box.get(b"_error_code", b"") + b": " + box.get(b"_error_description", b"")
+            self.pending.pop(tag, _ignore)((False, code))
             return
         if box.get(b"_command") == b"GameChanged":
             self.owner.pushed(self.server, box[b"game"])
@@ -178,7 +181,10 @@ class Client:
                 elif len(answers) == 3:
                     state["decided"] = True
                     decided(None)
-                    self.worker.failures.append([a[1].decode("utf-8", "replace") for a in answers])
+                    what = box[: box.index(b"\x00\x04move")].decode("utf-8", "replace")
+                    self.worker.failures.append(
+                        [what, *(a[1][:200].decode("utf-8", "replace") for a in answers)]
+                    )
 
         for link in self.links:
             link.call(box, arrived)
@@ -483,7 +489,7 @@ class Worker:
                     self.idle.append(game)
                 else:
                     game.start(lambda ok, game=game: self.busy.append(game))
-                    continue
+                continue
             still.append(game)
         self.busy = still
         while self.owed >= 1 and self.idle:
