@@ -39,6 +39,7 @@ from pathlib import Path
 from typing import Any
 
 from twisted.internet import defer, reactor
+from twisted.internet.error import ProcessExitedAlready
 from twisted.internet.protocol import ProcessProtocol
 from twisted.python.failure import Failure
 
@@ -63,7 +64,7 @@ QUICK_WORKERS = 2
 RATE = 200.0
 QUICK_RATE = 50.0
 WINDOW = 10.0
-QUICK_WINDOW = 1.0
+QUICK_WINDOW = 0.6
 HEARTBEAT = 10.0  # the default [tuning] heartbeat, which the servers run with
 #: Connections opened per second, all workers together, and at once per worker.
 CONNECT_RATE = 3000.0
@@ -74,6 +75,27 @@ TARGET_FANOUT_P99_MS = 150.0
 TARGET_ACK_P99_MS = 30.0
 TARGET_RSS_MB = 600.0
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+#: How it is measured, for docs/performance.md.
+METHOD = (
+    "For each N, a fresh cluster of three `twistd replgame` servers with the default settings "
+    "(only ports and directories chosen; `max_connections` 10,000, `heartbeat` 10 s) and a "
+    "load generator in several processes (`bench/playersworker.py`; lean clients: "
+    "hand-encoded AMP boxes parsed by `game.ampframe`, so that the generator is not the "
+    "bottleneck) holding N clients, each connected to all three servers as the real client "
+    "is and sending `Status` every 10 s, phases spread. A quarter of the clients play "
+    "(pairs, reversi, random legal moves; players whose game ends start a new one) at 200 "
+    "moves/s in all, each move sent to the three servers and acknowledged at the second "
+    "identical answer, as `ReplicatedClient` does; the rest each watch a game chosen at "
+    "random (`Watch` on all three servers; they keep watching it if it ends). Three windows "
+    "with the same clients connected: (1) idle, (2) moves with nobody watching, (3) moves "
+    "with every watcher watching; each server's CPU from `/proc/PID/stat`. Fan-out latency: "
+    "when a watcher has the second server's push of a version (its majority) minus when the "
+    "mover had its majority answer (`time.monotonic()`, shared by the processes; below zero "
+    "when the push overtakes the answer). A push is lost when a watcher's connection to a "
+    "server never receives a version committed after that server's `Watch` answer (counted "
+    "after a grace period, from every server). RSS per connection: RSS with the clients "
+    "connected and idle minus RSS before they connected, per client connection."
+)
 
 
 def cpu_seconds(pid: int) -> float:
@@ -193,8 +215,7 @@ async def run_size(
     warm = min(2.0, seconds / 3)
     workers: list[WorkerProcess] = []
     try:
-        await cluster.start_all()
-        rss_before = {i: s.rss()[0] for i, s in cluster.servers.items()}
+        # The workers start (imports) while the servers do.
         ports = [cluster[i].port for i in (1, 2, 3)]
         for index, (p, w) in enumerate(
             zip(split(players, workers_count, 2), split(watchers, workers_count), strict=True)
@@ -208,6 +229,8 @@ async def run_size(
                 "heartbeat": HEARTBEAT,
             }
             workers.append(WorkerProcess.spawn(options))
+        await cluster.start_all()
+        rss_before = {i: s.rss()[0] for i, s in cluster.servers.items()}
         await defer.gatherResults([w.next("ready", 60) for w in workers])
         started = time.monotonic()
         connected = await each(
@@ -244,7 +267,8 @@ async def run_size(
     finally:
         for worker in workers:
             if not worker.ended.called and worker.transport is not None:
-                worker.transport.signalProcess("KILL")
+                with contextlib.suppress(ProcessExitedAlready):
+                    worker.transport.signalProcess("KILL")
         await cluster.stop_all()
         shutil.rmtree(root, ignore_errors=True)
     return summarize(
@@ -415,6 +439,13 @@ async def run(
             <= TARGET_RSS_MB,
         },
     }
+
+
+async def run_command(quick: bool, seed: int) -> dict[str, Any]:
+    """``python -m bench``'s run: the full sizes, or the smoke run's."""
+    if quick:
+        return await run(QUICK_SIZES, seed, QUICK_WINDOW, QUICK_RATE, QUICK_WORKERS)
+    return await run(SIZES, seed)
 
 
 def render(result: dict[str, Any]) -> str:

@@ -396,8 +396,6 @@ class Worker:
                 self.wheel[self.rng.randrange(len(self.wheel))].append(link)
             if state["done"] == len(links):
                 ticker.stop()
-                if not self.beats.running:
-                    self.beats.start(WHEEL_TICK, now=False)
                 self.say(
                     "connect",
                     links=len(links),
@@ -420,6 +418,10 @@ class Worker:
                 state["open"] += 1
                 dial(queue.popleft())
 
+        # Heartbeats from the start: connecting 30,000 links can take longer
+        # than the three silent heartbeats after which a server closes one.
+        if not self.beats.running:
+            self.beats.start(WHEEL_TICK, now=False)
         ticker = LoopingCall(tick)
         ticker.start(0.01)
 
@@ -444,7 +446,7 @@ class Worker:
         def started(ok: bool) -> None:
             failed[0] += 0 if ok else 1
             left[0] -= 1
-            next_one()
+            reactor.callLater(0, next_one)
             if not left[0]:
                 self.idle.extend(self.games)
                 self.say("games", games=[g.game_id for g in self.games], failed=failed[0])
