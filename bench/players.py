@@ -387,6 +387,8 @@ def summarize(
         "failed_moves": sum(r["failed_moves"] for r in reports),
         "failures": [f for r in reports for f in r["failures"]][:10],
         "behind": sum(r["behind"] for r in reports),
+        "generator_lag_p99_ms": max(r["lag_p99_ms"] for r in reports),
+        "generator_lag_max_ms": max(r["lag_max_ms"] for r in reports),
         "links_lost": sum(r["links_lost"] for r in reports),
         "cpu": cpu,
         "cpu_mean": {
@@ -475,6 +477,7 @@ def render(result: dict[str, Any]) -> str:
             r["cpu_mean"]["pushes"] * 100,
             max(c["window_3"] for c in r["cpu"].values()) * 100,
             ", ".join(f"{g * 100:.0f}" for g in r["generator_cpu"]),
+            r.get("generator_lag_p99_ms", float("nan")),
             r["pushes_received"],
             r["failed_moves"],
         ]
@@ -521,6 +524,7 @@ def render(result: dict[str, Any]) -> str:
                     "pushes",
                     "busiest server, window 3",
                     "generator CPU % (windows 1, 2, 3)",
+                    "generator lag p99 ms",
                     "pushes received",
                     "moves not acknowledged",
                 ],
@@ -530,7 +534,9 @@ def render(result: dict[str, Any]) -> str:
             "Server CPU is the mean of the three servers, in % of one core: heartbeats = "
             "window 1 (idle), moves = window 2 - window 1, pushes = window 3 - window 2. "
             "Acknowledged-move latency: windows 2 and 3, to the second identical answer; "
-            "fan-out: window 3, to the watcher's second push of a version.",
+            "fan-out: window 3, to the watcher's second push of a version. Generator lag: how "
+            "late the busiest load process's 10 ms move timer ran (p99), i.e. how long its "
+            "reactor was busy or waiting for a CPU.",
             "",
             f"Targets at {largest['per_server']:,} clients per server:",
             "",

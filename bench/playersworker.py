@@ -354,6 +354,7 @@ class Worker:
         self.mover: LoopingCall | None = None
         self.owed = 0.0
         self.behind = 0
+        self.lags: list[float] = []
         self.out: LineReceiver | None = None
 
     def say(self, event: str, **fields: Any) -> None:
@@ -482,6 +483,8 @@ class Worker:
 
     def _move_tick(self) -> None:
         now = time.monotonic()
+        # How late this tick runs: the generator's own reactor lag.
+        self.lags.append(now - self.last_tick - MOVE_TICK)
         self.owed += self.rate * (now - self.last_tick)
         self.last_tick = now
         still = []
@@ -530,6 +533,10 @@ class Worker:
             "failed_moves": len(self.failures),
             "sent": self.sent,
             "behind": self.behind,
+            "lag_p99_ms": 1000 * sorted(self.lags)[int(0.99 * len(self.lags))]
+            if self.lags
+            else 0.0,
+            "lag_max_ms": 1000 * max(self.lags, default=0.0),
             "links_lost": self.links_lost,
             "pushes": self.pushes,
             "cpu_seconds": usage.ru_utime + usage.ru_stime,
