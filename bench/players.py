@@ -318,6 +318,12 @@ def summarize(
         return [latency for _, _, at, latency in acks if w["start"] <= at < w["end"]]
 
     moves_2, moves_3 = in_window(moving), in_window(pushing)
+    slowest = [
+        seconds
+        for r in reports
+        for at, seconds in r["all_answered"]
+        if moving["start"] <= at < pushing["end"]
+    ]
     fanout: list[float] = []
     lost = 0
     expected = 0
@@ -377,6 +383,12 @@ def summarize(
         "ack_p50_ms": ms(moves_2 + moves_3, 0.5),
         "ack_p99_ms": ms(moves_2 + moves_3, 0.99),
         "acks": len(moves_2) + len(moves_3),
+        "ack_window_2_p50_ms": ms(moves_2, 0.5),
+        "ack_window_2_p99_ms": ms(moves_2, 0.99),
+        "ack_window_3_p50_ms": ms(moves_3, 0.5),
+        "ack_window_3_p99_ms": ms(moves_3, 0.99),
+        "third_answer_p50_ms": ms(slowest, 0.5),
+        "third_answer_p99_ms": ms(slowest, 0.99),
         "fanout_n": len(fanout),
         "fanout_p50_ms": ms(fanout, 0.5),
         "fanout_p99_ms": ms(fanout, 0.99),

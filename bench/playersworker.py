@@ -171,9 +171,13 @@ class Client:
         says whether every answer is in."""
         answers: list[Answer] = []
         state = {"decided": False}
+        sent = time.monotonic()
 
         def arrived(answer: Answer) -> None:
             answers.append(answer)
+            if len(answers) == 3:
+                now = time.monotonic()
+                self.worker.all_answered.append([now, now - sent])
             if not state["decided"]:
                 if answer[0] and sum(1 for a in answers if a == answer) >= 2:
                     state["decided"] = True
@@ -181,7 +185,7 @@ class Client:
                 elif len(answers) == 3:
                     state["decided"] = True
                     decided(None)
-                    what = box[: box.index(b"\x00\x04move")].decode("utf-8", "replace")
+                    what = box[:80].decode("utf-8", "replace")
                     self.worker.failures.append(
                         [what, *(a[1][:200].decode("utf-8", "replace") for a in answers)]
                     )
@@ -355,6 +359,8 @@ class Worker:
         self.owed = 0.0
         self.behind = 0
         self.lags: list[float] = []
+        #: [when, seconds] of every request's third answer (the slowest server's).
+        self.all_answered: list[list[float]] = []
         self.out: LineReceiver | None = None
 
     def say(self, event: str, **fields: Any) -> None:
@@ -527,6 +533,7 @@ class Worker:
         usage = resource.getrusage(resource.RUSAGE_SELF)
         return {
             "acks": self.acks,
+            "all_answered": self.all_answered,
             "finals": self.finals,
             "watchers": [w.report() for w in self.watchers],
             "failures": self.failures[:20],
