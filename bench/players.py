@@ -318,10 +318,15 @@ def summarize(
         return [latency for _, _, at, latency in acks if w["start"] <= at < w["end"]]
 
     moves_2, moves_3 = in_window(moving), in_window(pushing)
+    by_server: dict[str, list[float]] = {"1": [], "2": [], "3": []}
+    for r in reports:
+        for at, server, elapsed in r["answered"]:
+            if moving["start"] <= at < pushing["end"]:
+                by_server[str(server)].append(elapsed)
     slowest = [
-        seconds
+        elapsed
         for r in reports
-        for at, seconds in r["all_answered"]
+        for at, elapsed in r["all_answered"]
         if moving["start"] <= at < pushing["end"]
     ]
     fanout: list[float] = []
@@ -387,6 +392,10 @@ def summarize(
         "ack_window_2_p99_ms": ms(moves_2, 0.99),
         "ack_window_3_p50_ms": ms(moves_3, 0.5),
         "ack_window_3_p99_ms": ms(moves_3, 0.99),
+        "answer_ms_by_server": {
+            server: {"p50": ms(values, 0.5), "p99": ms(values, 0.99), "n": len(values)}
+            for server, values in by_server.items()
+        },
         "third_answer_p50_ms": ms(slowest, 0.5),
         "third_answer_p99_ms": ms(slowest, 0.99),
         "fanout_n": len(fanout),

@@ -173,10 +173,11 @@ class Client:
         state = {"decided": False}
         sent = time.monotonic()
 
-        def arrived(answer: Answer) -> None:
+        def arrived(answer: Answer, server: int) -> None:
             answers.append(answer)
+            now = time.monotonic()
+            self.worker.answered.append([now, server, now - sent])
             if len(answers) == 3:
-                now = time.monotonic()
                 self.worker.all_answered.append([now, now - sent])
             if not state["decided"]:
                 if answer[0] and sum(1 for a in answers if a == answer) >= 2:
@@ -191,7 +192,7 @@ class Client:
                     )
 
         for link in self.links:
-            link.call(box, arrived)
+            link.call(box, lambda answer, server=link.server: arrived(answer, server))
         return lambda: len(answers) == 3
 
 
@@ -361,6 +362,8 @@ class Worker:
         self.lags: list[float] = []
         #: [when, seconds] of every request's third answer (the slowest server's).
         self.all_answered: list[list[float]] = []
+        #: [when, server, seconds] of every answer to a request sent to all three.
+        self.answered: list[list[float]] = []
         self.out: LineReceiver | None = None
 
     def say(self, event: str, **fields: Any) -> None:
@@ -534,6 +537,7 @@ class Worker:
         return {
             "acks": self.acks,
             "all_answered": self.all_answered,
+            "answered": self.answered,
             "finals": self.finals,
             "watchers": [w.report() for w in self.watchers],
             "failures": self.failures[:20],
