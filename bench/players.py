@@ -499,6 +499,7 @@ def render(result: dict[str, Any]) -> str:
             max(c["window_3"] for c in r["cpu"].values()) * 100,
             ", ".join(f"{g * 100:.0f}" for g in r["generator_cpu"]),
             r.get("generator_lag_p99_ms", float("nan")),
+            r.get("third_answer_p99_ms", float("nan")),
             r["pushes_received"],
             r["failed_moves"],
         ]
@@ -546,6 +547,7 @@ def render(result: dict[str, Any]) -> str:
                     "busiest server, window 3",
                     "generator CPU % (windows 1, 2, 3)",
                     "generator lag p99 ms",
+                    "slowest server's answer p99 ms",
                     "pushes received",
                     "moves not acknowledged",
                 ],
@@ -557,7 +559,8 @@ def render(result: dict[str, Any]) -> str:
             "Acknowledged-move latency: windows 2 and 3, to the second identical answer; "
             "fan-out: window 3, to the watcher's second push of a version. Generator lag: how "
             "late the busiest load process's 10 ms move timer ran (p99), i.e. how long its "
-            "reactor was busy or waiting for a CPU.",
+            "reactor was busy or waiting for a CPU. Slowest server's answer: a move's third "
+            "answer (the majority needs only two).",
             "",
             f"Targets at {largest['per_server']:,} clients per server:",
             "",
