@@ -471,6 +471,20 @@ async def run_command(quick: bool, seed: int) -> dict[str, Any]:
     return await run(SIZES, seed)
 
 
+def capacity(row: dict[str, Any]) -> str:
+    """What the largest size says to an operator, in one paragraph."""
+    busiest = max(c["window_3"] for c in row["cpu"].values())
+    return (
+        f"With {row['per_server']:,} players connected (each to all three servers, so "
+        f"{row['per_server']:,} connections per server; {row['refused']} refused), a quarter "
+        f"playing {row['moves_per_s']:.0f} moves/s and the rest watching, each server held "
+        f"{row['rss_max_mb']:.0f} MB at its peak ({row['rss_per_connection_kb']:.0f} KB per "
+        f"connection) and the busiest used {busiest:.0%} of one core, of which heartbeats "
+        f"{row['cpu_mean']['heartbeats']:.0%}; the load processes used "
+        f"{row['generator_cpu'][2]:.0%} of one core in all."
+    )
+
+
 def render(result: dict[str, Any]) -> str:
     rows = result["rows"]
     main_rows = [
@@ -561,6 +575,8 @@ def render(result: dict[str, Any]) -> str:
             "late the busiest load process's 10 ms move timer ran (p99), i.e. how long its "
             "reactor was busy or waiting for a CPU. Slowest server's answer: a move's third "
             "answer (the majority needs only two).",
+            "",
+            capacity(largest),
             "",
             f"Targets at {largest['per_server']:,} clients per server:",
             "",
