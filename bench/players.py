@@ -106,6 +106,14 @@ def cpu_seconds(pid: int) -> float:
     return float("nan")
 
 
+def waiting_seconds(pid: int) -> float:
+    """Seconds the process's main thread spent runnable but waiting for a CPU
+    (``/proc/PID/schedstat``): high when the machine, not the process, is busy."""
+    with contextlib.suppress(OSError, IndexError, ValueError):
+        return int(Path(f"/proc/{pid}/schedstat").read_text().split()[1]) / 1e9
+    return float("nan")
+
+
 class WorkerProcess(ProcessProtocol):
     """One :mod:`bench.playersworker` child: commands in, JSON events out."""
 
@@ -187,6 +195,7 @@ async def window(
     """CPU per second of each server and of the generator over ``seconds``."""
     pids = {i: s.pid for i, s in cluster.servers.items()}
     before = {i: cpu_seconds(pid) for i, pid in pids.items()}
+    waited = {i: waiting_seconds(pid) for i, pid in pids.items()}
     generator = sum(w.cpu() for w in workers)
     started = time.monotonic()
     await sleep(seconds)
@@ -196,6 +205,9 @@ async def window(
         "start": started,
         "end": ended,
         "servers": {str(i): (cpu_seconds(pid) - before[i]) / elapsed for i, pid in pids.items()},
+        "servers_waiting": {
+            str(i): (waiting_seconds(pid) - waited[i]) / elapsed for i, pid in pids.items()
+        },
         "generator": (sum(w.cpu() for w in workers) - generator) / elapsed,
     }
 
@@ -354,6 +366,7 @@ def summarize(
             "window_1": idle["servers"][s],
             "window_2": moving["servers"][s],
             "window_3": pushing["servers"][s],
+            "waiting_for_cpu": [w["servers_waiting"][s] for w in windows],
         }
         for s in servers
     }
@@ -511,6 +524,7 @@ def render(result: dict[str, Any]) -> str:
             r["cpu_mean"]["moves"] * 100,
             r["cpu_mean"]["pushes"] * 100,
             max(c["window_3"] for c in r["cpu"].values()) * 100,
+            max(c.get("waiting_for_cpu", [float("nan")] * 3)[2] for c in r["cpu"].values()) * 100,
             ", ".join(f"{g * 100:.0f}" for g in r["generator_cpu"]),
             r.get("generator_lag_p99_ms", float("nan")),
             r.get("third_answer_p99_ms", float("nan")),
@@ -559,6 +573,7 @@ def render(result: dict[str, Any]) -> str:
                     "moves",
                     "pushes",
                     "busiest server, window 3",
+                    "server waiting for a CPU %, window 3",
                     "generator CPU % (windows 1, 2, 3)",
                     "generator lag p99 ms",
                     "slowest server's answer p99 ms",
@@ -569,7 +584,9 @@ def render(result: dict[str, Any]) -> str:
             ),
             "",
             "Server CPU is the mean of the three servers, in % of one core: heartbeats = "
-            "window 1 (idle), moves = window 2 - window 1, pushes = window 3 - window 2. "
+            "window 1 (idle), moves = window 2 - window 1, pushes = window 3 - window 2; "
+            "waiting for a CPU: the most any server's reactor thread spent runnable but not "
+            "running (`/proc/PID/schedstat`), in % of the window: the machine's contention. "
             "Acknowledged-move latency: windows 2 and 3, to the second identical answer; "
             "fan-out: window 3, to the watcher's second push of a version. Generator lag: how "
             "late the busiest load process's 10 ms move timer ran (p99), i.e. how long its "
