@@ -26,6 +26,7 @@ a Linux machine share.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import random
 import resource
@@ -36,7 +37,7 @@ from collections.abc import Callable
 from typing import Any
 
 from twisted.internet import reactor, stdio
-from twisted.internet.error import ConnectionDone
+from twisted.internet.error import ReactorNotRunning
 from twisted.internet.protocol import ClientFactory, Protocol, connectionDone
 from twisted.internet.task import LoopingCall
 from twisted.protocols.basic import LineReceiver
@@ -385,7 +386,8 @@ class Worker:
         elif name == "report":
             self.say("report", **self.report())
         elif name == "exit":
-            reactor.stop()
+            with contextlib.suppress(ReactorNotRunning):
+                reactor.stop()
 
     # -- connecting and heartbeats ---------------------------------------------
 
@@ -570,7 +572,8 @@ class Commands(LineReceiver):
         self.worker.command(json.loads(line))
 
     def connectionLost(self, reason: Failure = connectionDone) -> None:
-        if reactor.running and not reason.check(ConnectionDone):
+        # The benchmark closed our input, or died: nobody is left to report to.
+        with contextlib.suppress(ReactorNotRunning):
             reactor.stop()
 
 
