@@ -1,8 +1,8 @@
 """Every cluster benchmark in one run: ``python -m bench [--seed S] [--quick] [--only ...]``.
 
 Runs, in order: 1. commit latency, 2. throughput, the metrics overhead,
-3. catch-up, 4. scale (each starts its own servers, and etcd where it
-compares with it), then the profile of where the time goes, 5. the plot;
+3. catch-up, 4. scale, the players (each starts its own servers, and etcd
+where it compares with it), then the profile of where the time goes, 5. the plot;
 prints every table and the targets, and writes one JSON file per benchmark under
 ``bench/results/`` (``python -m bench.report`` turns them into
 ``docs/performance.md``).  ``make bench`` runs it with the full sizes.
@@ -20,7 +20,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench import catchup, latency, metrics_overhead, plot, profiling, scale, throughput
+from bench import catchup, latency, metrics_overhead, players, plot, profiling, scale, throughput
 from bench.common import (
     MIN_ROUNDS,
     RESULTS,
@@ -34,12 +34,21 @@ from bench.common import (
 from bench.common import write_result as write_json
 from bench.etcd import EtcdMissing, find_etcd
 
-BENCHMARKS = ("latency", "throughput", "metrics", "catchup", "scale", "profiling", "plot")
+BENCHMARKS = (
+    "latency",
+    "throughput",
+    "metrics",
+    "catchup",
+    "scale",
+    "players",
+    "profiling",
+    "plot",
+)
 
 
 def targets_table(results: dict[str, dict[str, Any]]) -> tuple[str, list[dict[str, Any]]]:
     rows = []
-    for name in ("latency", "throughput", "metrics", "catchup", "scale"):
+    for name in ("latency", "throughput", "metrics", "catchup", "scale", "players"):
         for target, held in results.get(name, {}).get("targets", {}).items():
             rows.append({"benchmark": name, "target": target, "holds": bool(held)})
     text = table(
@@ -104,6 +113,11 @@ async def run_all(args: argparse.Namespace) -> dict[str, Any]:
             say(scale.render(result))
             say(f"wrote {write_json('scale', result, args.results)} ({elapsed()})\n")
             results["scale"] = result
+        if "players" in only:
+            result = await players.run_command(quick, seed)
+            say(players.render(result))
+            say(f"wrote {write_json('players', result, args.results)} ({elapsed()})\n")
+            results["players"] = result
         if "profiling" in only and with_etcd:
             result = await profiling.run(
                 600 if quick else scale.GAMES,

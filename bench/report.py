@@ -15,7 +15,7 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
-from bench import catchup, latency, metrics_overhead, profiling, scale, throughput
+from bench import catchup, latency, metrics_overhead, players, profiling, scale, throughput
 from bench.common import RESULTS, ROOT, fmt
 
 DOC = ROOT / "docs" / "performance.md"
@@ -242,7 +242,7 @@ def render(directory: Path = RESULTS) -> str:
     run = _load(directory, "run") or {}
     results = {
         name: _load(directory, name)
-        for name in ("latency", "throughput", "metrics", "catchup", "scale", "profiling")
+        for name in ("latency", "throughput", "metrics", "catchup", "scale", "players", "profiling")
     }
     any_result = next((r for r in results.values() if r), None)
     info = run.get("machine_start") or (any_result or {}).get("machine", {})
@@ -346,6 +346,7 @@ def render(directory: Path = RESULTS) -> str:
         ("metrics", "Metrics overhead", metrics_overhead.render, metrics_overhead.METHOD),
         ("catchup", "3. Catch-up", catchup.render, ""),
         ("scale", "4. Scale", scale.render, ""),
+        ("players", "Players", players.render, players.METHOD),
     ]
     for name, title, renderer, method in sections:
         lines += [f"## {title}", ""]
