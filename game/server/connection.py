@@ -237,7 +237,9 @@ class ServerFactory(Factory):
 
     def buildProtocol(self, addr: IAddress) -> ServerProtocol | None:  # type: ignore[override]
         limit = self.node.tuning.max_connections
-        if len(self.connections) >= limit:
+        # Room for the peers' links beyond the clients' limit: a server full
+        # of clients must still take its peers' (re)connections.
+        if len(self.connections) >= limit + len(self.node.links):
             log.warn(
                 "refusing a connection from {remote}: max_connections={limit} reached",
                 remote=describe(addr),

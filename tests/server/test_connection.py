@@ -11,7 +11,7 @@ import ast
 import hashlib
 import json
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from twisted.internet.defer import fail
 from twisted.logger import LogLevel, capturedLogs
@@ -24,7 +24,7 @@ from game.server import paging
 from game.server.connection import MAX_UNSENT
 from game.server.gamelog import EMPTY_HEAD, MOVE, Command, Event, GameLog, canonical_json, decide
 from game.server.locators import ClientLocator
-from game.server.peers import proof
+from game.server.peers import PeerLink, proof
 from game.server.replica import bucket_of, event_key
 from game.server.sync import format_children
 from tests.server.helpers import (
@@ -1154,6 +1154,16 @@ class MaxConnectionsTests(ConnectionTestCase):
         third = server.connect()
         self.assertIsNone(server.factory.buildProtocol(FakeAddress()))
         self.successResultOf(third.call(p.Status))
+
+    def test_room_for_one_link_per_peer_beyond_the_limit(self) -> None:
+        """A server full of clients still takes its peers' links (they
+        are told apart only after PeerProve, so the room is counted)."""
+        server = ServerHarness(self, max_connections=1)
+        # Only the number of peers matters to the factory.
+        server.node.links = dict.fromkeys((2, 3), cast(PeerLink, None))
+        for _ in range(3):
+            server.connect()
+        self.assertIsNone(server.factory.buildProtocol(FakeAddress()))
 
     def test_a_connection_the_server_closes_frees_its_slot(self) -> None:
         server = ServerHarness(self, max_connections=1)
