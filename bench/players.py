@@ -30,6 +30,7 @@ import argparse
 import contextlib
 import json
 import os
+import resource
 import shutil
 import sys
 import tempfile
@@ -55,6 +56,7 @@ from bench.common import (
     table,
 )
 from bench.servers import Cluster
+from game.server.limits import SPARE_DESCRIPTORS
 
 NAME = "players"
 SIZES = (1_000, 3_000, 10_000)
@@ -464,6 +466,7 @@ async def run(
         "rate": rate,
         "workers": workers,
         "heartbeat": HEARTBEAT,
+        "open_files_hard": resource.getrlimit(resource.RLIMIT_NOFILE)[1],
         "rows": rows,
         "targets": {
             f"{at}: fan-out p99 <= {TARGET_FANOUT_P99_MS:.0f} ms": largest["fanout_p99_ms"]
@@ -484,18 +487,59 @@ async def run_command(quick: bool, seed: int) -> dict[str, Any]:
     return await run(SIZES, seed)
 
 
-def capacity(row: dict[str, Any]) -> str:
-    """What the largest size says to an operator, in one paragraph."""
+def capacity(result: dict[str, Any]) -> str:
+    """What the largest size says to an operator: how many players one
+    cluster holds on this hardware, and which resource runs out first."""
+    row = max(result["rows"], key=lambda r: r["per_server"])
+    n = row["per_server"]
+    machine = result.get("machine", {})
+    cores = int(machine.get("nproc", os.cpu_count() or 1))
+    ram_mb = _mib(machine.get("ram", ""))
     busiest = max(c["window_3"] for c in row["cpu"].values())
+    held = all(result["targets"].values())
+    # Linear estimates from the largest size: the servers' CPU grows with the
+    # players (heartbeats, and the pushes their watching brings), memory with
+    # the connections; three servers share the machine.
+    limits = {"CPU": cores / (3 * busiest / n) if busiest > 0 else float("inf")}
+    before = max(row["rss_before_mb"].values())
+    per_player_mb = (row["rss_max_mb"] - before) / n  # at its peak, under load
+    if ram_mb and per_player_mb > 0:
+        limits["memory"] = (ram_mb / 3 - before) / per_player_mb
+    files = result.get("open_files_hard")
+    if files and files > 0:  # RLIM_INFINITY is -1
+        limits["open files"] = files - SPARE_DESCRIPTORS
+    first = min(limits, key=lambda k: limits[k])
+    others = ", ".join(f"{k} at about {_round(v):,}" for k, v in limits.items() if k != first)
     return (
-        f"With {row['per_server']:,} players connected (each to all three servers, so "
-        f"{row['per_server']:,} connections per server; {row['refused']} refused), a quarter "
-        f"playing {row['moves_per_s']:.0f} moves/s and the rest watching, each server held "
-        f"{row['rss_max_mb']:.0f} MB at its peak ({row['rss_per_connection_kb']:.0f} KB per "
+        f"For an operator: on this machine ({cores} CPUs, {machine.get('cpu', '?')}, "
+        f"{machine.get('ram', '?')} RAM, the load processes on the same cores), one cluster of "
+        f"three servers held {n:,} players (every player connects to all three servers: a "
+        f"cluster holds as many players as one server holds connections)"
+        + (", every target met. " if held else ", though not every target was met (above). ")
+        + f"A quarter played {row['moves_per_s']:.0f} moves/s and the rest watched: each server "
+        f"held {row['rss_max_mb']:.0f} MB at its peak ({row['rss_per_connection_kb']:.1f} KB per "
         f"connection) and the busiest used {busiest:.0%} of one core, of which heartbeats "
         f"{row['cpu_mean']['heartbeats']:.0%}; the load processes used "
-        f"{row['generator_cpu'][2]:.0%} of one core in all."
+        f"{row['generator_cpu'][2]:.0%} of one core in all. The first limit is a setting, "
+        f"`max_connections` (default 10,000 per server). Raised, the next to run out is "
+        f"{first}, at about {_round(limits[first]):,} players ({others}; CPU and memory are "
+        f"linear estimates from this size at this move rate, open files the hard limit less "
+        f"{SPARE_DESCRIPTORS}); the latency targets give way before the CPU is full, as the "
+        f"servers start waiting for a core."
     )
+
+
+def _mib(text: str) -> float:
+    """``"23.5 GiB"`` (bench.common.machine's RAM) in MiB; 0 if unknown."""
+    number, _, unit = text.partition(" ")
+    try:
+        return float(number) * {"GiB": 1024, "MiB": 1}[unit]
+    except (KeyError, ValueError):
+        return 0.0
+
+
+def _round(value: float) -> int:
+    return int(round(value, -3)) if value >= 1000 else int(value)
 
 
 def render(result: dict[str, Any]) -> str:
@@ -593,7 +637,7 @@ def render(result: dict[str, Any]) -> str:
             "reactor was busy or waiting for a CPU. Slowest server's answer: a move's third "
             "answer (the majority needs only two).",
             "",
-            capacity(largest),
+            capacity(result),
             "",
             f"Targets at {largest['per_server']:,} clients per server:",
             "",

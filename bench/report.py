@@ -295,7 +295,7 @@ def render(directory: Path = RESULTS) -> str:
         "python -m bench.report           # writes this page from bench/results/",
         f"make bench BENCH_SEED={seed}     # the same seed again",
         "python -m bench.latency | bench.throughput | bench.metrics_overhead | bench.catchup | "
-        "bench.scale | bench.profiling   # one at a time",
+        "bench.scale | bench.players | bench.profiling   # one at a time",
         "python -m bench --quick --rounds 2   # tiny sizes (what tests/bench runs)",
         "```",
         "",
