@@ -26,6 +26,7 @@ from game import errors as wire
 from game.protocol import LIST_BUDGET
 from game.server import gamelog
 from game.server.commit import GroupCommitter
+from game.server.dumps import CopiedGame, head_of
 from game.server.gamelog import Command, Event, GameLog, InvalidEvent
 from game.server.moveclocks import clocks_json, move_clocks
 from game.server.storage import DELETE, FORMAT, Storage, StorageError
@@ -370,6 +371,24 @@ class Replica:
             events.append(text)
         return events
 
+    def stored_history(self, game_id: str) -> list[str] | None:
+        """A known game's event texts for a peer, checked against its index
+        entry's version and head but not replayed (a rebuild's PeerDump).
+
+        :returns: ``None`` if the stored copy is damaged (never sent).
+        """
+        game = self._cache.get(game_id)
+        if game is not None:
+            return game.event_json
+        entry = self.index[game_id]
+        try:
+            events = self._stored_events(game_id)
+        except InvalidEvent:
+            return None
+        if len(events) != entry.version or head_of(events) != entry.head:
+            return None
+        return events
+
     def is_damaged(self, game_id: str) -> bool:
         """Whether the stored copy of a known game fails its check."""
         try:
@@ -553,6 +572,60 @@ class Replica:
         if game is not None:
             return self._store(game, unchanged=self.index[game_id].version)
         return self._store(GameLog.from_events(game_id, list(events)))
+
+    def adopt_copied(self, games: list[CopiedGame]) -> Deferred[None]:
+        """Store games copied whole from a peer (a rebuild), in one commit,
+        without replaying them: their index entries are the peer's, with
+        the head, bucket and leaf computed here (see :mod:`game.server.dumps`).
+
+        Every game read back is replayed and checked against its entry
+        (:meth:`game`), so one whose events do not replay to that entry is
+        found damaged on first use and repaired from the peers.  No
+        ``on_change``: a rebuilding server serves no client, so no game has
+        a watcher (and a document would take a replay).
+        """
+        changes: list[tuple[str, object]] = []
+        for copied in games:
+            game_id = copied.game_id
+            events = copied.events
+            entry = IndexEntry(
+                copied.kind,
+                copied.status,
+                copied.players,
+                len(events),
+                copied.doc_sha,
+                copied.head,
+                bucket_of(game_id),
+                leaf_value(game_id, copied.head),
+                copied.clock,
+                copied.deadline,
+            )
+            old = self.index.get(game_id)
+            self.index[game_id] = entry
+            if old is None:
+                if not self.sorted_ids or game_id > self.sorted_ids[-1]:
+                    self.sorted_ids.append(game_id)  # a rebuild copies in id order
+                else:
+                    bisect.insort(self.sorted_ids, game_id)
+            self._cache.pop(game_id, None)
+            self._account(game_id, old, entry)
+            if entry.deadline is not None:
+                self.on_deadline(game_id, entry.deadline)
+            changes += [(event_key(game_id, n), text) for n, text in enumerate(events)]
+            changes += [
+                (event_key(game_id, n), DELETE)
+                for n in range(len(events), old.version if old is not None else 0)
+            ]
+            changes.append((_INDEX_KEY + game_id, entry.to_record()))
+        if not changes:
+            return self.committer.after_pending()
+
+        def not_durable(failure: Failure) -> Failure:
+            failure.trap(StorageError)  # type: ignore[no-untyped-call]  # unannotated in Twisted
+            self.failed = True
+            return failure
+
+        return self.committer.write(changes, (_META_KEY, self._meta)).addErrback(not_durable)
 
     def _extended(self, game_id: str, events: tuple[str, ...]) -> GameLog | None:
         """Our game, with the events of ``events`` beyond it checked and

@@ -13,8 +13,10 @@ Three ways in, one mechanism:
 - :meth:`Synchronizer.rebuild_from` copies every game from one peer, for an
   empty database.
 
-Only state from authenticated peers is accepted, and every history is
-replayed through the rules before it is stored.
+Only state from authenticated peers is accepted.  Every history adopted
+game by game is replayed through the rules before it is stored; the games
+of a rebuild are stored as the peer's index describes them and replayed
+when first read (:mod:`game.server.dumps`).
 """
 
 from __future__ import annotations
@@ -41,7 +43,8 @@ from game.protocol import (
     PeerHistories,
     PeerTree,
 )
-from game.server import forks
+from game.server import dumps, forks
+from game.server.dumps import CopiedGame
 from game.server.gamelog import EMPTY_HEAD, InvalidEvent, chain
 from game.server.peers import PeerLink
 from game.server.replica import TREE_DEPTH, DamagedGame, Replica
@@ -61,6 +64,8 @@ BUCKETS_PARALLEL = 16
 BATCHES_PARALLEL = 3
 #: Pages fetched for one game before giving up on a history that keeps moving.
 MAX_PAGES = 100
+#: PeerDump pages (about 60 kB each) a rebuild stores in one commit.
+COPY_PAGES_PER_COMMIT = 16
 
 
 class Unreachable(Exception):
@@ -518,6 +523,10 @@ class Synchronizer:
         return _deferred(self._rebuild_from(link))
 
     async def _rebuild_from(self, link: PeerLink) -> SyncStats:
+        """Copy page after page; the next page is on its way while this one
+        is checked and staged, and the pages of about a megabyte share one
+        commit.  Games are committed in id order, so a rebuild cut short
+        resumes after the last game it holds."""
         started = time.monotonic()
         received = link.bytes_received
         stats = SyncStats()
@@ -530,35 +539,35 @@ class Synchronizer:
                 after=after,
                 games=len(self.replica.sorted_ids),
             )
-        pending: list[Deferred[str]] = []
-        while True:
-            answer = await link.call(PeerDump, timeout=self.catchup_timeout, after=after)
+        request: Deferred[dict[str, Any]] | None = self._dump(link, after)
+        batch: list[CopiedGame] = []
+        pages = 0
+        written: Deferred[None] = defer.succeed(None)
+        while request is not None:
+            answer = await request
+            previous, after = after, answer["next"]
+            request = self._dump(link, after) if after else None
             for line in answer["games"]:
-                try:
-                    record = json.loads(line)
-                    game_id = str(record["id"])
-                    events: tuple[str, ...]
-                    if record.get("more"):
-                        events = await self._fetch_history(link, game_id, ())
-                    else:
-                        events = tuple(record["events"])
-                    pending.append(self.replica.adopt(game_id, events))
-                except (InvalidEvent, ValueError, KeyError, TypeError) as error:
-                    log.error(
-                        "server {peer_id} sent a game that does not replay ({line:.80}): {error}",
-                        peer_id=link.peer_id,
-                        line=line,
-                        error=str(error),
-                    )
+                copied, game_id = await self._copied_or_fetched(link, line, batch)
+                if game_id is None:
                     continue
+                if game_id <= previous:
+                    raise Unreachable(f"server {link.peer_id} sent PeerDump out of order")
+                previous = game_id
+                if copied is not None:
+                    batch.append(copied)
+                    events = len(copied.events)
+                else:
+                    events = self.replica.index[game_id].version
                 stats.games += 1
-                stats.events += len(events)
-                self.events_adopted += len(events)
-            await DeferredList(pending)
-            pending = []
-            after = answer["next"]
-            if not after:
-                break
+                stats.events += events
+                self.events_adopted += events
+            pages += 1
+            if pages % COPY_PAGES_PER_COMMIT == 0 or request is None:
+                await written  # the commit before: fails here if it failed
+                written = self.replica.adopt_copied(batch)
+                batch = []
+        await written
         stats.bytes = link.bytes_received - received
         stats.seconds = time.monotonic() - started
         stats.sources = {link.peer_id}
@@ -572,6 +581,42 @@ class Synchronizer:
             seconds=stats.seconds,
         )
         return stats
+
+    def _dump(self, link: PeerLink, after: str) -> Deferred[dict[str, Any]]:
+        answer: Deferred[dict[str, Any]] = link.call(
+            PeerDump, timeout=self.catchup_timeout, after=after
+        )
+        return answer
+
+    async def _copied_or_fetched(
+        self, link: PeerLink, line: str, batch: list[CopiedGame]
+    ) -> tuple[CopiedGame | None, str | None]:
+        """One PeerDump line: the checked game to store, or (a game too big
+        for a line) the game fetched with PeerEvents, replayed and stored
+        after the games before it.
+
+        :returns: ``(copied, game_id)``; ``(None, game_id)`` for a fetched
+            game; ``(None, None)`` for a line refused (logged).
+        """
+        try:
+            if not dumps.is_more(line):
+                copied = dumps.copied_game(line)
+                return copied, copied.game_id
+            game_id = str(json.loads(line)["id"])
+            events = await self._fetch_history(link, game_id, ())
+            # Stored after the games before it, so that the ids stay in order on disk.
+            earlier, batch[:] = list(batch), []
+            await self.replica.adopt_copied(earlier)
+            await self.replica.adopt(game_id, events)
+            return None, game_id
+        except (InvalidEvent, ValueError, KeyError, TypeError) as error:
+            log.error(
+                "server {peer_id} sent a game that does not replay ({line:.80}): {error}",
+                peer_id=link.peer_id,
+                line=line,
+                error=str(error),
+            )
+            return None, None
 
 
 def _deferred(coroutine: Coroutine[Deferred[Any], Any, _T]) -> Deferred[_T]:
