@@ -20,6 +20,7 @@ flips every other round; the figures compared are medians of per-round ratios.
 from __future__ import annotations
 
 import argparse
+import json
 import math
 import random
 import shutil
@@ -31,6 +32,12 @@ from typing import Any
 import attrs
 from twisted.internet.defer import DeferredList, ensureDeferred
 
+from bench.catchup_profile import (
+    TARGET_P99_RATIO,
+    peer_latency,
+    profiled_sync,
+    restart_peers_profiled,
+)
 from bench.common import (
     MIN_ROUNDS,
     holds,
@@ -206,12 +213,65 @@ async def one_round(
     return row
 
 
+async def measured_apart(
+    cluster: Cluster,
+    mover: MissedMoves,
+    games: list[StoredGame],
+    missed: int,
+    seed: int,
+    profile: bool,
+) -> dict[str, Any]:
+    """The rounds that are not in the medians: the peers' client latency
+    during a whole copy, then (``profile``) a copy and a catch-up of
+    ``missed`` games with every server under cProfile."""
+    server = cluster[3]
+    await server.stop()
+    fresh = cluster.root / "data-3-probed"
+    latency = await peer_latency(cluster, games, fresh, seed)
+    await cluster.converged(timeout=600)
+    shutil.rmtree(server.data, ignore_errors=True)
+    server.data = fresh
+    say(
+        "  peers' GetGame p99 while idle / during the copy: "
+        + "; ".join(
+            f"server {i}: {latency[f'peer_{i}']['idle']['p99_ms']:.1f} / "
+            f"{latency[f'peer_{i}']['during']['p99_ms']:.1f} ms"
+            for i in (1, 2)
+        )
+        + f" (copied from server {latency['source']}; load {load_average()})"
+    )
+    out: dict[str, Any] = {"peer_latency": latency}
+    if not profile:
+        return out
+    profiles = cluster.root / "profiles"
+    profiles.mkdir(exist_ok=True)
+    await server.stop()
+    await restart_peers_profiled(cluster, profiles)
+    copy_dir = cluster.root / "data-3-profiled"
+    copy = await profiled_sync(cluster, profiles, copy_dir)
+    server.data = copy_dir
+    connections = [await RawConnection.open(cluster[i].port) for i in (1, 2)]
+    try:
+        await mover.play(connections, missed)
+    finally:
+        for connection in connections:
+            connection.close()
+    catch_up = await profiled_sync(cluster, profiles, None)
+    say(
+        f"  profiled: whole copy {copy['seconds_profiled']:.1f} s, catch-up of {missed:,} "
+        f"{catch_up['seconds_profiled']:.1f} s (load {load_average()})"
+    )
+    out["profile"] = {"missed": missed, "copy": copy, "catch_up": catch_up}
+    return out
+
+
 async def run(
     sizes: tuple[int, ...] = SIZES,
     missed: tuple[int, ...] = MISSED,
     rounds: int = MIN_ROUNDS,
     seed: int = 1,
     datasets: Datasets | None = None,
+    profile: bool = True,
 ) -> dict[str, Any]:
     say(
         f"== 3. catch-up: D = {', '.join(f'{d:,}' for d in sizes)} stored games, K = "
@@ -251,12 +311,17 @@ async def run(
                         f"{row['copy']['seconds']:.2f} s, {row['copy']['bytes']:,} B "
                         f"(load {load_average()})"
                     )
+                for connection in connections:
+                    connection.close()
+                connections = []
+                extra = await measured_apart(cluster, mover, games, max(missed), seed, profile)
             finally:
                 for connection in connections:
                     connection.close()
                 await cluster.stop_all()
                 shutil.rmtree(cluster.root, ignore_errors=True)
             results["sizes"][str(count)] = summarize_size(count, size, write_seconds, rows, missed)
+            results["sizes"][str(count)].update(extra)
     finally:
         if own_datasets:
             datasets.remove()
@@ -377,7 +442,98 @@ def render(result: dict[str, Any]) -> str:
                 ],
             ),
         ]
+    big = result["sizes"][str(max(int(c) for c in result["sizes"]))]
+    if "peer_latency" in big:
+        lines += ["", *render_latency(big["peer_latency"], big["games"])]
+    if "profile" in big:
+        lines += ["", *render_profile(big["profile"], big["games"], load_before_profile())]
     return "\n".join(lines)
+
+
+def render_latency(latency: dict[str, Any], games: int) -> list[str]:
+    rows = []
+    for i in (1, 2):
+        cell = latency[f"peer_{i}"]
+        source = " (the source)" if latency["source"] == i else ""
+        for phase in ("idle", "during"):
+            m = cell[phase]
+            rows.append(
+                [
+                    f"server {i}{source}",
+                    "idle" if phase == "idle" else "during the copy",
+                    m["count"],
+                    f"{m['p50_ms']:.2f}",
+                    f"{m['p99_ms']:.2f}",
+                    f"{m['max_ms']:.1f}",
+                ]
+            )
+    return [
+        f"Peers' clients during a whole copy of {games:,} games (GetGame on a random game, "
+        f"one at a time per peer; copy took {latency['seconds']:.2f} s):",
+        "",
+        table(["peer", "when", "requests", "p50 ms", "p99 ms", "max ms"], rows),
+        "",
+        table(
+            ["target", "value", "target", "holds"],
+            [
+                [
+                    "source peer's p99 during the copy / idle",
+                    f"{latency['p99_ratio']:.2f}x",
+                    f"< {TARGET_P99_RATIO:g}x",
+                    holds(latency["holds"]),
+                ]
+            ],
+        ),
+    ]
+
+
+#: The profile of the code before this benchmark's changes (same machine,
+#: same command), shown beside the current one.
+BEFORE_PROFILE = Path(__file__).with_name("results") / "catchup-profile-before.json"
+
+
+def load_before_profile() -> dict[str, Any] | None:
+    try:
+        before: dict[str, Any] = json.loads(BEFORE_PROFILE.read_text())
+    except (OSError, ValueError):
+        return None
+    return before
+
+
+def render_profile(profile: dict[str, Any], games: int, before: dict[str, Any] | None) -> list[str]:
+    """Own time by category, each side, a copy and a catch-up (and the
+    same before, if :data:`BEFORE_PROFILE` holds it)."""
+    runs = [("now", profile)] + ([("before", before["profile"])] if before else [])
+    headers = ["where the time goes (s, cProfile)"]
+    columns: list[dict[str, float]] = []
+    for label, run in runs:
+        for phase, name in (("copy", "copy"), ("catch_up", f"{run['missed']:,} missed")):
+            for side, who in (("requester", "server 3"), ("peers", "peers")):
+                headers.append(f"{name}: {who} ({label})")
+                columns.append(run[phase][side])
+    names = list(columns[0])
+    rows = [[name, *(f"{column.get(name, 0.0):.2f}" for column in columns)] for name in names]
+    rows.append(
+        [
+            "total, without waiting",
+            *(
+                f"{sum(v for k, v in column.items() if not k.startswith('waiting')):.2f}"
+                for column in columns
+            ),
+        ]
+    )
+    walls = []
+    for _, run in runs:
+        walls += [run["copy"]["seconds_profiled"], run["catch_up"]["seconds_profiled"]]
+    note = ", ".join(f"{w:.1f} s" for w in walls)
+    lines = [
+        f"Where the time goes, {games:,} stored games: every server under cProfile "
+        f"(server 3 from its exec, its peers while it syncs); exec to serving under the "
+        f"profiler: {note}",
+    ]
+    if before:
+        lines[0] += f"; 'before' measured at commit {before.get('commit', '?')}"
+    return [*lines, "", table(headers, rows)]
 
 
 def _ints(text: str) -> tuple[int, ...]:
@@ -390,9 +546,16 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--missed", type=_ints, default=MISSED)
     parser.add_argument("--rounds", type=int, default=MIN_ROUNDS)
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument(
+        "--no-profile", action="store_true", help="leave out the profiled copy and catch-up"
+    )
     args = parser.parse_args(argv)
 
-    run_and_report(NAME, lambda: run(args.games, args.missed, args.rounds, args.seed), render)
+    run_and_report(
+        NAME,
+        lambda: run(args.games, args.missed, args.rounds, args.seed, profile=not args.no_profile),
+        render,
+    )
 
 
 if __name__ == "__main__":
