@@ -22,7 +22,7 @@ from twisted.logger import Logger
 from game import errors as wire
 from game import protocol as p
 from game.server import dumps
-from game.server.gamelog import GameLog, canonical_json
+from game.server.gamelog import EMPTY_HEAD, GameLog, canonical_json, chain
 from game.server.replica import TREE_DEPTH, DamagedGame, Replica
 from game.server.sync import format_children
 
@@ -81,6 +81,65 @@ def bucket_page(replica: Replica, prefix: str, after: str) -> Page:
     return Page(lines)
 
 
+class StoredHistory:
+    """What a peer command sends of a game: its kind and event texts as
+    stored, and the heads along them (hashed, not replayed)."""
+
+    def __init__(self, kind: str, event_json: list[str]) -> None:
+        self.kind = kind
+        self.event_json = event_json
+        self.heads = [EMPTY_HEAD]
+        for text in event_json:
+            self.heads.append(chain(self.heads[-1], text))
+
+    @property
+    def version(self) -> int:
+        return len(self.event_json)
+
+    @property
+    def head(self) -> bytes:
+        return self.heads[-1]
+
+
+def stored_history(replica: Replica, game_id: str) -> GameLog | StoredHistory | None:
+    """A game as the peer commands send it: the cached game, or its stored
+    events checked against its index entry (version and head), not replayed.
+
+    :returns: ``None`` if this replica lacks the game.
+    :raises DamagedGame: the stored events do not match the index entry.
+    """
+    cached = replica._cache.get(game_id)
+    if cached is not None:
+        return cached
+    entry = replica.index.get(game_id)
+    if entry is None:
+        return None
+    events = replica.stored_history(game_id)
+    if events is None:
+        raise DamagedGame(game_id, "its events do not match its index entry")
+    return StoredHistory(entry.kind, events)
+
+
+def buckets_page(replica: Replica, prefixes: list[str]) -> tuple[list[str], int]:
+    """PeerBuckets: the lines of :func:`bucket_page` for as many whole
+    buckets as fit one page, and how many buckets that is."""
+    if len(prefixes) > p.MAX_BUCKETS or not all(_BUCKET.fullmatch(x) for x in prefixes):
+        raise wire.BadRequest(f"at most {p.MAX_BUCKETS} buckets of {TREE_DEPTH} hex digits")
+    lines: list[str] = []
+    size = 0
+    for answered, prefix in enumerate(prefixes):
+        bucket = [
+            f"{game_id} {entry.version} {entry.head.hex()}"
+            for game_id, entry in replica.bucket_heads(prefix)
+        ]
+        cost = sum(len(line) + 2 for line in bucket)
+        if size + cost > p.LIST_BUDGET:
+            return lines, answered
+        lines += bucket
+        size += cost
+    return lines, len(prefixes)
+
+
 def events_page(replica: Replica, game_id: str, since: int, head: str) -> dict[str, Any]:
     """PeerEvents: one game's events relative to the caller's head (see
     :func:`history_answer`).
@@ -89,7 +148,7 @@ def events_page(replica: Replica, game_id: str, since: int, head: str) -> dict[s
     :raises NotServing: its copy is damaged.
     """
     try:
-        game = replica.game(game_id)
+        game = stored_history(replica, game_id)
     except DamagedGame as error:
         raise wire.NotServing(str(error)) from None  # never spread a damaged copy
     if game is None:
@@ -105,7 +164,7 @@ def histories_page(replica: Replica, requests: list[HistoryRequest]) -> list[str
     for request in requests:
         game_id = request.game_id
         try:
-            game = replica.game(game_id)
+            game = stored_history(replica, game_id)
         except DamagedGame as error:
             log.error("PeerHistories: leaving out {error}", error=str(error))
             record: dict[str, Any] = {"id": game_id, "unavailable": True}
@@ -196,7 +255,7 @@ def history_request(line: str) -> HistoryRequest:
 
 
 def history_answer(
-    game: GameLog, since: int, head: str, budget: int, embedded: bool = False
+    game: GameLog | StoredHistory, since: int, head: str, budget: int, embedded: bool = False
 ) -> dict[str, Any]:
     """A game's events from ``since`` if the caller's ``head`` there is ours,
     else from the start (PeerEvents), at most ``budget`` bytes of them.

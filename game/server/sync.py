@@ -36,8 +36,10 @@ from twisted.python.failure import Failure
 from game import errors as wire
 from game.link import LinkDown
 from game.protocol import (
+    MAX_BUCKETS,
     MAX_HISTORIES,
     PeerBucket,
+    PeerBuckets,
     PeerDump,
     PeerEvents,
     PeerHistories,
@@ -58,8 +60,8 @@ History = tuple[str, ...] | None
 
 #: Tree nodes asked for in one PeerTree request (16 children each).
 TREE_BATCH = 200
-#: Leaf buckets asked for at the same time (PeerBucket).
-BUCKETS_PARALLEL = 16
+#: PeerBuckets requests in flight at the same time.
+BUCKETS_PARALLEL = 4
 #: Batches of games (PeerHistories) reconciled at the same time.
 BATCHES_PARALLEL = 3
 #: Pages fetched for one game before giving up on a history that keeps moving.
@@ -431,25 +433,47 @@ class Synchronizer:
     ) -> None:
         """Add to ``differing`` the games whose heads differ in these leaf buckets.
 
-        A few requests in flight, not one round trip per leaf in turn.
+        Many buckets a request (PeerBuckets), a few requests in flight; a
+        bucket too big for a page alone is read with PeerBucket.
         """
-        pending = iter(buckets)
+        batches = iter(range(0, len(buckets), MAX_BUCKETS))
 
         async def worker() -> None:
-            for bucket in pending:
-                theirs = await self._bucket(link, bucket)
-                ours = {
-                    game_id: entry.head.hex()
-                    for game_id, entry in self.replica.bucket_heads(bucket)
-                }
-                differing.update(
-                    game_id
-                    for game_id in set(ours) | set(theirs)
-                    if ours.get(game_id) != theirs.get(game_id)
-                )
+            for start in batches:
+                remaining = buckets[start : start + MAX_BUCKETS]
+                while remaining:
+                    answer = await link.call(
+                        PeerBuckets, timeout=self.catchup_timeout, prefixes=remaining
+                    )
+                    answered: int = answer["answered"]
+                    if not 0 <= answered <= len(remaining):
+                        raise Unreachable(f"server {link.peer_id} answered {answered} buckets")
+                    theirs: dict[str, str] = {}
+                    for line in answer["games"]:
+                        game_id, _, head = line.split(" ")
+                        theirs[game_id] = head
+                    if answered == 0:  # one bucket bigger than a page
+                        theirs = await self._bucket(link, remaining[0])
+                        answered = 1
+                    self._compare(remaining[:answered], theirs, differing)
+                    remaining = remaining[answered:]
 
-        workers = [_deferred(worker()) for _ in range(min(BUCKETS_PARALLEL, len(buckets)))]
+        count = (len(buckets) + MAX_BUCKETS - 1) // MAX_BUCKETS
+        workers = [_deferred(worker()) for _ in range(min(BUCKETS_PARALLEL, count))]
         await _all_or_first_failure(workers)
+
+    def _compare(self, buckets: list[str], theirs: dict[str, str], differing: set[str]) -> None:
+        """Add the games of these buckets whose heads differ here and in ``theirs``."""
+        ours = {
+            game_id: entry.head.hex()
+            for bucket in buckets
+            for game_id, entry in self.replica.bucket_heads(bucket)
+        }
+        differing.update(
+            game_id
+            for game_id in set(ours) | set(theirs)
+            if ours.get(game_id) != theirs.get(game_id)
+        )
 
     async def _bucket(self, link: PeerLink, bucket: str) -> dict[str, str]:
         heads: dict[str, str] = {}

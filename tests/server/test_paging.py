@@ -110,6 +110,44 @@ class BucketTests(PagingCase):
                 paging.bucket_page(self.replica, bad, "")
 
 
+class BucketsTests(PagingCase):
+    def lines(self, buckets: list[str]) -> list[str]:
+        return [
+            f"{game_id} {entry.version} {entry.head.hex()}"
+            for bucket in buckets
+            for game_id, entry in self.replica.bucket_heads(bucket)
+        ]
+
+    def test_whole_buckets_in_the_order_asked(self) -> None:
+        for n in range(300):
+            self.replica.create(f"b{n}", "connect4", "alice", 0, TOKEN_A)
+        self.server.settle()
+        buckets = sorted({bucket_of(f"b{n}") for n in range(0, 300, 7)}, reverse=True)
+        empty = next(b for b in (f"{n:04x}" for n in range(65536)) if b not in self.replica.buckets)
+        asked = [*buckets, empty]
+        self.assertEqual(paging.buckets_page(self.replica, asked), (self.lines(asked), len(asked)))
+
+    def test_as_many_whole_buckets_as_fit(self) -> None:
+        for n in range(40):
+            self.replica.create(f"b{n}", "connect4", "alice", 0, TOKEN_A)
+        self.server.settle()
+        buckets = sorted({bucket_of(f"b{n}") for n in range(40)})
+        line = len(self.lines(buckets[:1])[0]) + 2
+        self.patch(p, "LIST_BUDGET", 5 * line)  # five games a page
+        lines, answered = paging.buckets_page(self.replica, buckets)
+        self.assertEqual(lines, self.lines(buckets[:answered]))
+        self.assertLessEqual(len(lines), 5)
+        self.assertGreater(len(self.lines(buckets[: answered + 1])), 5)
+        # A bucket bigger than a page alone: none answered (the caller pages it).
+        self.patch(p, "LIST_BUDGET", line - 1)
+        self.assertEqual(paging.buckets_page(self.replica, buckets), ([], 0))
+
+    def test_bad_requests(self) -> None:
+        for bad in (["abc"], ["ABCD"], ["0000"] * 257):
+            with self.assertRaises(wire.BadRequest):
+                paging.buckets_page(self.replica, bad)
+
+
 class EventsTests(PagingCase):
     def test_from_a_matching_head(self) -> None:
         self.server.seed_game("g1", moves=list("4433"))
