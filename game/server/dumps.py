@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import json
 import re
+from typing import Any
 
 import attrs
 
@@ -52,6 +53,8 @@ class CopiedGame:
     head: bytes
     clock: str
     deadline: int | None
+    #: Events this replica stores already (a catch-up): not written again.
+    unchanged: int = 0
 
 
 def head_of(events: list[str] | tuple[str, ...]) -> bytes:
@@ -79,13 +82,27 @@ def dump_line(
     document).  Canonical JSON never holds a raw newline, so the event
     texts travel as they are stored, neither escaped nor parsed.
     """
-    header = canonical_json([game_id, kind, status, list(players), doc_sha.hex(), clock, deadline])
+    header = canonical_json(
+        [game_id, *entry_fields(kind, status, players, doc_sha, clock, deadline)]
+    )
     return "\n".join([header, *events])
 
 
 def is_more(line: str) -> bool:
     """Whether a PeerDump line only names a game too big for a line."""
     return line.startswith("{")
+
+
+def entry_fields(
+    kind: str,
+    status: str,
+    players: tuple[str | None, str | None],
+    doc_sha: bytes,
+    clock: str,
+    deadline: int | None,
+) -> list[Any]:
+    """An index entry as JSON values: ``[kind, status, players, doc, clock, deadline]``."""
+    return [kind, status, list(players), doc_sha.hex(), clock, deadline]
 
 
 def copied_game(line: str) -> CopiedGame:
@@ -101,11 +118,25 @@ def copied_game(line: str) -> CopiedGame:
         raise BadDumpLine(f"not a dump line header: {header[:80]!r}") from None
     if type(fields) is not list or len(fields) != 7:
         raise BadDumpLine(f"not a dump line header: {header[:80]!r}")
-    game_id, kind, status, players, doc, clock, deadline = fields
+    game_id = fields[0]
     try:
         check_game_id(game_id)
     except (TypeError, ValueError) as error:
         raise BadDumpLine(f"not a game id: {error}") from None
+    return with_entry(game_id, events, fields[1:])
+
+
+def with_entry(
+    game_id: str, events: list[str] | tuple[str, ...], fields: Any, unchanged: int = 0
+) -> CopiedGame:
+    """A game's history and a peer's index entry for it (:func:`entry_fields`), checked.
+
+    :param unchanged: how many of the events this replica stores already.
+    :raises BadDumpLine: a field is missing, or of the wrong type or value.
+    """
+    if type(fields) is not list or len(fields) != 6:
+        raise BadDumpLine(f"game {game_id}: not an index entry")
+    kind, status, players, doc, clock, deadline = fields
     if (
         not events
         or kind not in KINDS
@@ -129,4 +160,5 @@ def copied_game(line: str) -> CopiedGame:
         head_of(events),
         clock,
         deadline,
+        unchanged,
     )

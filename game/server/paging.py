@@ -30,8 +30,9 @@ log = Logger(namespace="replgame.paging")
 
 #: Tree nodes one PeerTree may ask for.
 MAX_TREE_PREFIXES = 256
-#: Room left in a PeerHistories page for an answer's own fields (id, kind, heads).
-_RECORD_FIELDS = 300
+#: Room left in a PeerHistories page for an answer's own fields (id, kind,
+#: heads, index entry).
+_RECORD_FIELDS = 500
 
 _TREE_PREFIX = re.compile(f"[0-9a-f]{{0,{TREE_DEPTH - 1}}}")
 _BUCKET = re.compile(f"[0-9a-f]{{{TREE_DEPTH}}}")
@@ -175,6 +176,14 @@ def histories_page(replica: Replica, requests: list[HistoryRequest]) -> list[str
                 budget = p.LIST_BUDGET - size - _RECORD_FIELDS
                 history = history_answer(game, request.since, request.head, budget, embedded=True)
                 record = {"id": game_id, **history}
+                if record["complete"]:
+                    # What this replica's index says of it: a catch-up that
+                    # adopts this history may store it without replaying it.
+                    entry = replica.index[game_id]
+                    record["entry"] = dumps.entry_fields(
+                        entry.kind, entry.status, entry.players, entry.doc_sha, entry.clock,
+                        entry.deadline,
+                    )  # fmt: skip
                 if not record["complete"] and lines:
                     break  # the rest of the page is too small: asked again
         line = canonical_json(record)

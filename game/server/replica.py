@@ -611,7 +611,9 @@ class Replica:
             self._account(game_id, old, entry)
             if entry.deadline is not None:
                 self.on_deadline(game_id, entry.deadline)
-            changes += [(event_key(game_id, n), text) for n, text in enumerate(events)]
+            changes += [
+                (event_key(game_id, n), events[n]) for n in range(copied.unchanged, len(events))
+            ]
             changes += [
                 (event_key(game_id, n), DELETE)
                 for n in range(len(events), old.version if old is not None else 0)

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Coroutine, Iterable
+from collections.abc import Callable, Coroutine, Iterable
 from typing import Any, TypeVar
 
 import attrs
@@ -131,8 +131,13 @@ class Synchronizer:
         links: dict[int, PeerLink],
         clock: IReactorTime,
         catchup_timeout: float,
+        serving: Callable[[], bool] = lambda: True,
     ) -> None:
         self.replica = replica
+        #: Whether the server serves clients: until it does, no game has a
+        #: watcher, and a catch-up stores the winning histories as the
+        #: peer's index describes them, replayed only when first read.
+        self.serving = serving
         self.links = links
         self.clock = clock
         self.catchup_timeout = catchup_timeout
@@ -190,14 +195,26 @@ class Synchronizer:
     def _bytes_received(self) -> int:
         return sum(link.bytes_received for link in self.links.values())
 
-    async def _settle(self, game_id: str, peers: list[History]) -> SyncStats:
+    async def _settle(
+        self,
+        game_id: str,
+        peers: list[History],
+        entries: list[list[Any] | None] | None = None,
+    ) -> SyncStats:
         """Decide between our history of a game and the peers' ones, and adopt the winner.
 
         :param peers: each peer's history, ``()`` if it lacks the game,
             ``None`` if it could not answer.
+        :param entries: each peer's index entry for its history
+            (:func:`dumps.entry_fields`), where it sent one: the winner is
+            then stored without a replay (see :attr:`serving`).
         """
         # The local history may have moved while we asked: decide on the current one.
-        own = self._own_history(game_id)
+        if entries is not None:
+            stored = self._stored_history(game_id)
+            own, damaged = stored or (), stored is None and game_id in self.replica.index
+        else:
+            own, damaged = self._own_history(game_id), False
         decision = forks.resolve(own, peers)
         stats = SyncStats()
         if decision.history is None:
@@ -209,12 +226,25 @@ class Synchronizer:
                 version=(decision.fork_at or 0) + 1,
             )
             return stats
-        if decision.history == own and not self.replica.is_damaged(game_id):
+        unchanged = decision.history == own and not damaged
+        if unchanged and (entries is not None or not self.replica.is_damaged(game_id)):
             return stats
         common = _common_prefix(own, decision.history)
+        entry = next(
+            (
+                fields
+                for history, fields in zip(peers, entries or [], strict=False)
+                if fields is not None and history == decision.history
+            ),
+            None,
+        )
         try:
-            await self.replica.adopt(game_id, decision.history)
-        except InvalidEvent as error:
+            if entry is not None and not damaged:
+                copied = dumps.with_entry(game_id, decision.history, entry, common)
+                await self.replica.adopt_copied([copied])
+            else:
+                await self.replica.adopt(game_id, decision.history)
+        except (InvalidEvent, dumps.BadDumpLine) as error:
             log.error(
                 "refusing a history of game {game_id} that does not replay: {error}",
                 game_id=game_id,
@@ -242,6 +272,18 @@ class Synchronizer:
                 discarded=json.dumps([json.loads(event) for event in own[common:]]),
             )
         return stats
+
+    def _stored_history(self, game_id: str) -> tuple[str, ...] | None:
+        """Our event texts of a game, checked against its index entry's
+        head but not replayed; ``()`` if we lack it, ``None`` if damaged."""
+        if game_id not in self.replica.index:
+            return ()
+        events = self.replica.stored_history(game_id)
+        if events is None:
+            log.error("stored game {game_id!r} is damaged; repairing it from the peers",
+                      game_id=game_id)  # fmt: skip
+            return None
+        return tuple(events)
 
     def _own_history(self, game_id: str) -> tuple[str, ...]:
         try:
@@ -313,20 +355,35 @@ class Synchronizer:
         for game_id in mine:
             self._reconciling[game_id] = []
         try:
-            owns = {game_id: self._own_history(game_id) for game_id in mine}
+            trusted = not self.serving()
+            owns = {
+                game_id: (self._stored_history(game_id) or ())
+                if trusted
+                else self._own_history(game_id)
+                for game_id in mine
+            }
             links = list(self.links.values())
             fetched = await _each(
                 [_deferred(self._fetch_histories(link, mine, owns)) for link in links]
             )
             found: list[dict[str, History]] = []
+            entries: list[dict[str, list[Any]]] = []
             for outcome, link in zip(fetched, links, strict=True):
                 if isinstance(outcome, Failure):
                     _log_unreachable(outcome.value, link, f"{len(mine)} games")
                     found.append({})
+                    entries.append({})
                 else:
-                    found.append(outcome)
+                    found.append(outcome[0])
+                    entries.append(outcome[1])
             settling = [
-                _deferred(self._settle(game_id, [histories.get(game_id) for histories in found]))
+                _deferred(
+                    self._settle(
+                        game_id,
+                        [histories.get(game_id) for histories in found],
+                        [sent.get(game_id) for sent in entries] if trusted else None,
+                    )
+                )
                 for game_id in mine
             ]
         except Exception:
@@ -352,16 +409,18 @@ class Synchronizer:
 
     async def _fetch_histories(
         self, link: PeerLink, game_ids: list[str], owns: dict[str, tuple[str, ...]]
-    ) -> dict[str, History]:
+    ) -> tuple[dict[str, History], dict[str, list[Any]]]:
         """A peer's histories of many games (PeerHistories, then PeerEvents for
         the few a batch answer does not settle).
 
         :returns: ``{game_id: history}``: ``()`` if the peer lacks the game,
-            ``None`` if it cannot send it.
+            ``None`` if it cannot send it; and the peer's index entries of
+            the histories its PeerHistories answer held whole.
         """
         if not link.ready:
             raise Unreachable(link.peer_id)
         found: dict[str, History] = {}
+        entries: dict[str, list[Any]] = {}
         one_by_one: list[str] = []
         remaining = list(game_ids)
         while remaining:
@@ -391,6 +450,8 @@ class Synchronizer:
                     one_by_one.append(game_id)
                 else:
                     found[game_id] = history
+                    if history and "entry" in record:
+                        entries[game_id] = record["entry"]
             if not answered:
                 raise Unreachable(f"server {link.peer_id} answered an empty PeerHistories")
             remaining = remaining[answered:]
@@ -400,7 +461,7 @@ class Synchronizer:
             except Exception as error:
                 _log_unreachable(error, link, game_id)
                 found[game_id] = None
-        return found
+        return found, entries
 
     # -- finding what differs ------------------------------------------------
 

@@ -225,6 +225,11 @@ class EventsTests(PagingCase):
 
 
 class HistoriesTests(PagingCase):
+    def entry(self, game_id: str) -> list[Any]:
+        """What a complete history's record says of the sender's index entry."""
+        entry = self.replica.index[game_id]
+        return [entry.kind, entry.status, list(entry.players), entry.doc_sha.hex(), "", None]
+
     def test_answer_as_peer_events_does(self) -> None:
         self.server.seed_game("g1", moves=["4", "4"])
         self.server.seed_game("g2")
@@ -237,7 +242,7 @@ class HistoriesTests(PagingCase):
         ]
         lines = [f"{game_id} {since} {head.hex()}" for game_id, since, head in asked]
         expected = [
-            {"id": game_id, **self.events(game_id, since, head)}
+            {"id": game_id, **self.events(game_id, since, head), "entry": self.entry(game_id)}
             for game_id, since, head in asked[:3]
         ]
         self.assertEqual(

@@ -19,7 +19,7 @@ from game import protocol as p
 from game.server import dumps, sync
 from game.server.commit import GroupCommitter
 from game.server.gamelog import MOVE, Command, GameLog
-from game.server.replica import DamagedGame, IndexEntry, Replica
+from game.server.replica import DamagedGame, IndexEntry, Replica, bucket_of
 from game.server.storage import Storage
 from game.server.sync import Synchronizer
 from tests.server.helpers import (
@@ -123,6 +123,62 @@ class CatchUpTests(ConnectionTestCase):
             # Two batches of at most 100 games: one PeerHistories each, no PeerEvents.
             self.assertEqual(link.calls.count("PeerHistories"), 2)
             self.assertNotIn("PeerEvents", link.calls)
+
+    def test_before_serving_the_winners_are_stored_without_a_replay(self) -> None:
+        """A start-up catch-up (no client served yet, so no watcher) stores
+        the peers' histories as their index entries describe them; the games
+        read back afterwards replay to exactly those entries."""
+        self.sync.serving = lambda: False
+        for n in range(120):
+            self.seed_everywhere(f"g{n:03}", moves=["4"])
+        for n in range(0, 120, 2):
+            self.play((2, 3), f"g{n:03}", "3")
+        for n in range(110, 120):
+            self.local.replica.apply(f"g{n:03}", Command(MOVE, 3, TOKEN_B, move="1"))
+            self.local.clock.advance(0)
+        self.servers[2].seed_game("new")
+        self.servers[3].seed_game("new")
+        replays: list[str] = []
+        from_events = GameLog.from_events.__func__  # type: ignore[attr-defined]
+        self.patch(
+            GameLog,
+            "from_events",
+            classmethod(lambda cls, game_id, events: (replays.append(game_id),
+                                                      from_events(cls, game_id, events))[1]),
+        )  # fmt: skip
+        self.local.replica._cache.clear()
+        stats = self.wait(self.sync.catch_up_with(self.links[2]))
+        self.assertEqual(replays, [])
+        self.assertEqual((stats.games, stats.forks), (60 + 1, 5))  # 5 of the 60 fork
+        self.assert_converged()
+        self.assertGreater(len(replays), 100)  # read back: replayed and checked then
+
+    def test_differing_leaves_many_a_round_trip(self) -> None:
+        for n in range(600):
+            self.seed_everywhere(f"g{n:03}")
+        for n in range(0, 600, 2):
+            self.play((2, 3), f"g{n:03}", "3")
+        differing = self.wait(self.sync.differing_games(self.links[2]))
+        self.assertEqual(differing, {f"g{n:03}" for n in range(0, 600, 2)})
+        # About 300 differing leaves: two PeerBuckets (256 leaves each), no PeerBucket.
+        self.assertEqual(self.links[2].calls.count("PeerBuckets"), 2)
+        self.assertNotIn("PeerBucket", self.links[2].calls)
+
+    def test_a_leaf_bigger_than_a_page_is_paged(self) -> None:
+        seen: dict[str, str] = {}
+        n = 0
+        while bucket_of(f"x{n}") not in seen:  # two ids in one leaf: found by trying names
+            seen[bucket_of(f"x{n}")] = f"x{n}"
+            n += 1
+        pair = [seen[bucket_of(f"x{n}")], f"x{n}"]
+        for game_id in pair:
+            self.seed_everywhere(game_id)
+        self.play((2, 3), pair[1], "3")
+        self.patch(p, "LIST_BUDGET", len(f"{pair[1]} 3 {'0' * 64}") + 2)  # one game a page
+        differing = self.wait(self.sync.differing_games(self.links[2]))
+        self.assertEqual(differing, {pair[1]})
+        self.assertEqual(self.links[2].calls.count("PeerBuckets"), 1)  # answered none
+        self.assertEqual(self.links[2].calls.count("PeerBucket"), 2)  # two pages of one
 
     def test_long_histories_take_several_pages(self) -> None:
         line = long_checkers_line(300)
