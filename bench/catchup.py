@@ -59,6 +59,9 @@ MISSED = (100, 10_000)
 #: Issue targets for 100 missed moves among 100,000 games.
 TARGET_SECONDS = 1.0
 TARGET_BYTES = 0.02
+#: Issue 15's targets at 100,000 stored games: a rebuild, and 10,000 missed games.
+TARGET_COPY_SECONDS = 10.0
+TARGET_CATCH_UP_SECONDS = 3.0
 #: Games moved on at once while server 3 is down.
 IN_FLIGHT = 100
 
@@ -327,16 +330,29 @@ async def run(
             datasets.remove()
         shutil.rmtree(root, ignore_errors=True)
     results["missed"] = list(missed)
-    big, small = str(max(sizes)), min(missed)
-    if big == "100000" and small == 100:
-        cell = results["sizes"][big]["missed"][str(small)]
-        results["targets"] = {
-            "100 of 100,000: serving < 1 s": cell["seconds"] < TARGET_SECONDS,
-            "100 of 100,000: bytes < 2% of copy": cell["bytes_ratio"] < TARGET_BYTES,
-        }
-    else:
-        results["targets"] = {}
+    results["targets"] = targets(results, sizes, missed)
     return results
+
+
+def targets(
+    results: dict[str, Any], sizes: tuple[int, ...], missed: tuple[int, ...]
+) -> dict[str, bool]:
+    """The issue's targets, judged at 100,000 stored games (none at other sizes)."""
+    if max(sizes) != 100_000:
+        return {}
+    big = results["sizes"]["100000"]
+    found: dict[str, bool] = {}
+    if 100 in missed:
+        cell = big["missed"]["100"]
+        found["100 of 100,000: serving < 1 s"] = cell["seconds"] < TARGET_SECONDS
+        found["100 of 100,000: bytes < 2% of copy"] = cell["bytes_ratio"] < TARGET_BYTES
+    if 10_000 in missed:
+        seconds = big["missed"]["10000"]["seconds"]
+        found["10,000 of 100,000: serving < 3 s"] = seconds < TARGET_CATCH_UP_SECONDS
+    found["100,000 whole copy: serving < 10 s"] = big["copy"]["seconds"] < TARGET_COPY_SECONDS
+    if "peer_latency" in big:
+        found["source peer's client p99 during a copy < 3x idle"] = big["peer_latency"]["holds"]
+    return found
 
 
 def summarize_size(
@@ -421,24 +437,36 @@ def render(result: dict[str, Any]) -> str:
         ),
     ]
     if result["targets"]:
-        cell = result["sizes"]["100000"]["missed"]["100"]
+        big = result["sizes"]["100000"]
+        values = {
+            "100 of 100,000: serving < 1 s": (
+                lambda: f"{big['missed']['100']['seconds']:.2f} s",
+                "< 1 s",
+            ),
+            "100 of 100,000: bytes < 2% of copy": (
+                lambda: f"{big['missed']['100']['bytes_ratio'] * 100:.3f} %",
+                "< 2 % of a whole copy",
+            ),
+            "10,000 of 100,000: serving < 3 s": (
+                lambda: f"{big['missed']['10000']['seconds']:.2f} s",
+                "< 3 s",
+            ),
+            "100,000 whole copy: serving < 10 s": (
+                lambda: f"{big['copy']['seconds']:.2f} s",
+                "< 10 s",
+            ),
+            "source peer's client p99 during a copy < 3x idle": (
+                lambda: f"{big['peer_latency']['p99_ratio']:.2f}x",
+                "< 3x",
+            ),
+        }
         lines += [
             "",
             table(
-                ["target (100 missed among 100,000)", "value", "target", "holds"],
+                ["target (exec to serving: median of rounds)", "value", "target", "holds"],
                 [
-                    [
-                        "exec to serving (median of rounds)",
-                        f"{cell['seconds']:.2f} s",
-                        "< 1 s",
-                        holds(result["targets"]["100 of 100,000: serving < 1 s"]),
-                    ],
-                    [
-                        "bytes received / whole copy",
-                        f"{cell['bytes_ratio'] * 100:.3f} %",
-                        "< 2 %",
-                        holds(result["targets"]["100 of 100,000: bytes < 2% of copy"]),
-                    ],
+                    [name, values[name][0](), values[name][1], holds(held)]
+                    for name, held in result["targets"].items()
                 ],
             ),
         ]
