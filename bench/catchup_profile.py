@@ -126,7 +126,20 @@ async def profiled_sync(cluster: Cluster, out: Path, data: Path | None) -> dict[
         "seconds_profiled": seconds,
         "requester": categories(pstats.Stats(str(own))),
         "peers": peers,
+        "requester_top": top_functions(pstats.Stats(str(own))),
+        "peer_top": {i: top_functions(pstats.Stats(str(out / f"peer-{i}.prof"))) for i in (1, 2)},
     }
+
+
+def top_functions(stats: pstats.Stats, count: int = 12) -> list[list[Any]]:
+    """``[own seconds, calls, function]`` of the costliest functions, waiting left out."""
+    table: dict[tuple[str, int, str], Any] = stats.stats  # type: ignore[attr-defined]
+    rows = [
+        [round(tottime, 3), calls, f"{filename.rsplit('site-packages/', 1)[-1]}:{line}:{name}"]
+        for (filename, line, name), (_, calls, tottime, _, _) in table.items()
+        if "epoll" not in name
+    ]
+    return sorted(rows, reverse=True)[:count]
 
 
 async def _probe(

@@ -200,6 +200,7 @@ class Synchronizer:
         game_id: str,
         peers: list[History],
         entries: list[list[Any] | None] | None = None,
+        known: tuple[bytes, tuple[str, ...]] | None = None,
     ) -> SyncStats:
         """Decide between our history of a game and the peers' ones, and adopt the winner.
 
@@ -208,10 +209,12 @@ class Synchronizer:
         :param entries: each peer's index entry for its history
             (:func:`dumps.entry_fields`), where it sent one: the winner is
             then stored without a replay (see :attr:`serving`).
+        :param known: our head and history of the game when the peers were
+            asked, not read again if the head is still that.
         """
         # The local history may have moved while we asked: decide on the current one.
         if entries is not None:
-            stored = self._stored_history(game_id)
+            stored = self._stored_history(game_id, known)
             own, damaged = stored or (), stored is None and game_id in self.replica.index
         else:
             own, damaged = self._own_history(game_id), False
@@ -273,11 +276,20 @@ class Synchronizer:
             )
         return stats
 
-    def _stored_history(self, game_id: str) -> tuple[str, ...] | None:
+    def _stored_history(
+        self, game_id: str, known: tuple[bytes, tuple[str, ...]] | None = None
+    ) -> tuple[str, ...] | None:
         """Our event texts of a game, checked against its index entry's
-        head but not replayed; ``()`` if we lack it, ``None`` if damaged."""
-        if game_id not in self.replica.index:
+        head but not replayed; ``()`` if we lack it, ``None`` if damaged.
+
+        :param known: ``(head, events)`` read before: the events, if the
+            game's head is still that.
+        """
+        entry = self.replica.index.get(game_id)
+        if entry is None:
             return ()
+        if known is not None and known[0] == entry.head:
+            return known[1]
         events = self.replica.stored_history(game_id)
         if events is None:
             log.error("stored game {game_id!r} is damaged; repairing it from the peers",
@@ -362,6 +374,11 @@ class Synchronizer:
                 else self._own_history(game_id)
                 for game_id in mine
             }
+            known = {
+                game_id: (self.replica.index[game_id].head, owns[game_id])
+                for game_id in mine
+                if trusted and owns[game_id]
+            }
             links = list(self.links.values())
             fetched = await _each(
                 [_deferred(self._fetch_histories(link, mine, owns)) for link in links]
@@ -382,6 +399,7 @@ class Synchronizer:
                         game_id,
                         [histories.get(game_id) for histories in found],
                         [sent.get(game_id) for sent in entries] if trusted else None,
+                        known.get(game_id),
                     )
                 )
                 for game_id in mine
