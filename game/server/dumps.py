@@ -29,6 +29,7 @@ import attrs
 from game.protocol import STATUSES, check_game_id
 from game.rules import KINDS
 from game.server.events import EMPTY_HEAD, canonical_json, chain
+from game.server.replica import Copy, IndexEntry, bucket_of, leaf_value
 
 _HEX64 = re.compile(r"[0-9a-f]{64}")
 
@@ -55,6 +56,16 @@ class CopiedGame:
     deadline: int | None
     #: Events this replica stores already (a catch-up): not written again.
     unchanged: int = 0
+
+    def as_copy(self) -> Copy:
+        """What :meth:`Replica.adopt_copied` stores: the peer's entry, with
+        the head, bucket and leaf computed here."""
+        entry = IndexEntry(
+            self.kind, self.status, self.players, len(self.events), self.doc_sha, self.head,
+            bucket_of(self.game_id), leaf_value(self.game_id, self.head), self.clock,
+            self.deadline,
+        )  # fmt: skip
+        return (self.game_id, entry, self.events, self.unchanged)
 
 
 def head_of(events: list[str] | tuple[str, ...]) -> bytes:

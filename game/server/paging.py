@@ -109,7 +109,7 @@ def stored_history(replica: Replica, game_id: str) -> GameLog | StoredHistory | 
     :returns: ``None`` if this replica lacks the game.
     :raises DamagedGame: the stored events do not match the index entry.
     """
-    cached = replica._cache.get(game_id)
+    cached = replica.cached_game(game_id)
     if cached is not None:
         return cached
     entry = replica.index.get(game_id)

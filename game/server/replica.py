@@ -15,7 +15,7 @@ import bisect
 import hashlib
 import json
 from collections import Counter, OrderedDict
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any, Final, NamedTuple
 
 from twisted.internet.defer import Deferred
@@ -26,11 +26,12 @@ from game import errors as wire
 from game.protocol import LIST_BUDGET
 from game.server import gamelog
 from game.server.commit import GroupCommitter
-from game.server.dumps import CopiedGame, head_of
 from game.server.gamelog import Command, Event, GameLog, InvalidEvent
 from game.server.moveclocks import clocks_json, move_clocks
 from game.server.storage import DELETE, FORMAT, Storage, StorageError
 
+#: A game copied from a peer: id, index entry, event texts, events stored already.
+Copy = tuple[str, "IndexEntry", Sequence[str], int]
 #: Depth (hex digits of SHA-256 of the game id) of the anti-entropy tree's leaves.
 TREE_DEPTH: Final = 4
 CACHE_SIZE: Final = 4096
@@ -371,12 +372,12 @@ class Replica:
             events.append(text)
         return events
 
-    def stored_history(self, game_id: str) -> list[str] | None:
-        """A known game's event texts for a peer, checked against its index
-        entry's version and head but not replayed (a rebuild's PeerDump).
+    def cached_game(self, game_id: str) -> GameLog | None:
+        return self._cache.get(game_id)  # checked when it was read
 
-        :returns: ``None`` if the stored copy is damaged (never sent).
-        """
+    def stored_history(self, game_id: str) -> list[str] | None:
+        """A known game's event texts, checked against its index entry's
+        version and head, not replayed; ``None`` if they do not match."""
         game = self._cache.get(game_id)
         if game is not None:
             return game.event_json
@@ -385,9 +386,10 @@ class Replica:
             events = self._stored_events(game_id)
         except InvalidEvent:
             return None
-        if len(events) != entry.version or head_of(events) != entry.head:
-            return None
-        return events
+        head = gamelog.EMPTY_HEAD
+        for text in events:
+            head = gamelog.chain(head, text)
+        return events if len(events) == entry.version and head == entry.head else None
 
     def is_damaged(self, game_id: str) -> bool:
         """Whether the stored copy of a known game fails its check."""
@@ -573,52 +575,15 @@ class Replica:
             return self._store(game, unchanged=self.index[game_id].version)
         return self._store(GameLog.from_events(game_id, list(events)))
 
-    def adopt_copied(self, games: list[CopiedGame]) -> Deferred[None]:
-        """Store games copied whole from a peer (a rebuild), in one commit,
-        without replaying them: their index entries are the peer's, with
-        the head, bucket and leaf computed here (see :mod:`game.server.dumps`).
-
-        Every game read back is replayed and checked against its entry
-        (:meth:`game`), so one whose events do not replay to that entry is
-        found damaged on first use and repaired from the peers.  No
-        ``on_change``: a rebuilding server serves no client, so no game has
-        a watcher (and a document would take a replay).
+    def adopt_copied(self, copies: list[Copy]) -> Deferred[None]:
+        """Store games copied from a peer in one commit, unreplayed (see
+        :mod:`game.server.dumps`; :meth:`game` checks them when read).  No
+        ``on_change``: only a server that serves no client yet copies games.
         """
         changes: list[tuple[str, object]] = []
-        for copied in games:
-            game_id = copied.game_id
-            events = copied.events
-            entry = IndexEntry(
-                copied.kind,
-                copied.status,
-                copied.players,
-                len(events),
-                copied.doc_sha,
-                copied.head,
-                bucket_of(game_id),
-                leaf_value(game_id, copied.head),
-                copied.clock,
-                copied.deadline,
-            )
-            old = self.index.get(game_id)
-            self.index[game_id] = entry
-            if old is None:
-                if not self.sorted_ids or game_id > self.sorted_ids[-1]:
-                    self.sorted_ids.append(game_id)  # a rebuild copies in id order
-                else:
-                    bisect.insort(self.sorted_ids, game_id)
+        for game_id, entry, events, unchanged in copies:
             self._cache.pop(game_id, None)
-            self._account(game_id, old, entry)
-            if entry.deadline is not None:
-                self.on_deadline(game_id, entry.deadline)
-            changes += [
-                (event_key(game_id, n), events[n]) for n in range(copied.unchanged, len(events))
-            ]
-            changes += [
-                (event_key(game_id, n), DELETE)
-                for n in range(len(events), old.version if old is not None else 0)
-            ]
-            changes.append((_INDEX_KEY + game_id, entry.to_record()))
+            changes += self._stage_entry(game_id, entry, events, unchanged)
         if not changes:
             return self.committer.after_pending()
 
@@ -666,18 +631,24 @@ class Replica:
     ) -> tuple[list[tuple[str, object]], list[tuple[str, str]]]:
         """A game's change in memory (index, sums, cache), and its rows to
         write: ``(changes, [(game id, document)])``."""
-        game_id = game.game_id
+        changes = self._stage_entry(game.game_id, IndexEntry.of(game), game.event_json, unchanged)
+        self._remember(game)
+        return changes, [(game.game_id, game.document())]
+
+    def _stage_entry(
+        self, game_id: str, entry: IndexEntry, event_json: Sequence[str], unchanged: int
+    ) -> list[tuple[str, object]]:
+        """A game's new entry in memory (index, sums), and its rows to write."""
         old = self.index.get(game_id)
-        entry = IndexEntry.of(game)
         self.index[game_id] = entry
         if old is None:
-            bisect.insort(self.sorted_ids, game_id)
+            if not self.sorted_ids or game_id > self.sorted_ids[-1]:
+                self.sorted_ids.append(game_id)  # a rebuild copies in id order
+            else:
+                bisect.insort(self.sorted_ids, game_id)
         self._account(game_id, old, entry)
         if entry.deadline is not None:
             self.on_deadline(game_id, entry.deadline)
-        self._remember(game)
-        document = game.document()
-        event_json = game.event_json
         changes: list[tuple[str, object]] = [
             (event_key(game_id, n), event_json[n]) for n in range(unchanged, len(event_json))
         ]
@@ -687,7 +658,7 @@ class Replica:
             for n in range(len(event_json), old.version if old is not None else 0)
         ]
         changes.append((_INDEX_KEY + game_id, entry.to_record()))
-        return changes, [(game_id, document)]
+        return changes
 
     def _write(
         self, changes: list[tuple[str, object]], changed: list[tuple[str, str]]

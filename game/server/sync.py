@@ -40,23 +40,26 @@ from game.protocol import (
     MAX_HISTORIES,
     PeerBucket,
     PeerBuckets,
-    PeerDump,
     PeerEvents,
     PeerHistories,
     PeerTree,
 )
-from game.server import dumps, forks
-from game.server.dumps import CopiedGame
-from game.server.gamelog import EMPTY_HEAD, InvalidEvent, chain
+from game.server import dumps, forks, rebuild
+from game.server.gamelog import InvalidEvent
+from game.server.histories import (
+    History,
+    Unsettled,
+    common_prefix,
+    head_hex,
+    heads_of,
+    history_from,
+)
 from game.server.peers import PeerLink
 from game.server.replica import TREE_DEPTH, DamagedGame, Replica
 
 log = Logger(namespace="replgame.sync")
 
 _T = TypeVar("_T")
-#: A peer's history of a game: ``()`` if it lacks the game, ``None`` if it
-#: could not answer.
-History = tuple[str, ...] | None
 
 #: Tree nodes asked for in one PeerTree request (16 children each).
 TREE_BATCH = 200
@@ -66,8 +69,6 @@ BUCKETS_PARALLEL = 4
 BATCHES_PARALLEL = 3
 #: Pages fetched for one game before giving up on a history that keeps moving.
 MAX_PAGES = 100
-#: PeerDump pages (about 60 kB each) a rebuild stores in one commit.
-COPY_PAGES_PER_COMMIT = 16
 
 
 class Unreachable(Exception):
@@ -232,7 +233,7 @@ class Synchronizer:
         unchanged = decision.history == own and not damaged
         if unchanged and (entries is not None or not self.replica.is_damaged(game_id)):
             return stats
-        common = _common_prefix(own, decision.history)
+        common = common_prefix(own, decision.history)
         entry = next(
             (
                 fields
@@ -244,7 +245,7 @@ class Synchronizer:
         try:
             if entry is not None and not damaged:
                 copied = dumps.with_entry(game_id, decision.history, entry, common)
-                await self.replica.adopt_copied([copied])
+                await self.replica.adopt_copied([copied.as_copy()])
             else:
                 await self.replica.adopt(game_id, decision.history)
         except (InvalidEvent, dumps.BadDumpLine) as error:
@@ -315,7 +316,7 @@ class Synchronizer:
         if not link.ready:
             raise Unreachable(link.peer_id)
         history = list(own)
-        heads = _heads(history)
+        heads = heads_of(history)
         since = len(history)
         for _ in range(MAX_PAGES):
             try:
@@ -338,7 +339,7 @@ class Synchronizer:
                 if heads[start].hex() == answer["head"]:
                     return tuple(history[:start])
                 history, since = [], 0
-                heads = _heads(history)
+                heads = heads_of(history)
                 continue
             elif start == 0:  # the peer's history differs early: it sent it all
                 history = list(events)
@@ -346,7 +347,7 @@ class Synchronizer:
                 raise Unreachable(f"server {link.peer_id} answered start {start} for {since}")
             if answer["complete"]:
                 return tuple(history)
-            heads = _heads(history)
+            heads = heads_of(history)
             since = len(history)
         raise Unreachable(f"server {link.peer_id}: game {game_id} did not settle")
 
@@ -443,7 +444,9 @@ class Synchronizer:
         remaining = list(game_ids)
         while remaining:
             asked = remaining[:MAX_HISTORIES]
-            lines = [f"{game_id} {len(owns[game_id])} {_head(owns[game_id])}" for game_id in asked]
+            lines = [
+                f"{game_id} {len(owns[game_id])} {head_hex(owns[game_id])}" for game_id in asked
+            ]
             try:
                 answer = await link.call(PeerHistories, timeout=self.catchup_timeout, games=lines)
             except PEER_DOWN:
@@ -463,8 +466,8 @@ class Synchronizer:
                 if record.get("id") != game_id:
                     raise Unreachable(f"server {link.peer_id} answered PeerHistories out of order")
                 answered += 1
-                history = _history_from(record, owns[game_id])
-                if isinstance(history, _Unsettled):
+                history = history_from(record, owns[game_id])
+                if isinstance(history, Unsettled):
                     one_by_one.append(game_id)
                 else:
                     found[game_id] = history
@@ -626,13 +629,8 @@ class Synchronizer:
         return _deferred(self._rebuild_from(link))
 
     async def _rebuild_from(self, link: PeerLink) -> SyncStats:
-        """Copy page after page; the next page is on its way while this one
-        is checked and staged, and the pages of about a megabyte share one
-        commit.  Games are committed in id order, so a rebuild cut short
-        resumes after the last game it holds."""
         started = time.monotonic()
         received = link.bytes_received
-        stats = SyncStats()
         after = self.replica.sorted_ids[-1] if self.replica.sorted_ids else ""
         if after:
             log.info(
@@ -642,38 +640,19 @@ class Synchronizer:
                 after=after,
                 games=len(self.replica.sorted_ids),
             )
-        request: Deferred[dict[str, Any]] | None = self._dump(link, after)
-        batch: list[CopiedGame] = []
-        pages = 0
-        written: Deferred[None] = defer.succeed(None)
-        while request is not None:
-            answer = await request
-            previous, after = after, answer["next"]
-            request = self._dump(link, after) if after else None
-            for line in answer["games"]:
-                copied, game_id = await self._copied_or_fetched(link, line, batch)
-                if game_id is None:
-                    continue
-                if game_id <= previous:
-                    raise Unreachable(f"server {link.peer_id} sent PeerDump out of order")
-                previous = game_id
-                if copied is not None:
-                    batch.append(copied)
-                    events = len(copied.events)
-                else:
-                    events = self.replica.index[game_id].version
-                stats.games += 1
-                stats.events += events
-                self.events_adopted += events
-            pages += 1
-            if pages % COPY_PAGES_PER_COMMIT == 0 or request is None:
-                await written  # the commit before: fails here if it failed
-                written = self.replica.adopt_copied(batch)
-                batch = []
-        await written
+        copy = rebuild.Rebuild(
+            self.replica,
+            link,
+            self.catchup_timeout,
+            lambda game_id: self._fetch_history(link, game_id, ()),
+        )
+        try:
+            await copy.run(after)
+        finally:
+            self.events_adopted += copy.events
+        stats = SyncStats(games=copy.games, events=copy.events, sources={link.peer_id})
         stats.bytes = link.bytes_received - received
         stats.seconds = time.monotonic() - started
-        stats.sources = {link.peer_id}
         log.info(
             "rebuilt {games} game(s) ({events} events) from server {peer_id}: "
             "{bytes} bytes received in {seconds:.3f} s",
@@ -684,42 +663,6 @@ class Synchronizer:
             seconds=stats.seconds,
         )
         return stats
-
-    def _dump(self, link: PeerLink, after: str) -> Deferred[dict[str, Any]]:
-        answer: Deferred[dict[str, Any]] = link.call(
-            PeerDump, timeout=self.catchup_timeout, after=after
-        )
-        return answer
-
-    async def _copied_or_fetched(
-        self, link: PeerLink, line: str, batch: list[CopiedGame]
-    ) -> tuple[CopiedGame | None, str | None]:
-        """One PeerDump line: the checked game to store, or (a game too big
-        for a line) the game fetched with PeerEvents, replayed and stored
-        after the games before it.
-
-        :returns: ``(copied, game_id)``; ``(None, game_id)`` for a fetched
-            game; ``(None, None)`` for a line refused (logged).
-        """
-        try:
-            if not dumps.is_more(line):
-                copied = dumps.copied_game(line)
-                return copied, copied.game_id
-            game_id = str(json.loads(line)["id"])
-            events = await self._fetch_history(link, game_id, ())
-            # Stored after the games before it, so that the ids stay in order on disk.
-            earlier, batch[:] = list(batch), []
-            await self.replica.adopt_copied(earlier)
-            await self.replica.adopt(game_id, events)
-            return None, game_id
-        except (InvalidEvent, ValueError, KeyError, TypeError) as error:
-            log.error(
-                "server {peer_id} sent a game that does not replay ({line:.80}): {error}",
-                peer_id=link.peer_id,
-                line=line,
-                error=str(error),
-            )
-            return None, None
 
 
 def _deferred(coroutine: Coroutine[Deferred[Any], Any, _T]) -> Deferred[_T]:
@@ -741,49 +684,6 @@ async def _all_or_first_failure(deferreds: list[Deferred[None]]) -> None:
         error.subFailure.raiseException()
 
 
-class _Unsettled:
-    """What :func:`_history_from` answers when one PeerHistories answer is not enough."""
-
-
-_UNSETTLED = _Unsettled()
-
-
-def _history_from(record: dict[str, Any], own: tuple[str, ...]) -> History | _Unsettled:
-    """A peer's history from its PeerHistories answer about a game, as
-    :meth:`Synchronizer._fetch_history` reads its first PeerEvents answer.
-
-    :returns: the history (``()`` if the peer lacks the game), ``None`` if
-        the peer cannot send it, or :data:`_UNSETTLED` if it takes more
-        (paged, or a history that parts from ours before where we asked).
-    """
-    if record.get("unknown"):
-        return ()
-    if record.get("unavailable"):
-        return None
-    since = len(own)
-    start, version, events = record["start"], record["version"], record["events"]
-    if start == since:  # the peer's history extends ours
-        history = [*own, *events]
-    elif start == version < since:  # the peer is behind, perhaps on our line
-        if _heads(list(own[: start + 1]))[start].hex() == record["head"]:
-            return own[:start]
-        return _UNSETTLED
-    elif start == 0:  # the peer's history differs early: it sent it all
-        history = list(events)
-    else:
-        return _UNSETTLED
-    if not record["complete"]:
-        return _UNSETTLED
-    return tuple(str(event) for event in history)
-
-
-def _head(events: tuple[str, ...]) -> str:
-    head = EMPTY_HEAD
-    for event in events:
-        head = chain(head, event)
-    return head.hex()
-
-
 def _log_unreachable(error: BaseException | None, link: PeerLink, what: str) -> None:
     if not isinstance(error, PEER_DOWN):
         log.warn(
@@ -792,19 +692,3 @@ def _log_unreachable(error: BaseException | None, link: PeerLink, what: str) -> 
             peer_id=link.peer_id,
             error=str(error),
         )
-
-
-def _heads(events: list[str]) -> list[bytes]:
-    heads = [EMPTY_HEAD]
-    for event in events:
-        heads.append(chain(heads[-1], event))
-    return heads
-
-
-def _common_prefix(a: tuple[str, ...], b: tuple[str, ...]) -> int:
-    length = 0
-    for left, right in zip(a, b, strict=False):
-        if left != right:
-            break
-        length += 1
-    return length

@@ -16,7 +16,7 @@ from twisted.protocols import amp
 from twisted.trial.unittest import SynchronousTestCase
 
 from game import protocol as p
-from game.server import dumps, sync
+from game.server import dumps, rebuild
 from game.server.commit import GroupCommitter
 from game.server.gamelog import MOVE, Command, GameLog
 from game.server.replica import DamagedGame, IndexEntry, Replica, bucket_of
@@ -363,7 +363,7 @@ class RebuildTests(SynchronousTestCase):
         commits = self.storage.commits
         self.rebuild()
         self.assertEqual(self.storage.commits, commits + 1)  # 3 pages, one batch
-        self.patch(sync, "COPY_PAGES_PER_COMMIT", 1)
+        self.patch(rebuild, "COPY_PAGES_PER_COMMIT", 1)
         self.replica.sorted_ids.clear()  # copy them again, a page a commit
         self.replica.index.clear()
         commits = self.storage.commits
@@ -376,7 +376,7 @@ class RebuildTests(SynchronousTestCase):
     def test_a_rebuild_cut_off_keeps_whole_batches_in_id_order(self) -> None:
         """A peer lost after two pages: what is on disk is the first pages'
         games, in order, and a new rebuild from a reopened database resumes."""
-        self.patch(sync, "COPY_PAGES_PER_COMMIT", 1)
+        self.patch(rebuild, "COPY_PAGES_PER_COMMIT", 1)
         self.peer.fail_after = 2
         done = self.sync.rebuild_from(self.peer)  # type: ignore[arg-type]
         self.clock.advance(0)
