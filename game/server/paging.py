@@ -28,6 +28,10 @@ from game.server.sync import format_children
 
 log = Logger(namespace="replgame.paging")
 
+#: Bytes of one PeerDump page: half a value, so that a server feeding a
+#: rebuild never holds its reactor for long (its own clients wait at most
+#: one page's work, about a millisecond).
+DUMP_BUDGET = p.LIST_BUDGET // 2
 #: Tree nodes one PeerTree may ask for.
 MAX_TREE_PREFIXES = 256
 #: Room left in a PeerHistories page for an answer's own fields (id, kind,
@@ -232,7 +236,7 @@ def dump_page(replica: Replica, after: str) -> Page:
         if len(line.encode()) > p.LIST_BUDGET // 4:
             line = canonical_json({"id": game_id, "more": True})
         cost = len(line.encode()) + 2
-        if size + cost > p.LIST_BUDGET:
+        if size + cost > DUMP_BUDGET:
             return Page(lines, last_id)
         lines.append(line)
         size += cost

@@ -28,8 +28,8 @@ from game.server.replica import Replica
 
 log = Logger(namespace="replgame.sync")
 
-#: PeerDump pages (about 60 kB each) stored in one commit.
-COPY_PAGES_PER_COMMIT = 16
+#: PeerDump pages (about 30 kB each) stored in one commit.
+COPY_PAGES_PER_COMMIT = 32
 
 
 class OutOfOrder(Exception):
