@@ -63,8 +63,8 @@ _T = TypeVar("_T")
 
 #: Tree nodes asked for in one PeerTree request (16 children each).
 TREE_BATCH = 200
-#: PeerBuckets requests in flight at the same time.
-BUCKETS_PARALLEL = 4
+#: PeerTree (of one level), and PeerBuckets, requests in flight at the same time.
+TREE_PARALLEL = BUCKETS_PARALLEL = 4
 #: Batches of games (PeerHistories) reconciled at the same time.
 BATCHES_PARALLEL = 3
 #: Pages fetched for one game before giving up on a history that keeps moving.
@@ -135,9 +135,8 @@ class Synchronizer:
         serving: Callable[[], bool] = lambda: True,
     ) -> None:
         self.replica = replica
-        #: Whether the server serves clients: until it does, no game has a
-        #: watcher, and a catch-up stores the winning histories as the
-        #: peer's index describes them, replayed only when first read.
+        #: Until the server serves, no game has a watcher: a catch-up stores
+        #: the winners as the peers' index entries say, unreplayed till read.
         self.serving = serving
         self.links = links
         self.clock = clock
@@ -207,11 +206,9 @@ class Synchronizer:
 
         :param peers: each peer's history, ``()`` if it lacks the game,
             ``None`` if it could not answer.
-        :param entries: each peer's index entry for its history
-            (:func:`dumps.entry_fields`), where it sent one: the winner is
-            then stored without a replay (see :attr:`serving`).
-        :param known: our head and history of the game when the peers were
-            asked, not read again if the head is still that.
+        :param entries: each peer's index entry for its history, if sent
+            (:func:`dumps.entry_fields`): the winner is stored unreplayed.
+        :param known: our head and history when the peers were asked.
         """
         # The local history may have moved while we asked: decide on the current one.
         if entries is not None:
@@ -280,12 +277,9 @@ class Synchronizer:
     def _stored_history(
         self, game_id: str, known: tuple[bytes, tuple[str, ...]] | None = None
     ) -> tuple[str, ...] | None:
-        """Our event texts of a game, checked against its index entry's
-        head but not replayed; ``()`` if we lack it, ``None`` if damaged.
-
-        :param known: ``(head, events)`` read before: the events, if the
-            game's head is still that.
-        """
+        """Our event texts of a game, checked against its entry's head, not
+        replayed (``known``: ``(head, texts)`` read before, if still current);
+        ``()`` if we lack it, ``None`` if damaged."""
         entry = self.replica.index.get(game_id)
         if entry is None:
             return ()
@@ -494,21 +488,33 @@ class Synchronizer:
         differing: set[str] = set()
         frontier = [""]
         while frontier:
-            deeper: list[str] = []
-            for batch_start in range(0, len(frontier), TREE_BATCH):
-                batch = frontier[batch_start : batch_start + TREE_BATCH]
-                answer = await link.call(PeerTree, timeout=self.catchup_timeout, prefixes=batch)
-                for prefix, children in zip(batch, answer["children"], strict=True):
-                    theirs = parse_children(children)
-                    ours = self.replica.tree_children(prefix)
-                    for digit, (mine, other) in enumerate(zip(ours, theirs, strict=True)):
-                        if mine != other:
-                            deeper.append(prefix + "0123456789abcdef"[digit])
+            deeper = await self._differing_children(link, frontier)
             if deeper and len(deeper[0]) == TREE_DEPTH:
                 await self._differing_in_buckets(link, deeper, differing)
                 break
             frontier = deeper
         return differing
+
+    async def _differing_children(self, link: PeerLink, nodes: list[str]) -> list[str]:
+        """The children of these tree nodes whose digests differ from the
+        peer's: a few PeerTree requests in flight, not one at a time."""
+        batches = [nodes[start : start + TREE_BATCH] for start in range(0, len(nodes), TREE_BATCH)]
+        answers: list[list[str]] = [[] for _ in batches]
+        pending = iter(enumerate(batches))
+
+        async def ask() -> None:
+            for n, batch in pending:
+                answer = await link.call(PeerTree, timeout=self.catchup_timeout, prefixes=batch)
+                answers[n] = answer["children"]
+
+        await _all_or_first_failure([_deferred(ask()) for _ in batches[:TREE_PARALLEL]])
+        deeper: list[str] = []
+        for prefix, children in zip(nodes, (c for a in answers for c in a), strict=True):
+            ours = self.replica.tree_children(prefix)
+            for digit, (mine, other) in enumerate(zip(ours, parse_children(children), strict=True)):
+                if mine != other:
+                    deeper.append(prefix + "0123456789abcdef"[digit])
+        return deeper
 
     async def _differing_in_buckets(
         self, link: PeerLink, buckets: list[str], differing: set[str]
@@ -540,7 +546,7 @@ class Synchronizer:
                     self._compare(remaining[:answered], theirs, differing)
                     remaining = remaining[answered:]
 
-        count = (len(buckets) + MAX_BUCKETS - 1) // MAX_BUCKETS
+        count = -(-len(buckets) // MAX_BUCKETS)
         workers = [_deferred(worker()) for _ in range(min(BUCKETS_PARALLEL, count))]
         await _all_or_first_failure(workers)
 
