@@ -517,7 +517,7 @@ def render_latency(latency: dict[str, Any], games: int) -> list[str]:
 
 #: The profile of the code before this benchmark's changes (same machine,
 #: same command), shown beside the current one.
-BEFORE_PROFILE = Path(__file__).with_name("results") / "catchup-profile-before.json"
+BEFORE_PROFILE = Path(__file__).with_name("catchup-profile-before.json")
 
 
 def load_before_profile() -> dict[str, Any] | None:
