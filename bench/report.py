@@ -70,13 +70,13 @@ def _catchup_missed(cat: dict[str, Any]) -> list[str]:
     profile = cat["sizes"]["100000"].get("profile")
     if profile:
         for phase, label in (("copy", "a whole copy"), ("catch_up", "the catch-up")):
-            for side, who in (("requester", "server 3"), ("peers", "its peers")):
+            for side, who in (("requester", "server 3"), ("peers", "the peers")):
                 parts = {
                     k: v for k, v in profile[phase][side].items() if not k.startswith("waiting")
                 }
                 top = max(parts, key=lambda k: parts[k])
                 text += (
-                    f" In {label}, the largest share of {who}'s CPU is {top} "
+                    f" In {label}, the largest share of the CPU of {who} is {top} "
                     f"({parts[top]:.1f} of {sum(parts.values()):.1f} s under cProfile)."
                 )
     return [text]
