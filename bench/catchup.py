@@ -495,6 +495,17 @@ def render_latency(latency: dict[str, Any], games: int) -> list[str]:
                     f"{m['max_ms']:.1f}",
                 ]
             )
+    source = latency["source"] or 1
+    other = 3 - source
+    during = latency[f"peer_{source}"]["during"]["p99_ms"]
+    beside = latency[f"peer_{other}"]["during"]["p99_ms"]
+    share = during / max(beside, 1e-9)
+    note = f"During the copy the source's p99 is {share:.2f}x that of server {other}, which " + (
+        "serves no page: what rises with the copy is mostly the CPU that all the processes "
+        "of this one machine share, not the pages' work."
+        if share < 1.5
+        else "serves no page: the pages' work adds to the latency of the source's clients."
+    )
     return [
         f"Peers' clients during a whole copy of {games:,} games (GetGame on a random game, "
         f"one at a time per peer; copy took {latency['seconds']:.2f} s):",
@@ -512,6 +523,8 @@ def render_latency(latency: dict[str, Any], games: int) -> list[str]:
                 ]
             ],
         ),
+        "",
+        note,
     ]
 
 
