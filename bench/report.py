@@ -58,6 +58,30 @@ def _cpu_parts(side: dict[str, Any]) -> tuple[float, float, float]:
     return side["total_cpu_ms_per_change"] - client, client, side["total_cpu_ms_per_change"]
 
 
+def _catchup_missed(cat: dict[str, Any]) -> list[str]:
+    """The rebuild and large catch-up targets missed, and the largest share
+    of each side's time in the catch-up benchmark's own profile."""
+    missed = [
+        name for name, held in cat["targets"].items() if not held and not name.startswith("100 of")
+    ]
+    if not missed:
+        return []
+    text = f"- **Rebuild and large catch-up**: missed {'; '.join(missed)}."
+    profile = cat["sizes"]["100000"].get("profile")
+    if profile:
+        for phase, label in (("copy", "a whole copy"), ("catch_up", "the catch-up")):
+            for side, who in (("requester", "server 3"), ("peers", "the peers")):
+                parts = {
+                    k: v for k, v in profile[phase][side].items() if not k.startswith("waiting")
+                }
+                top = max(parts, key=lambda k: parts[k])
+                text += (
+                    f" In {label}, the largest share of the CPU of {who} is {top} "
+                    f"({parts[top]:.1f} of {sum(parts.values()):.1f} s under cProfile)."
+                )
+    return [text]
+
+
 def dominates(results: dict[str, Any]) -> list[str]:
     """For each missed target, what dominates its cost, from the profile of this run."""
     out: list[str] = []
@@ -167,6 +191,12 @@ def dominates(results: dict[str, Any]) -> list[str]:
     if met and not all(met["targets"].values()):
         out.append(_metrics_missed(met))
     if cat and cat.get("targets") and not all(cat["targets"].values()):
+        out += _catchup_missed(cat)
+    if (
+        cat
+        and cat.get("targets")
+        and not all(held for name, held in cat["targets"].items() if name.startswith("100 of"))
+    ):
         cell = cat["sizes"]["100000"]["missed"]["100"]
         text = (
             f"- **Catch-up** of 100 missed moves among 100,000 games: "

@@ -526,6 +526,22 @@ class PeerBucket(Command):
     errors = _errors(wire.NotPeer)
 
 
+#: Leaf buckets one PeerBuckets may ask for.
+MAX_BUCKETS = 256
+
+
+class PeerBuckets(Command):
+    """:class:`PeerBucket` for many leaf buckets in one round trip: the
+    ``"id version head"`` lines of every game in the first ``answered``
+    buckets asked, each bucket whole.  The caller asks again for the rest;
+    ``answered`` 0 means the first bucket alone does not fit a page (read
+    it with :class:`PeerBucket`)."""
+
+    arguments = [(b"prefixes", amp.ListOf(amp.Unicode()))]
+    response = [(b"games", amp.ListOf(amp.Unicode())), (b"answered", amp.Integer())]
+    errors = _errors(wire.NotPeer)
+
+
 class PeerEvents(Command):
     """Events of one game from ``since``, if the caller's head at ``since``
     matches this server's history; otherwise from the start (``start`` says
@@ -584,6 +600,7 @@ PEER_COMMANDS: tuple[type[Command], ...] = (
     PeerStatus,
     PeerTree,
     PeerBucket,
+    PeerBuckets,
     PeerEvents,
     PeerHistories,
     PeerDump,

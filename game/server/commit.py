@@ -16,7 +16,7 @@ from twisted.internet.defer import Deferred, fail, succeed
 from twisted.internet.interfaces import IDelayedCall, IReactorTime
 from twisted.python.failure import Failure
 
-from game.server.storage import DELETE, CommitFailed, Storage, StorageError
+from game.server.storage import CommitFailed, Storage, StorageError
 
 __all__ = ["GroupCommitter"]
 
@@ -81,11 +81,7 @@ class GroupCommitter:
         if self._closed:
             return fail(StorageError("the group committer is closed; write refused"))
         try:
-            for key, value in changes:
-                if value is DELETE:
-                    self.storage.delete(key)
-                else:
-                    self.storage.stage(key, value)
+            self.storage.stage_many(changes)
         except Exception as e:
             # Part of this write is in the transaction and cannot be taken
             # out alone: as untrustworthy as a failed commit.

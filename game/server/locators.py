@@ -423,6 +423,13 @@ class PeerLocator(amp.CommandLocator):
         page = paging.bucket_page(self.node.replica, prefix, after or "")
         return {"games": page.lines, "next": page.next}
 
+    @p.PeerBuckets.responder
+    def peer_buckets(self, prefixes: list[str]) -> dict[str, Any]:
+        self._require_peer("PeerBuckets")
+        self._require_seeded()
+        lines, answered = paging.buckets_page(self.node.replica, prefixes)
+        return {"games": lines, "answered": answered}
+
     @p.PeerEvents.responder
     def peer_events(self, game_id: str, since: int, head: str) -> dict[str, Any]:
         self._require_peer("PeerEvents")

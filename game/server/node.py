@@ -108,7 +108,9 @@ class ServerNode:
         self.clock = clock
         #: Added to the wall clock (tests and the chaos harness only: ``--clock-offset-ms``).
         self.clock_offset_ms = clock_offset_ms
-        self.sync = Synchronizer(replica, links, clock, self.tuning.catchup_timeout)
+        self.sync = Synchronizer(
+            replica, links, clock, self.tuning.catchup_timeout, serving=lambda: self.serving
+        )
         self.lifecycle = Lifecycle(
             ServerState.STARTING, TRANSITIONS, log, subject=f"server {server_id}"
         )

@@ -12,6 +12,7 @@ the next page starts.  A game whose stored copy is damaged is never sent.
 
 from __future__ import annotations
 
+import bisect
 import re
 from typing import Any
 
@@ -20,16 +21,22 @@ from twisted.logger import Logger
 
 from game import errors as wire
 from game import protocol as p
-from game.server.gamelog import GameLog, canonical_json
+from game.server import dumps
+from game.server.gamelog import EMPTY_HEAD, GameLog, canonical_json, chain
 from game.server.replica import TREE_DEPTH, DamagedGame, Replica
 from game.server.sync import format_children
 
 log = Logger(namespace="replgame.paging")
 
+#: Bytes of one PeerDump page: half a value, so that a server feeding a
+#: rebuild never holds its reactor for long (its own clients wait at most
+#: one page's work, about a millisecond).
+DUMP_BUDGET = p.LIST_BUDGET // 2
 #: Tree nodes one PeerTree may ask for.
 MAX_TREE_PREFIXES = 256
-#: Room left in a PeerHistories page for an answer's own fields (id, kind, heads).
-_RECORD_FIELDS = 300
+#: Room left in a PeerHistories page for an answer's own fields (id, kind,
+#: heads, index entry).
+_RECORD_FIELDS = 500
 
 _TREE_PREFIX = re.compile(f"[0-9a-f]{{0,{TREE_DEPTH - 1}}}")
 _BUCKET = re.compile(f"[0-9a-f]{{{TREE_DEPTH}}}")
@@ -79,6 +86,65 @@ def bucket_page(replica: Replica, prefix: str, after: str) -> Page:
     return Page(lines)
 
 
+class StoredHistory:
+    """What a peer command sends of a game: its kind and event texts as
+    stored, and the heads along them (hashed, not replayed)."""
+
+    def __init__(self, kind: str, event_json: list[str]) -> None:
+        self.kind = kind
+        self.event_json = event_json
+        self.heads = [EMPTY_HEAD]
+        for text in event_json:
+            self.heads.append(chain(self.heads[-1], text))
+
+    @property
+    def version(self) -> int:
+        return len(self.event_json)
+
+    @property
+    def head(self) -> bytes:
+        return self.heads[-1]
+
+
+def stored_history(replica: Replica, game_id: str) -> GameLog | StoredHistory | None:
+    """A game as the peer commands send it: the cached game, or its stored
+    events checked against its index entry (version and head), not replayed.
+
+    :returns: ``None`` if this replica lacks the game.
+    :raises DamagedGame: the stored events do not match the index entry.
+    """
+    cached = replica.cached_game(game_id)
+    if cached is not None:
+        return cached
+    entry = replica.index.get(game_id)
+    if entry is None:
+        return None
+    events = replica.stored_history(game_id)
+    if events is None:
+        raise DamagedGame(game_id, "its events do not match its index entry")
+    return StoredHistory(entry.kind, events)
+
+
+def buckets_page(replica: Replica, prefixes: list[str]) -> tuple[list[str], int]:
+    """PeerBuckets: the lines of :func:`bucket_page` for as many whole
+    buckets as fit one page, and how many buckets that is."""
+    if len(prefixes) > p.MAX_BUCKETS or not all(_BUCKET.fullmatch(x) for x in prefixes):
+        raise wire.BadRequest(f"at most {p.MAX_BUCKETS} buckets of {TREE_DEPTH} hex digits")
+    lines: list[str] = []
+    size = 0
+    for answered, prefix in enumerate(prefixes):
+        bucket = [
+            f"{game_id} {entry.version} {entry.head.hex()}"
+            for game_id, entry in replica.bucket_heads(prefix)
+        ]
+        cost = sum(len(line) + 2 for line in bucket)
+        if size + cost > p.LIST_BUDGET:
+            return lines, answered
+        lines += bucket
+        size += cost
+    return lines, len(prefixes)
+
+
 def events_page(replica: Replica, game_id: str, since: int, head: str) -> dict[str, Any]:
     """PeerEvents: one game's events relative to the caller's head (see
     :func:`history_answer`).
@@ -87,7 +153,7 @@ def events_page(replica: Replica, game_id: str, since: int, head: str) -> dict[s
     :raises NotServing: its copy is damaged.
     """
     try:
-        game = replica.game(game_id)
+        game = stored_history(replica, game_id)
     except DamagedGame as error:
         raise wire.NotServing(str(error)) from None  # never spread a damaged copy
     if game is None:
@@ -103,7 +169,7 @@ def histories_page(replica: Replica, requests: list[HistoryRequest]) -> list[str
     for request in requests:
         game_id = request.game_id
         try:
-            game = replica.game(game_id)
+            game = stored_history(replica, game_id)
         except DamagedGame as error:
             log.error("PeerHistories: leaving out {error}", error=str(error))
             record: dict[str, Any] = {"id": game_id, "unavailable": True}
@@ -114,6 +180,14 @@ def histories_page(replica: Replica, requests: list[HistoryRequest]) -> list[str
                 budget = p.LIST_BUDGET - size - _RECORD_FIELDS
                 history = history_answer(game, request.since, request.head, budget, embedded=True)
                 record = {"id": game_id, **history}
+                if record["complete"]:
+                    # What this replica's index says of it: a catch-up that
+                    # adopts this history may store it without replaying it.
+                    entry = replica.index[game_id]
+                    record["entry"] = dumps.entry_fields(
+                        entry.kind, entry.status, entry.players, entry.doc_sha, entry.clock,
+                        entry.deadline,
+                    )  # fmt: skip
                 if not record["complete"] and lines:
                     break  # the rest of the page is too small: asked again
         line = canonical_json(record)
@@ -126,23 +200,43 @@ def histories_page(replica: Replica, requests: list[HistoryRequest]) -> list[str
 
 
 def dump_page(replica: Replica, after: str) -> Page:
-    """PeerDump: whole games in id order after ``after``; a game too big for
-    a quarter page as ``{"id", "more": true}`` (fetched with PeerEvents)."""
+    """PeerDump: whole games in id order after ``after``, each with what its
+    index entry says (:func:`game.server.dumps.dump_line`); a game too big
+    for a quarter page as ``{"id", "more": true}`` (fetched with PeerEvents).
+
+    The stored events are checked against the entry's version and head,
+    not replayed: a page costs a few milliseconds of the reactor, so the
+    clients of a server that feeds a rebuild keep their latency.
+    """
     lines: list[str] = []
     size = 0
     last_id = ""
-    for game_id in replica.ids_after(after):
-        try:
-            game = replica.game(game_id)
-        except DamagedGame as error:
-            log.error("PeerDump: leaving out {error}", error=str(error))
+    ids = replica.sorted_ids
+    for position in range(bisect.bisect_right(ids, after), len(ids)):
+        game_id = ids[position]
+        events = replica.stored_history(game_id)
+        if events is None:
+            log.error(
+                "PeerDump: leaving out stored game {game_id!r}: its events do not match "
+                "its index entry",
+                game_id=game_id,
+            )
             continue
-        assert game is not None
-        line = canonical_json({"events": game.event_json, "id": game_id})
+        entry = replica.index[game_id]
+        line = dumps.dump_line(
+            game_id,
+            events,
+            entry.kind,
+            entry.status,
+            entry.players,
+            entry.doc_sha,
+            entry.clock,
+            entry.deadline,
+        )
         if len(line.encode()) > p.LIST_BUDGET // 4:
             line = canonical_json({"id": game_id, "more": True})
         cost = len(line.encode()) + 2
-        if size + cost > p.LIST_BUDGET:
+        if size + cost > DUMP_BUDGET:
             return Page(lines, last_id)
         lines.append(line)
         size += cost
@@ -174,7 +268,7 @@ def history_request(line: str) -> HistoryRequest:
 
 
 def history_answer(
-    game: GameLog, since: int, head: str, budget: int, embedded: bool = False
+    game: GameLog | StoredHistory, since: int, head: str, budget: int, embedded: bool = False
 ) -> dict[str, Any]:
     """A game's events from ``since`` if the caller's ``head`` there is ours,
     else from the start (PeerEvents), at most ``budget`` bytes of them.

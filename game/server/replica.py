@@ -16,7 +16,7 @@ import functools
 import hashlib
 import json
 from collections import Counter, OrderedDict
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any, Final, NamedTuple
 
 from twisted.internet.defer import Deferred
@@ -31,6 +31,8 @@ from game.server.gamelog import Command, Event, GameLog, InvalidEvent
 from game.server.moveclocks import clocks_json, move_clocks
 from game.server.storage import DELETE, FORMAT, Storage, StorageError
 
+#: A game copied from a peer: id, index entry, event texts, events stored already.
+Copy = tuple[str, "IndexEntry", Sequence[str], int]
 #: Depth (hex digits of SHA-256 of the game id) of the anti-entropy tree's leaves.
 TREE_DEPTH: Final = 4
 CACHE_SIZE: Final = 4096
@@ -375,6 +377,25 @@ class Replica:
             events.append(text)
         return events
 
+    def cached_game(self, game_id: str) -> GameLog | None:
+        return self._cache.get(game_id)  # checked when it was read
+
+    def stored_history(self, game_id: str) -> list[str] | None:
+        """A known game's event texts, checked against its index entry's
+        version and head, not replayed; ``None`` if they do not match."""
+        game = self._cache.get(game_id)
+        if game is not None:
+            return game.event_json
+        entry = self.index[game_id]
+        try:
+            events = self._stored_events(game_id)
+        except InvalidEvent:
+            return None
+        head = gamelog.EMPTY_HEAD
+        for text in events:
+            head = gamelog.chain(head, text)
+        return events if len(events) == entry.version and head == entry.head else None
+
     def is_damaged(self, game_id: str) -> bool:
         """Whether the stored copy of a known game fails its check."""
         try:
@@ -559,6 +580,25 @@ class Replica:
             return self._store(game, unchanged=self.index[game_id].version)
         return self._store(GameLog.from_events(game_id, list(events)))
 
+    def adopt_copied(self, copies: list[Copy]) -> Deferred[None]:
+        """Store games copied from a peer in one commit, unreplayed (see
+        :mod:`game.server.dumps`; :meth:`game` checks them when read).  No
+        ``on_change``: only a server that serves no client yet copies games.
+        """
+        changes: list[tuple[str, object]] = []
+        for game_id, entry, events, unchanged in copies:
+            self._cache.pop(game_id, None)
+            changes += self._stage_entry(game_id, entry, events, unchanged)
+        if not changes:
+            return self.committer.after_pending()
+
+        def not_durable(failure: Failure) -> Failure:
+            failure.trap(StorageError)  # type: ignore[no-untyped-call]  # unannotated in Twisted
+            self.failed = True
+            return failure
+
+        return self.committer.write(changes, (_META_KEY, self._meta)).addErrback(not_durable)
+
     def _extended(self, game_id: str, events: tuple[str, ...]) -> GameLog | None:
         """Our game, with the events of ``events`` beyond it checked and
         appended, if ``events`` extends our history (the usual catch-up):
@@ -596,18 +636,24 @@ class Replica:
     ) -> tuple[list[tuple[str, object]], list[tuple[str, str]]]:
         """A game's change in memory (index, sums, cache), and its rows to
         write: ``(changes, [(game id, document)])``."""
-        game_id = game.game_id
+        changes = self._stage_entry(game.game_id, IndexEntry.of(game), game.event_json, unchanged)
+        self._remember(game)
+        return changes, [(game.game_id, game.document())]
+
+    def _stage_entry(
+        self, game_id: str, entry: IndexEntry, event_json: Sequence[str], unchanged: int
+    ) -> list[tuple[str, object]]:
+        """A game's new entry in memory (index, sums), and its rows to write."""
         old = self.index.get(game_id)
-        entry = IndexEntry.of(game)
         self.index[game_id] = entry
         if old is None:
-            bisect.insort(self.sorted_ids, game_id)
+            if not self.sorted_ids or game_id > self.sorted_ids[-1]:
+                self.sorted_ids.append(game_id)  # a rebuild copies in id order
+            else:
+                bisect.insort(self.sorted_ids, game_id)
         self._account(game_id, old, entry)
         if entry.deadline is not None:
             self.on_deadline(game_id, entry.deadline)
-        self._remember(game)
-        document = game.document()
-        event_json = game.event_json
         changes: list[tuple[str, object]] = [
             (event_key(game_id, n), event_json[n]) for n in range(unchanged, len(event_json))
         ]
@@ -617,7 +663,7 @@ class Replica:
             for n in range(len(event_json), old.version if old is not None else 0)
         ]
         changes.append((_INDEX_KEY + game_id, entry.to_record()))
-        return changes, [(game_id, document)]
+        return changes
 
     def _write(
         self, changes: list[tuple[str, object]], changed: list[tuple[str, str]]

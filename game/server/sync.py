@@ -13,15 +13,17 @@ Three ways in, one mechanism:
 - :meth:`Synchronizer.rebuild_from` copies every game from one peer, for an
   empty database.
 
-Only state from authenticated peers is accepted, and every history is
-replayed through the rules before it is stored.
+Only state from authenticated peers is accepted.  Every history adopted
+game by game is replayed through the rules before it is stored; the games
+of a rebuild are stored as the peer's index describes them and replayed
+when first read (:mod:`game.server.dumps`).
 """
 
 from __future__ import annotations
 
 import json
 import time
-from collections.abc import Coroutine, Iterable
+from collections.abc import Callable, Coroutine, Iterable
 from typing import Any, TypeVar
 
 import attrs
@@ -34,29 +36,35 @@ from twisted.python.failure import Failure
 from game import errors as wire
 from game.link import LinkDown
 from game.protocol import (
+    MAX_BUCKETS,
     MAX_HISTORIES,
     PeerBucket,
-    PeerDump,
+    PeerBuckets,
     PeerEvents,
     PeerHistories,
     PeerTree,
 )
-from game.server import forks
-from game.server.gamelog import EMPTY_HEAD, InvalidEvent, chain
+from game.server import dumps, forks, rebuild
+from game.server.gamelog import InvalidEvent
+from game.server.histories import (
+    History,
+    Unsettled,
+    common_prefix,
+    head_hex,
+    heads_of,
+    history_from,
+)
 from game.server.peers import PeerLink
 from game.server.replica import TREE_DEPTH, DamagedGame, Replica
 
 log = Logger(namespace="replgame.sync")
 
 _T = TypeVar("_T")
-#: A peer's history of a game: ``()`` if it lacks the game, ``None`` if it
-#: could not answer.
-History = tuple[str, ...] | None
 
 #: Tree nodes asked for in one PeerTree request (16 children each).
 TREE_BATCH = 200
-#: Leaf buckets asked for at the same time (PeerBucket).
-BUCKETS_PARALLEL = 16
+#: PeerTree (of one level), and PeerBuckets, requests in flight at the same time.
+TREE_PARALLEL = BUCKETS_PARALLEL = 4
 #: Batches of games (PeerHistories) reconciled at the same time.
 BATCHES_PARALLEL = 3
 #: Pages fetched for one game before giving up on a history that keeps moving.
@@ -124,8 +132,12 @@ class Synchronizer:
         links: dict[int, PeerLink],
         clock: IReactorTime,
         catchup_timeout: float,
+        serving: Callable[[], bool] = lambda: True,
     ) -> None:
         self.replica = replica
+        #: Until the server serves, no game has a watcher: a catch-up stores
+        #: the winners as the peers' index entries say, unreplayed till read.
+        self.serving = serving
         self.links = links
         self.clock = clock
         self.catchup_timeout = catchup_timeout
@@ -183,14 +195,27 @@ class Synchronizer:
     def _bytes_received(self) -> int:
         return sum(link.bytes_received for link in self.links.values())
 
-    async def _settle(self, game_id: str, peers: list[History]) -> SyncStats:
+    async def _settle(
+        self,
+        game_id: str,
+        peers: list[History],
+        entries: list[list[Any] | None] | None = None,
+        known: tuple[bytes, tuple[str, ...]] | None = None,
+    ) -> SyncStats:
         """Decide between our history of a game and the peers' ones, and adopt the winner.
 
         :param peers: each peer's history, ``()`` if it lacks the game,
             ``None`` if it could not answer.
+        :param entries: each peer's index entry for its history, if sent
+            (:func:`dumps.entry_fields`): the winner is stored unreplayed.
+        :param known: our head and history when the peers were asked.
         """
         # The local history may have moved while we asked: decide on the current one.
-        own = self._own_history(game_id)
+        if entries is not None:
+            stored = self._stored_history(game_id, known)
+            own, damaged = stored or (), stored is None and game_id in self.replica.index
+        else:
+            own, damaged = self._own_history(game_id), False
         decision = forks.resolve(own, peers)
         stats = SyncStats()
         if decision.history is None:
@@ -202,12 +227,25 @@ class Synchronizer:
                 version=(decision.fork_at or 0) + 1,
             )
             return stats
-        if decision.history == own and not self.replica.is_damaged(game_id):
+        unchanged = decision.history == own and not damaged
+        if unchanged and (entries is not None or not self.replica.is_damaged(game_id)):
             return stats
-        common = _common_prefix(own, decision.history)
+        common = common_prefix(own, decision.history)
+        entry = next(
+            (
+                fields
+                for history, fields in zip(peers, entries or [], strict=False)
+                if fields is not None and history == decision.history
+            ),
+            None,
+        )
         try:
-            await self.replica.adopt(game_id, decision.history)
-        except InvalidEvent as error:
+            if entry is not None and not damaged:
+                copied = dumps.with_entry(game_id, decision.history, entry, common)
+                await self.replica.adopt_copied([copied.as_copy()])
+            else:
+                await self.replica.adopt(game_id, decision.history)
+        except (InvalidEvent, dumps.BadDumpLine) as error:
             log.error(
                 "refusing a history of game {game_id} that does not replay: {error}",
                 game_id=game_id,
@@ -236,6 +274,24 @@ class Synchronizer:
             )
         return stats
 
+    def _stored_history(
+        self, game_id: str, known: tuple[bytes, tuple[str, ...]] | None = None
+    ) -> tuple[str, ...] | None:
+        """Our event texts of a game, checked against its entry's head, not
+        replayed (``known``: ``(head, texts)`` read before, if still current);
+        ``()`` if we lack it, ``None`` if damaged."""
+        entry = self.replica.index.get(game_id)
+        if entry is None:
+            return ()
+        if known is not None and known[0] == entry.head:
+            return known[1]
+        events = self.replica.stored_history(game_id)
+        if events is None:
+            log.error("stored game {game_id!r} is damaged; repairing it from the peers",
+                      game_id=game_id)  # fmt: skip
+            return None
+        return tuple(events)
+
     def _own_history(self, game_id: str) -> tuple[str, ...]:
         try:
             game = self.replica.game(game_id)
@@ -254,7 +310,7 @@ class Synchronizer:
         if not link.ready:
             raise Unreachable(link.peer_id)
         history = list(own)
-        heads = _heads(history)
+        heads = heads_of(history)
         since = len(history)
         for _ in range(MAX_PAGES):
             try:
@@ -277,7 +333,7 @@ class Synchronizer:
                 if heads[start].hex() == answer["head"]:
                     return tuple(history[:start])
                 history, since = [], 0
-                heads = _heads(history)
+                heads = heads_of(history)
                 continue
             elif start == 0:  # the peer's history differs early: it sent it all
                 history = list(events)
@@ -285,7 +341,7 @@ class Synchronizer:
                 raise Unreachable(f"server {link.peer_id} answered start {start} for {since}")
             if answer["complete"]:
                 return tuple(history)
-            heads = _heads(history)
+            heads = heads_of(history)
             since = len(history)
         raise Unreachable(f"server {link.peer_id}: game {game_id} did not settle")
 
@@ -306,20 +362,41 @@ class Synchronizer:
         for game_id in mine:
             self._reconciling[game_id] = []
         try:
-            owns = {game_id: self._own_history(game_id) for game_id in mine}
+            trusted = not self.serving()
+            owns = {
+                game_id: (self._stored_history(game_id) or ())
+                if trusted
+                else self._own_history(game_id)
+                for game_id in mine
+            }
+            known = {
+                game_id: (self.replica.index[game_id].head, owns[game_id])
+                for game_id in mine
+                if trusted and owns[game_id]
+            }
             links = list(self.links.values())
             fetched = await _each(
                 [_deferred(self._fetch_histories(link, mine, owns)) for link in links]
             )
             found: list[dict[str, History]] = []
+            entries: list[dict[str, list[Any]]] = []
             for outcome, link in zip(fetched, links, strict=True):
                 if isinstance(outcome, Failure):
                     _log_unreachable(outcome.value, link, f"{len(mine)} games")
                     found.append({})
+                    entries.append({})
                 else:
-                    found.append(outcome)
+                    found.append(outcome[0])
+                    entries.append(outcome[1])
             settling = [
-                _deferred(self._settle(game_id, [histories.get(game_id) for histories in found]))
+                _deferred(
+                    self._settle(
+                        game_id,
+                        [histories.get(game_id) for histories in found],
+                        [sent.get(game_id) for sent in entries] if trusted else None,
+                        known.get(game_id),
+                    )
+                )
                 for game_id in mine
             ]
         except Exception:
@@ -345,21 +422,25 @@ class Synchronizer:
 
     async def _fetch_histories(
         self, link: PeerLink, game_ids: list[str], owns: dict[str, tuple[str, ...]]
-    ) -> dict[str, History]:
+    ) -> tuple[dict[str, History], dict[str, list[Any]]]:
         """A peer's histories of many games (PeerHistories, then PeerEvents for
         the few a batch answer does not settle).
 
         :returns: ``{game_id: history}``: ``()`` if the peer lacks the game,
-            ``None`` if it cannot send it.
+            ``None`` if it cannot send it; and the peer's index entries of
+            the histories its PeerHistories answer held whole.
         """
         if not link.ready:
             raise Unreachable(link.peer_id)
         found: dict[str, History] = {}
+        entries: dict[str, list[Any]] = {}
         one_by_one: list[str] = []
         remaining = list(game_ids)
         while remaining:
             asked = remaining[:MAX_HISTORIES]
-            lines = [f"{game_id} {len(owns[game_id])} {_head(owns[game_id])}" for game_id in asked]
+            lines = [
+                f"{game_id} {len(owns[game_id])} {head_hex(owns[game_id])}" for game_id in asked
+            ]
             try:
                 answer = await link.call(PeerHistories, timeout=self.catchup_timeout, games=lines)
             except PEER_DOWN:
@@ -379,11 +460,13 @@ class Synchronizer:
                 if record.get("id") != game_id:
                     raise Unreachable(f"server {link.peer_id} answered PeerHistories out of order")
                 answered += 1
-                history = _history_from(record, owns[game_id])
-                if isinstance(history, _Unsettled):
+                history = history_from(record, owns[game_id])
+                if isinstance(history, Unsettled):
                     one_by_one.append(game_id)
                 else:
                     found[game_id] = history
+                    if history and "entry" in record:
+                        entries[game_id] = record["entry"]
             if not answered:
                 raise Unreachable(f"server {link.peer_id} answered an empty PeerHistories")
             remaining = remaining[answered:]
@@ -393,7 +476,7 @@ class Synchronizer:
             except Exception as error:
                 _log_unreachable(error, link, game_id)
                 found[game_id] = None
-        return found
+        return found, entries
 
     # -- finding what differs ------------------------------------------------
 
@@ -405,46 +488,80 @@ class Synchronizer:
         differing: set[str] = set()
         frontier = [""]
         while frontier:
-            deeper: list[str] = []
-            for batch_start in range(0, len(frontier), TREE_BATCH):
-                batch = frontier[batch_start : batch_start + TREE_BATCH]
-                answer = await link.call(PeerTree, timeout=self.catchup_timeout, prefixes=batch)
-                for prefix, children in zip(batch, answer["children"], strict=True):
-                    theirs = parse_children(children)
-                    ours = self.replica.tree_children(prefix)
-                    for digit, (mine, other) in enumerate(zip(ours, theirs, strict=True)):
-                        if mine != other:
-                            deeper.append(prefix + "0123456789abcdef"[digit])
+            deeper = await self._differing_children(link, frontier)
             if deeper and len(deeper[0]) == TREE_DEPTH:
                 await self._differing_in_buckets(link, deeper, differing)
                 break
             frontier = deeper
         return differing
 
+    async def _differing_children(self, link: PeerLink, nodes: list[str]) -> list[str]:
+        """The children of these tree nodes whose digests differ from the
+        peer's: a few PeerTree requests in flight, not one at a time."""
+        batches = [nodes[start : start + TREE_BATCH] for start in range(0, len(nodes), TREE_BATCH)]
+        answers: list[list[str]] = [[] for _ in batches]
+        pending = iter(enumerate(batches))
+
+        async def ask() -> None:
+            for n, batch in pending:
+                answer = await link.call(PeerTree, timeout=self.catchup_timeout, prefixes=batch)
+                answers[n] = answer["children"]
+
+        await _all_or_first_failure([_deferred(ask()) for _ in batches[:TREE_PARALLEL]])
+        deeper: list[str] = []
+        for prefix, children in zip(nodes, (c for a in answers for c in a), strict=True):
+            ours = self.replica.tree_children(prefix)
+            for digit, (mine, other) in enumerate(zip(ours, parse_children(children), strict=True)):
+                if mine != other:
+                    deeper.append(prefix + "0123456789abcdef"[digit])
+        return deeper
+
     async def _differing_in_buckets(
         self, link: PeerLink, buckets: list[str], differing: set[str]
     ) -> None:
         """Add to ``differing`` the games whose heads differ in these leaf buckets.
 
-        A few requests in flight, not one round trip per leaf in turn.
+        Many buckets a request (PeerBuckets), a few requests in flight; a
+        bucket too big for a page alone is read with PeerBucket.
         """
-        pending = iter(buckets)
+        batches = iter(range(0, len(buckets), MAX_BUCKETS))
 
         async def worker() -> None:
-            for bucket in pending:
-                theirs = await self._bucket(link, bucket)
-                ours = {
-                    game_id: entry.head.hex()
-                    for game_id, entry in self.replica.bucket_heads(bucket)
-                }
-                differing.update(
-                    game_id
-                    for game_id in set(ours) | set(theirs)
-                    if ours.get(game_id) != theirs.get(game_id)
-                )
+            for start in batches:
+                remaining = buckets[start : start + MAX_BUCKETS]
+                while remaining:
+                    answer = await link.call(
+                        PeerBuckets, timeout=self.catchup_timeout, prefixes=remaining
+                    )
+                    answered: int = answer["answered"]
+                    if not 0 <= answered <= len(remaining):
+                        raise Unreachable(f"server {link.peer_id} answered {answered} buckets")
+                    theirs: dict[str, str] = {}
+                    for line in answer["games"]:
+                        game_id, _, head = line.split(" ")
+                        theirs[game_id] = head
+                    if answered == 0:  # one bucket bigger than a page
+                        theirs = await self._bucket(link, remaining[0])
+                        answered = 1
+                    self._compare(remaining[:answered], theirs, differing)
+                    remaining = remaining[answered:]
 
-        workers = [_deferred(worker()) for _ in range(min(BUCKETS_PARALLEL, len(buckets)))]
+        count = -(-len(buckets) // MAX_BUCKETS)
+        workers = [_deferred(worker()) for _ in range(min(BUCKETS_PARALLEL, count))]
         await _all_or_first_failure(workers)
+
+    def _compare(self, buckets: list[str], theirs: dict[str, str], differing: set[str]) -> None:
+        """Add the games of these buckets whose heads differ here and in ``theirs``."""
+        ours = {
+            game_id: entry.head.hex()
+            for bucket in buckets
+            for game_id, entry in self.replica.bucket_heads(bucket)
+        }
+        differing.update(
+            game_id
+            for game_id in set(ours) | set(theirs)
+            if ours.get(game_id) != theirs.get(game_id)
+        )
 
     async def _bucket(self, link: PeerLink, bucket: str) -> dict[str, str]:
         heads: dict[str, str] = {}
@@ -520,7 +637,6 @@ class Synchronizer:
     async def _rebuild_from(self, link: PeerLink) -> SyncStats:
         started = time.monotonic()
         received = link.bytes_received
-        stats = SyncStats()
         after = self.replica.sorted_ids[-1] if self.replica.sorted_ids else ""
         if after:
             log.info(
@@ -530,38 +646,19 @@ class Synchronizer:
                 after=after,
                 games=len(self.replica.sorted_ids),
             )
-        pending: list[Deferred[str]] = []
-        while True:
-            answer = await link.call(PeerDump, timeout=self.catchup_timeout, after=after)
-            for line in answer["games"]:
-                try:
-                    record = json.loads(line)
-                    game_id = str(record["id"])
-                    events: tuple[str, ...]
-                    if record.get("more"):
-                        events = await self._fetch_history(link, game_id, ())
-                    else:
-                        events = tuple(record["events"])
-                    pending.append(self.replica.adopt(game_id, events))
-                except (InvalidEvent, ValueError, KeyError, TypeError) as error:
-                    log.error(
-                        "server {peer_id} sent a game that does not replay ({line:.80}): {error}",
-                        peer_id=link.peer_id,
-                        line=line,
-                        error=str(error),
-                    )
-                    continue
-                stats.games += 1
-                stats.events += len(events)
-                self.events_adopted += len(events)
-            await DeferredList(pending)
-            pending = []
-            after = answer["next"]
-            if not after:
-                break
+        copy = rebuild.Rebuild(
+            self.replica,
+            link,
+            self.catchup_timeout,
+            lambda game_id: self._fetch_history(link, game_id, ()),
+        )
+        try:
+            await copy.run(after)
+        finally:
+            self.events_adopted += copy.events
+        stats = SyncStats(games=copy.games, events=copy.events, sources={link.peer_id})
         stats.bytes = link.bytes_received - received
         stats.seconds = time.monotonic() - started
-        stats.sources = {link.peer_id}
         log.info(
             "rebuilt {games} game(s) ({events} events) from server {peer_id}: "
             "{bytes} bytes received in {seconds:.3f} s",
@@ -593,49 +690,6 @@ async def _all_or_first_failure(deferreds: list[Deferred[None]]) -> None:
         error.subFailure.raiseException()
 
 
-class _Unsettled:
-    """What :func:`_history_from` answers when one PeerHistories answer is not enough."""
-
-
-_UNSETTLED = _Unsettled()
-
-
-def _history_from(record: dict[str, Any], own: tuple[str, ...]) -> History | _Unsettled:
-    """A peer's history from its PeerHistories answer about a game, as
-    :meth:`Synchronizer._fetch_history` reads its first PeerEvents answer.
-
-    :returns: the history (``()`` if the peer lacks the game), ``None`` if
-        the peer cannot send it, or :data:`_UNSETTLED` if it takes more
-        (paged, or a history that parts from ours before where we asked).
-    """
-    if record.get("unknown"):
-        return ()
-    if record.get("unavailable"):
-        return None
-    since = len(own)
-    start, version, events = record["start"], record["version"], record["events"]
-    if start == since:  # the peer's history extends ours
-        history = [*own, *events]
-    elif start == version < since:  # the peer is behind, perhaps on our line
-        if _heads(list(own[: start + 1]))[start].hex() == record["head"]:
-            return own[:start]
-        return _UNSETTLED
-    elif start == 0:  # the peer's history differs early: it sent it all
-        history = list(events)
-    else:
-        return _UNSETTLED
-    if not record["complete"]:
-        return _UNSETTLED
-    return tuple(str(event) for event in history)
-
-
-def _head(events: tuple[str, ...]) -> str:
-    head = EMPTY_HEAD
-    for event in events:
-        head = chain(head, event)
-    return head.hex()
-
-
 def _log_unreachable(error: BaseException | None, link: PeerLink, what: str) -> None:
     if not isinstance(error, PEER_DOWN):
         log.warn(
@@ -644,19 +698,3 @@ def _log_unreachable(error: BaseException | None, link: PeerLink, what: str) -> 
             peer_id=link.peer_id,
             error=str(error),
         )
-
-
-def _heads(events: list[str]) -> list[bytes]:
-    heads = [EMPTY_HEAD]
-    for event in events:
-        heads.append(chain(heads[-1], event))
-    return heads
-
-
-def _common_prefix(a: tuple[str, ...], b: tuple[str, ...]) -> int:
-    length = 0
-    for left, right in zip(a, b, strict=False):
-        if left != right:
-            break
-        length += 1
-    return length

@@ -169,6 +169,7 @@ CHECKS.update(
         ("PeerTree", "prefixes"): valid_unicode_list,
         ("PeerBucket", "prefix"): valid_unicode,
         ("PeerBucket", "after"): empty_or(valid_game_id),
+        ("PeerBuckets", "prefixes"): valid_unicode_list,
         ("PeerEvents", "since"): integer_in(0, MAX_VERSION),
         ("PeerEvents", "head"): valid_hex64,
         ("PeerHistories", "games"): valid_unicode_list,

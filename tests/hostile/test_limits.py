@@ -201,6 +201,12 @@ TABLE.update(
         ],
         ("PeerBucket", "prefix"): [("0000", True), ("", True), ("xyz", True), (b"\xff", False)],
         ("PeerBucket", "after"): with_empty(GAME_IDS),
+        ("PeerBuckets", "prefixes"): [
+            (list_of([]), True),
+            (list_of(["0000", "abcd"]), True),
+            (list_of(["zzzz"] * 300), True),
+            (list_of([b"\xff"]), False),
+        ],
         ("PeerEvents", "since"): [("0", True), (str(MAX), True), ("-1", False), ("", False)],
         ("PeerEvents", "head"): HEX,
         ("PeerHistories", "games"): [

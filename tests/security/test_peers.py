@@ -30,6 +30,7 @@ PEER_READS = [
     (b"PeerStatus", {}),
     (b"PeerTree", {"prefixes": list_of(["", "0", "ab"])}),
     (b"PeerBucket", {"prefix": b"0000"}),
+    (b"PeerBuckets", {"prefixes": list_of(["0000", "abcd"])}),
     (b"PeerEvents", {"game_id": b"GAME", "since": b"0", "head": ZERO}),
     (b"PeerDump", {}),
 ]

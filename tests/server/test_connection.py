@@ -1296,6 +1296,7 @@ PEER_ONLY: list[tuple[type[p.Command], dict[str, Any]]] = [
     (p.PeerStatus, {}),
     (p.PeerTree, {"prefixes": [""]}),
     (p.PeerBucket, {"prefix": "0000", "after": ""}),
+    (p.PeerBuckets, {"prefixes": ["0000"]}),
     (p.PeerEvents, {"game_id": "g1", "since": 0, "head": EMPTY_HEAD.hex()}),
     (p.PeerHistories, {"games": [f"g1 0 {EMPTY_HEAD.hex()}"]}),
     (p.PeerDump, {"after": ""}),

@@ -10,13 +10,14 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from twisted.protocols import amp
 from twisted.trial.unittest import SynchronousTestCase
 
 from game import errors as wire
 from game import protocol as p
-from game.server import paging
+from game.server import dumps, paging
 from game.server.gamelog import EMPTY_HEAD, GameLog, canonical_json
-from game.server.replica import bucket_of, event_key
+from game.server.replica import IndexEntry, bucket_of, event_key
 from game.server.sync import format_children
 from tests.server.helpers import TOKEN_A, ServerHarness, long_checkers_line
 
@@ -109,6 +110,44 @@ class BucketTests(PagingCase):
                 paging.bucket_page(self.replica, bad, "")
 
 
+class BucketsTests(PagingCase):
+    def lines(self, buckets: list[str]) -> list[str]:
+        return [
+            f"{game_id} {entry.version} {entry.head.hex()}"
+            for bucket in buckets
+            for game_id, entry in self.replica.bucket_heads(bucket)
+        ]
+
+    def test_whole_buckets_in_the_order_asked(self) -> None:
+        for n in range(300):
+            self.replica.create(f"b{n}", "connect4", "alice", 0, TOKEN_A)
+        self.server.settle()
+        buckets = sorted({bucket_of(f"b{n}") for n in range(0, 300, 7)}, reverse=True)
+        empty = next(b for b in (f"{n:04x}" for n in range(65536)) if b not in self.replica.buckets)
+        asked = [*buckets, empty]
+        self.assertEqual(paging.buckets_page(self.replica, asked), (self.lines(asked), len(asked)))
+
+    def test_as_many_whole_buckets_as_fit(self) -> None:
+        for n in range(40):
+            self.replica.create(f"b{n}", "connect4", "alice", 0, TOKEN_A)
+        self.server.settle()
+        buckets = sorted({bucket_of(f"b{n}") for n in range(40)})
+        line = len(self.lines(buckets[:1])[0]) + 2
+        self.patch(p, "LIST_BUDGET", 5 * line)  # five games a page
+        lines, answered = paging.buckets_page(self.replica, buckets)
+        self.assertEqual(lines, self.lines(buckets[:answered]))
+        self.assertLessEqual(len(lines), 5)
+        self.assertGreater(len(self.lines(buckets[: answered + 1])), 5)
+        # A bucket bigger than a page alone: none answered (the caller pages it).
+        self.patch(p, "LIST_BUDGET", line - 1)
+        self.assertEqual(paging.buckets_page(self.replica, buckets), ([], 0))
+
+    def test_bad_requests(self) -> None:
+        for bad in (["abc"], ["ABCD"], ["0000"] * 257):
+            with self.assertRaises(wire.BadRequest):
+                paging.buckets_page(self.replica, bad)
+
+
 class EventsTests(PagingCase):
     def test_from_a_matching_head(self) -> None:
         self.server.seed_game("g1", moves=list("4433"))
@@ -186,6 +225,11 @@ class EventsTests(PagingCase):
 
 
 class HistoriesTests(PagingCase):
+    def entry(self, game_id: str) -> list[Any]:
+        """What a complete history's record says of the sender's index entry."""
+        entry = self.replica.index[game_id]
+        return [entry.kind, entry.status, list(entry.players), entry.doc_sha.hex(), "", None]
+
     def test_answer_as_peer_events_does(self) -> None:
         self.server.seed_game("g1", moves=["4", "4"])
         self.server.seed_game("g2")
@@ -198,7 +242,7 @@ class HistoriesTests(PagingCase):
         ]
         lines = [f"{game_id} {since} {head.hex()}" for game_id, since, head in asked]
         expected = [
-            {"id": game_id, **self.events(game_id, since, head)}
+            {"id": game_id, **self.events(game_id, since, head), "entry": self.entry(game_id)}
             for game_id, since, head in asked[:3]
         ]
         self.assertEqual(
@@ -267,13 +311,13 @@ class DumpTests(PagingCase):
             lines.extend(page.lines)
             if not page.next:
                 break
-            self.assertEqual(page.next, json.loads(page.lines[-1])["id"])
+            self.assertEqual(page.next, dumped_id(page.lines[-1]))
             after = page.next
         self.assertGreater(pages, 1)
-        expected = [canonical_json({"events": self.game(i).event_json, "id": i}) for i in ids]
+        expected = [self.dumped(i) for i in ids]
         self.assertEqual(lines, [*expected, canonical_json({"id": "long", "more": True})])
         page = paging.dump_page(self.replica, "d397")
-        ids_after = [json.loads(line)["id"] for line in page.lines]
+        ids_after = [dumped_id(line) for line in page.lines]
         self.assertEqual(ids_after, ["d398", "d399", "long"])
 
     def test_leaves_out_a_damaged_game(self) -> None:
@@ -281,5 +325,56 @@ class DumpTests(PagingCase):
             self.server.seed_game(game_id, moves=["4"])
         self.damage("b", 2)
         page = paging.dump_page(self.replica, "")
-        self.assertEqual([json.loads(line)["id"] for line in page.lines], ["a", "c"])
+        self.assertEqual([dumped_id(line) for line in page.lines], ["a", "c"])
         self.assertEqual(page.next, "")
+
+    def dumped(self, game_id: str) -> str:
+        game = self.game(game_id)
+        entry = IndexEntry.of(game)
+        return dumps.dump_line(
+            game_id, game.event_json, entry.kind, entry.status, entry.players, entry.doc_sha,
+            entry.clock, entry.deadline,
+        )  # fmt: skip
+
+    def test_a_line_is_its_entry_and_its_events_as_stored(self) -> None:
+        self.server.seed_game("g1", "checkers", long_checkers_line(40))
+        self.replica._cache.clear()  # read from the database, not the cache
+        (line,) = paging.dump_page(self.replica, "").lines
+        self.assertEqual(line, self.dumped("g1"))
+        copied = dumps.copied_game(line)
+        entry = self.replica.index["g1"]
+        self.assertEqual(copied.events, tuple(self.game("g1").event_json))
+        self.assertEqual(
+            (copied.kind, copied.status, copied.players, copied.doc_sha, copied.head),
+            (entry.kind, entry.status, entry.players, entry.doc_sha, entry.head),
+        )
+
+    def test_a_page_of_the_largest_games_fits_one_amp_value(self) -> None:
+        """Games just under the quarter-page limit for a line, with long
+        player names: no page is over 64 KiB once AMP encodes it."""
+        plies = 60
+        while True:  # the longest line that still travels whole
+            probe = f"probe{plies + 20}"
+            self.server.seed_game(probe, "checkers", long_checkers_line(plies + 20))
+            if len(self.dumped(probe).encode()) > p.LIST_BUDGET // 4:
+                break
+            plies += 20
+        for n in range(12):
+            self.server.seed_game(f"big{n:02}", "checkers", long_checkers_line(plies, seed=n))
+        after, pages = "", 0
+        while True:
+            page = paging.dump_page(self.replica, after)
+            value = amp.ListOf(amp.Unicode()).toString(page.lines)
+            self.assertLessEqual(len(value), 65_535)
+            self.assertTrue(all(not dumps.is_more(line) for line in page.lines if "big" in line))
+            pages += 1
+            if not page.next:
+                break
+            after = page.next
+        self.assertGreater(pages, 2)
+
+
+def dumped_id(line: str) -> str:
+    """The game id of a PeerDump line."""
+    header = json.loads(line.split("\n", 1)[0])
+    return str(header["id"] if isinstance(header, dict) else header[0])

@@ -804,10 +804,17 @@ class EventRowTests(ReplicaTestCase):
         self.assertEqual(list(rows), [f"g/g1/{n:08d}" for n in range(3)])
         self.assertEqual(list(rows.values()), game.event_json)
         staged: list[str] = []
-        stage = self.storage.stage
+        stage, stage_many = self.storage.stage, self.storage.stage_many
         self.patch(
             self.storage, "stage", lambda key, value: (staged.append(key), stage(key, value))
         )
+
+        def many(changes: list[tuple[str, object]]) -> None:
+            changes = list(changes)
+            staged.extend(key for key, _ in changes)
+            stage_many(changes)
+
+        self.patch(self.storage, "stage_many", many)
         self.apply("g1", MOVE, T1, move="4")
         # The new event, the index entry and (once per commit) the meta record.
         self.assertEqual(staged, ["g/g1/00000003", "i/g1", "meta"])

@@ -10,14 +10,16 @@ from typing import Any
 
 import attrs
 from twisted.internet.defer import Deferred, fail, succeed
+from twisted.internet.error import ConnectionLost
 from twisted.internet.task import Clock
 from twisted.protocols import amp
 from twisted.trial.unittest import SynchronousTestCase
 
 from game import protocol as p
+from game.server import dumps, rebuild
 from game.server.commit import GroupCommitter
-from game.server.gamelog import MOVE, Command, canonical_json
-from game.server.replica import Replica
+from game.server.gamelog import MOVE, Command, GameLog
+from game.server.replica import DamagedGame, IndexEntry, Replica, bucket_of
 from game.server.storage import Storage
 from game.server.sync import Synchronizer
 from tests.server.helpers import (
@@ -122,6 +124,62 @@ class CatchUpTests(ConnectionTestCase):
             self.assertEqual(link.calls.count("PeerHistories"), 2)
             self.assertNotIn("PeerEvents", link.calls)
 
+    def test_before_serving_the_winners_are_stored_without_a_replay(self) -> None:
+        """A start-up catch-up (no client served yet, so no watcher) stores
+        the peers' histories as their index entries describe them; the games
+        read back afterwards replay to exactly those entries."""
+        self.sync.serving = lambda: False
+        for n in range(120):
+            self.seed_everywhere(f"g{n:03}", moves=["4"])
+        for n in range(0, 120, 2):
+            self.play((2, 3), f"g{n:03}", "3")
+        for n in range(110, 120, 2):  # forks: the peers' branch wins
+            self.local.replica.apply(f"g{n:03}", Command(MOVE, 3, TOKEN_B, move="1"))
+            self.local.clock.advance(0)
+        self.servers[2].seed_game("new")
+        self.servers[3].seed_game("new")
+        replays: list[str] = []
+        from_events = GameLog.from_events.__func__  # type: ignore[attr-defined]
+        self.patch(
+            GameLog,
+            "from_events",
+            classmethod(lambda cls, game_id, events: (replays.append(game_id),
+                                                      from_events(cls, game_id, events))[1]),
+        )  # fmt: skip
+        self.local.replica._cache.clear()
+        stats = self.wait(self.sync.catch_up_with(self.links[2]))
+        self.assertEqual(replays, [])
+        self.assertEqual((stats.games, stats.forks), (60 + 1, 5))  # 5 of the 60 fork
+        self.assert_converged()
+        self.assertGreater(len(replays), 100)  # read back: replayed and checked then
+
+    def test_differing_leaves_many_a_round_trip(self) -> None:
+        for n in range(600):
+            self.seed_everywhere(f"g{n:03}")
+        for n in range(0, 600, 2):
+            self.play((2, 3), f"g{n:03}", "3")
+        differing = self.wait(self.sync.differing_games(self.links[2]))
+        self.assertEqual(differing, {f"g{n:03}" for n in range(0, 600, 2)})
+        # About 300 differing leaves: two PeerBuckets (256 leaves each), no PeerBucket.
+        self.assertEqual(self.links[2].calls.count("PeerBuckets"), 2)
+        self.assertNotIn("PeerBucket", self.links[2].calls)
+
+    def test_a_leaf_bigger_than_a_page_is_paged(self) -> None:
+        seen: dict[str, str] = {}
+        n = 0
+        while bucket_of(f"x{n}") not in seen:  # two ids in one leaf: found by trying names
+            seen[bucket_of(f"x{n}")] = f"x{n}"
+            n += 1
+        pair = [seen[bucket_of(f"x{n}")], f"x{n}"]
+        for game_id in pair:
+            self.seed_everywhere(game_id)
+        self.play((2, 3), pair[1], "3")
+        self.patch(p, "LIST_BUDGET", len(f"{pair[1]} 3 {'0' * 64}") + 2)  # one game a page
+        differing = self.wait(self.sync.differing_games(self.links[2]))
+        self.assertEqual(differing, {pair[1]})
+        self.assertEqual(self.links[2].calls.count("PeerBuckets"), 1)  # answered none
+        self.assertEqual(self.links[2].calls.count("PeerBucket"), 2)  # two pages of one
+
     def test_long_histories_take_several_pages(self) -> None:
         line = long_checkers_line(300)
         for n in range(30):
@@ -187,23 +245,70 @@ class CatchUpTests(ConnectionTestCase):
 IDS = [f"game-{n}" for n in range(6)]
 
 
+def dump_lines(games: list[GameLog]) -> list[str]:
+    """The PeerDump lines a server holding ``games`` sends."""
+    lines = []
+    for game in games:
+        entry = IndexEntry.of(game)
+        lines.append(
+            dumps.dump_line(
+                game.game_id,
+                game.event_json,
+                entry.kind,
+                entry.status,
+                entry.players,
+                entry.doc_sha,
+                entry.clock,
+                entry.deadline,
+            )
+        )
+    return lines
+
+
 @attrs.define
 class DumpingPeer:
-    """A peer link that answers PeerDump two games a page, and counts pages."""
+    """A peer link that answers PeerDump two games a page, and counts pages.
 
-    games: dict[str, list[str]]
+    :ivar hold: answer only when the test fires ``answers`` (pipelining).
+    :ivar fail_after: fail every request after this many (a peer gone).
+    :ivar spoil_after: the page after this cursor names a kind of game
+        that does not exist.
+    """
+
+    logs: dict[str, GameLog]
     peer_id: int = 2
     bytes_received: int = 0
+    hold: bool = False
+    fail_after: int | None = None
+    spoil_after: str | None = None
     asked_after: list[str] = attrs.Factory(list)
+    answers: list[Deferred[Any]] = attrs.Factory(list)
+
+    @property
+    def games(self) -> dict[str, list[str]]:
+        return {game_id: game.event_json for game_id, game in self.logs.items()}
 
     def call(self, command: type, timeout: float | None = None, **kwargs: Any) -> Deferred[Any]:
         assert command is p.PeerDump
         after = kwargs["after"]
         self.asked_after.append(after)
-        rest = [game_id for game_id in sorted(self.games) if game_id > after]
+        if self.fail_after is not None and len(self.asked_after) > self.fail_after:
+            return fail(ConnectionLost("peer gone"))
+        rest = [game_id for game_id in sorted(self.logs) if game_id > after]
         page, more = rest[:2], rest[2:]
-        lines = [canonical_json({"events": self.games[i], "id": i}) for i in page]
-        return succeed({"games": lines, "next": page[-1] if more else ""})
+        lines = dump_lines([self.logs[i] for i in page])
+        if after == self.spoil_after:
+            lines = [line.replace("connect4", "chess", 1) for line in lines]
+        answer = {
+            "games": lines,
+            "next": page[-1] if more else "",
+        }
+        if not self.hold:
+            return succeed(answer)
+        held: Deferred[Any] = Deferred()
+        held.addCallback(lambda _: answer)
+        self.answers.append(held)
+        return held
 
 
 class RebuildTests(SynchronousTestCase):
@@ -214,7 +319,7 @@ class RebuildTests(SynchronousTestCase):
         self.storage = Storage.open(directory)
         self.addCleanup(self.storage.close)
         self.replica = Replica(self.storage, GroupCommitter(self.storage, self.clock))
-        self.peer = DumpingPeer({i: list(branch(i, ["4", "4"]).event_json) for i in IDS})
+        self.peer = DumpingPeer({i: branch(i, ["4", "4"]) for i in IDS})
         self.sync = Synchronizer(self.replica, {2: self.peer}, self.clock, 5.0)  # type: ignore[dict-item]
 
     def rebuild(self) -> None:
@@ -236,3 +341,93 @@ class RebuildTests(SynchronousTestCase):
         self.assertEqual(self.replica.sorted_ids, IDS)
         for game_id in IDS:
             self.assertEqual(self.replica.game(game_id).event_json, self.peer.games[game_id])
+
+    def test_the_next_page_is_asked_for_while_this_one_is_stored(self) -> None:
+        self.peer.hold = True
+        done = self.sync.rebuild_from(self.peer)  # type: ignore[arg-type]
+        self.assertEqual(self.peer.asked_after, [""])
+        self.peer.answers[0].callback(None)
+        # Page 2 is asked for at once; page 1 waits in memory for its batch.
+        self.assertEqual(self.peer.asked_after, ["", "game-1"])
+        self.peer.answers[1].callback(None)
+        self.assertEqual(self.peer.asked_after, ["", "game-1", "game-3"])
+        self.assertNoResult(done)
+        self.peer.answers[2].callback(None)
+        self.assertNoResult(done)  # answered only once durable
+        self.clock.advance(0)
+        stats = self.successResultOf(done)
+        self.assertEqual((stats.games, stats.events), (6, 24))
+        self.assertEqual(self.replica.sorted_ids, IDS)
+
+    def test_pages_share_a_commit(self) -> None:
+        commits = self.storage.commits
+        self.rebuild()
+        self.assertEqual(self.storage.commits, commits + 1)  # 3 pages, one batch
+        self.patch(rebuild, "COPY_PAGES_PER_COMMIT", 1)
+        self.replica.sorted_ids.clear()  # copy them again, a page a commit
+        self.replica.index.clear()
+        commits = self.storage.commits
+        done = self.sync.rebuild_from(self.peer)  # type: ignore[arg-type]
+        for _ in range(3):
+            self.clock.advance(0)
+        self.successResultOf(done)
+        self.assertEqual(self.storage.commits, commits + 3)
+
+    def test_a_rebuild_cut_off_keeps_whole_batches_in_id_order(self) -> None:
+        """A peer lost after two pages: what is on disk is the first pages'
+        games, in order, and a new rebuild from a reopened database resumes."""
+        self.patch(rebuild, "COPY_PAGES_PER_COMMIT", 1)
+        self.peer.fail_after = 2
+        done = self.sync.rebuild_from(self.peer)  # type: ignore[arg-type]
+        self.clock.advance(0)
+        self.clock.advance(0)
+        self.failureResultOf(done, ConnectionLost)
+        directory = self.storage.directory
+        self.storage.close()
+        self.storage = Storage.open(directory)
+        self.addCleanup(self.storage.close)
+        self.replica = Replica(self.storage, GroupCommitter(self.storage, self.clock))
+        self.assertEqual(self.replica.sorted_ids, IDS[:4])
+        self.peer.fail_after = None
+        self.sync = Synchronizer(self.replica, {2: self.peer}, self.clock, 5.0)  # type: ignore[dict-item]
+        self.rebuild()
+        self.assertEqual(self.peer.asked_after[-1], "game-3")
+        self.assertEqual(self.replica.sorted_ids, IDS)
+
+    def test_copied_games_read_back_replayed(self) -> None:
+        self.rebuild()
+        for game_id in IDS:
+            game = self.replica.game(game_id)
+            assert game is not None
+            self.assertEqual(game.document(), self.peer.logs[game_id].document())
+        self.assertEqual(self.replica.index, self.source_replica_index())
+
+    def source_replica_index(self) -> dict[str, IndexEntry]:
+        return {game_id: IndexEntry.of(game) for game_id, game in self.peer.logs.items()}
+
+    def test_a_copied_game_that_does_not_replay_to_its_entry_is_damaged(self) -> None:
+        """A peer's entry that its events do not replay to: stored as sent
+        (the sums are the peer's), found damaged on first read."""
+        other_move = branch("game-2", ["4", "3"]).event_json[-1]
+        self.peer.logs["game-2"].event_json[-1] = other_move
+        self.rebuild()
+        self.assertEqual(self.replica.sorted_ids, IDS)
+        self.replica._cache.clear()
+        with self.assertRaises(DamagedGame):
+            self.replica.game("game-2")
+
+    def test_a_malformed_line_is_refused_and_the_rest_copied(self) -> None:
+        good = dump_lines([self.peer.logs["game-0"]])[0]
+        header, events = good.split("\n", 1)
+        for bad in (
+            header.replace('"connect4"', '"chess"') + "\n" + events,
+            header.replace('"active"', '"won"') + "\n" + events,
+            header,  # no events
+            "[1]\n" + events,
+            "not json\n" + events,
+        ):
+            with self.assertRaises(dumps.BadDumpLine):
+                dumps.copied_game(bad)
+        self.peer.spoil_after = "game-1"
+        self.rebuild()
+        self.assertEqual(self.replica.sorted_ids, ["game-0", "game-1", "game-4", "game-5"])
