@@ -29,7 +29,8 @@ import attrs
 from game.rules import KINDS, Position, new_game
 from game.server import gamelog
 from game.server.gamelog import Event, GameLog
-from game.server.replica import IndexEntry, bookkeeping, event_key
+from game.server.index import IndexEntry, bookkeeping
+from game.server.replica import event_key
 from game.server.storage import DATABASE_NAME, FORMAT, Storage
 
 #: The pickle protocol of our shelf (storage.Storage).

@@ -29,7 +29,8 @@ import attrs
 from game.protocol import STATUSES, check_game_id
 from game.rules import KINDS
 from game.server.events import EMPTY_HEAD, canonical_json, chain
-from game.server.replica import Copy, IndexEntry, bucket_of, leaf_value
+from game.server.index import IndexEntry, bucket_of, leaf_value
+from game.server.replica import Copy
 
 _HEX64 = re.compile(r"[0-9a-f]{64}")
 

@@ -29,9 +29,10 @@ from game.server.catchups import CatchUp
 from game.server.fanout import GameChange
 from game.server.gamelog import TIMEOUT, Command
 from game.server.heartbeat import StatusResponder
+from game.server.index import format_children
 from game.server.peers import PeerLink, PeerState
 from game.server.replica import DamagedGame, Replica
-from game.server.sync import Synchronizer, SyncStats, format_children
+from game.server.sync import Synchronizer, SyncStats
 from game.server.timeouts import TimeoutKeeper
 
 if TYPE_CHECKING:

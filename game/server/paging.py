@@ -23,8 +23,8 @@ from game import errors as wire
 from game import protocol as p
 from game.server import dumps
 from game.server.gamelog import EMPTY_HEAD, GameLog, canonical_json, chain
-from game.server.replica import TREE_DEPTH, DamagedGame, Replica
-from game.server.sync import format_children
+from game.server.index import TREE_DEPTH, format_children
+from game.server.replica import DamagedGame, Replica
 
 log = Logger(namespace="replgame.paging")
 

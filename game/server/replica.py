@@ -12,12 +12,10 @@ answered only once the group commit made it durable.
 from __future__ import annotations
 
 import bisect
-import functools
-import hashlib
 import json
 from collections import Counter, OrderedDict
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from typing import Any, Final, NamedTuple
+from typing import Any, Final
 
 from twisted.internet.defer import Deferred
 from twisted.logger import Logger
@@ -28,13 +26,19 @@ from game.protocol import LIST_BUDGET
 from game.server import gamelog
 from game.server.commit import GroupCommitter
 from game.server.gamelog import Command, Event, GameLog, InvalidEvent
+from game.server.index import (
+    TREE_DEPTH,
+    UNTIMED_FIELDS,
+    IndexEntry,
+    bookkeeping,
+    root_of,
+    tree_of,
+)
 from game.server.moveclocks import clocks_json, move_clocks
 from game.server.storage import DELETE, FORMAT, Storage, StorageError
 
 #: A game copied from a peer: id, index entry, event texts, events stored already.
-Copy = tuple[str, "IndexEntry", Sequence[str], int]
-#: Depth (hex digits of SHA-256 of the game id) of the anti-entropy tree's leaves.
-TREE_DEPTH: Final = 4
+Copy = tuple[str, IndexEntry, Sequence[str], int]
 CACHE_SIZE: Final = 4096
 
 _GAME_KEY: Final = "g/"
@@ -45,104 +49,6 @@ _INDEX_KEY: Final = "i/"
 _META_KEY: Final = "meta"
 
 log = Logger(namespace="replgame.replica")
-
-
-@functools.lru_cache(maxsize=CACHE_SIZE)
-def bucket_of(game_id: str) -> str:
-    """The leaf prefix of a game in the anti-entropy tree (remembered for
-    the games in use: every change of a game needs it)."""
-    return hashlib.sha256(game_id.encode()).hexdigest()[:TREE_DEPTH]
-
-
-def leaf_value(game_id: str, head: bytes) -> int:
-    """A game's contribution to the tree digests: changes with any event."""
-    return int.from_bytes(hashlib.sha256(game_id.encode() + head).digest()[:8], "big")
-
-
-class IndexEntry(NamedTuple):
-    """What the replica keeps in memory about every game, stored at ``i/<id>``.
-
-    Stored as the plain tuple of its fields (database format
-    :data:`~game.server.storage.FORMAT`), and read back with one unpickle:
-    ``bucket`` and ``leaf`` are the game's place and value in the
-    anti-entropy tree, hashed once when the game changes so that start-up
-    hashes nothing.  A game read from the database is checked against them
-    (:meth:`Replica._read_game`), and the load checks their sums against
-    the meta record (:meth:`Replica._load`).
-    """
-
-    kind: str
-    status: str
-    players: tuple[str | None, str | None]
-    version: int
-    doc_sha: bytes
-    head: bytes
-    bucket: str
-    leaf: int
-    #: Timed games only: the time control, and the side to move's deadline
-    #: (ms) while active, so that start-up finds every deadline without
-    #: replaying a game.  An untimed game's record leaves both out, as a
-    #: database written before time controls does.
-    clock: str = ""
-    deadline: int | None = None
-
-    @classmethod
-    def of(cls, game: GameLog) -> IndexEntry:
-        return cls(
-            game.kind,
-            game.status,
-            (game.players[0], game.players[1]),
-            game.version,
-            hashlib.sha256(game.encoded_document()).digest(),
-            game.head,
-            bucket_of(game.game_id),
-            leaf_value(game.game_id, game.head),
-            game.control,
-            game.deadline(),
-        )
-
-    def to_record(self) -> tuple[Any, ...]:
-        record = tuple(self)
-        return record if self.clock else record[:_UNTIMED_FIELDS]
-
-    def summary(self, game_id: str) -> str:
-        """The game's ``ListGames`` summary (``GameLog.summary`` as canonical JSON)."""
-        return gamelog.summary_json(
-            game_id, self.kind, self.status, self.players, self.version, self.clock
-        )
-
-
-#: The fields of an untimed game's stored record (the whole entry before time controls).
-_UNTIMED_FIELDS: Final = 8
-
-
-def bookkeeping(games: int, clock: int, digest: int, root: int) -> dict[str, Any]:
-    """What the meta record holds about the index entries, to check them at load.
-
-    :param root: the anti-entropy tree's root, the XOR of every entry's leaf.
-    """
-    return {"games": games, "clock": clock, "digest": f"{digest:064x}", "tree": f"{root:016x}"}
-
-
-def _root_of(leaves: dict[str, int]) -> int:
-    root = 0
-    for value in leaves.values():
-        root ^= value
-    return root
-
-
-def _tree_of(leaves: dict[str, int]) -> dict[str, int]:
-    """Every node of the anti-entropy tree, from the digests of its leaf buckets."""
-    tree = dict(leaves)
-    level = leaves
-    for _ in range(TREE_DEPTH):
-        parents: dict[str, int] = {}
-        for node, value in level.items():
-            parent = node[:-1]
-            parents[parent] = parents.get(parent, 0) ^ value
-        tree.update(parents)
-        level = parents
-    return tree
 
 
 class DamagedGame(Exception):
@@ -225,7 +131,7 @@ class Replica:
             for game_id, record in records:
                 if type(record) is not tuple:
                     raise TypeError(f"{record!r:.80}")
-                if len(record) == _UNTIMED_FIELDS:
+                if len(record) == UNTIMED_FIELDS:
                     record += untimed
                 elif len(record) != fields:
                     raise TypeError(f"{record!r:.80}")
@@ -241,7 +147,7 @@ class Replica:
                     ids.add(game_id)
         except TypeError as error:  # a field of the wrong type, or another shape
             raise ValueError(f"the index entry of game {game_id!r} is not one: {error}") from None
-        found = bookkeeping(len(index), clock, digest, _root_of(leaves))
+        found = bookkeeping(len(index), clock, digest, root_of(leaves))
         if meta is None:
             if index:
                 raise ValueError(f"{len(index)} index entries but no meta record")
@@ -262,7 +168,7 @@ class Replica:
         self.buckets = buckets
         self.clock = clock
         self.digest = digest
-        self.tree = _tree_of(leaves)
+        self.tree = tree_of(leaves)
         self._census = None
 
     @property
@@ -692,14 +598,4 @@ def event_key(game_id: str, number: int) -> str:
     return f"{_GAME_KEY}{game_id}/{number:0{_EVENT_DIGITS}d}"
 
 
-__all__ = [
-    "DamagedGame",
-    "Event",
-    "IndexEntry",
-    "InvalidEvent",
-    "Replica",
-    "bookkeeping",
-    "bucket_of",
-    "event_key",
-    "leaf_value",
-]
+__all__ = ["DamagedGame", "Event", "InvalidEvent", "Replica", "event_key"]

@@ -54,8 +54,9 @@ from game.server.histories import (
     heads_of,
     history_from,
 )
+from game.server.index import TREE_DEPTH, parse_children
 from game.server.peers import PeerLink
-from game.server.replica import TREE_DEPTH, DamagedGame, Replica
+from game.server.replica import DamagedGame, Replica
 
 log = Logger(namespace="replgame.sync")
 
@@ -110,17 +111,6 @@ class SyncStats:
         self.bytes += other.bytes
         self.seconds += other.seconds
         self.sources |= other.sources
-
-
-def parse_children(text: str) -> list[int]:
-    values = text.split(",")
-    if len(values) != 16:
-        raise ValueError("a tree node has 16 children")
-    return [int(value, 16) if value else 0 for value in values]
-
-
-def format_children(values: Iterable[int]) -> str:
-    return ",".join(f"{value:x}" if value else "" for value in values)
 
 
 class Synchronizer:

@@ -23,10 +23,10 @@ from game import protocol as p
 from game.server import paging
 from game.server.connection import MAX_UNSENT
 from game.server.gamelog import EMPTY_HEAD, MOVE, Command, Event, GameLog, canonical_json, decide
+from game.server.index import bucket_of, format_children
 from game.server.locators import ClientLocator
 from game.server.peers import PeerLink, proof
-from game.server.replica import bucket_of, event_key
-from game.server.sync import format_children
+from game.server.replica import event_key
 from tests.server.helpers import (
     SECRET,
     TOKEN_A,

@@ -17,8 +17,8 @@ from game import errors as wire
 from game import protocol as p
 from game.server import dumps, paging
 from game.server.gamelog import EMPTY_HEAD, GameLog, canonical_json
-from game.server.replica import IndexEntry, bucket_of, event_key
-from game.server.sync import format_children
+from game.server.index import IndexEntry, bucket_of, format_children
+from game.server.replica import event_key
 from tests.server.helpers import TOKEN_A, ServerHarness, long_checkers_line
 
 

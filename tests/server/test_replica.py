@@ -31,7 +31,8 @@ from game.server.gamelog import (
     create_event,
     decide,
 )
-from game.server.replica import DamagedGame, Replica, bucket_of, leaf_value
+from game.server.index import bucket_of, leaf_value
+from game.server.replica import DamagedGame, Replica
 from game.server.storage import Storage
 
 T0 = "seat-zero-token-0123456789"

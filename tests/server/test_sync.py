@@ -19,7 +19,8 @@ from game import protocol as p
 from game.server import dumps, rebuild
 from game.server.commit import GroupCommitter
 from game.server.gamelog import MOVE, Command, GameLog
-from game.server.replica import DamagedGame, IndexEntry, Replica, bucket_of
+from game.server.index import IndexEntry, bucket_of
+from game.server.replica import DamagedGame, Replica
 from game.server.storage import Storage
 from game.server.sync import Synchronizer
 from tests.server.helpers import (

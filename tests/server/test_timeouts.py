@@ -15,8 +15,9 @@ from game import errors as wire
 from game import protocol as p
 from game.server.commit import GroupCommitter
 from game.server.gamelog import TIMEOUT, Event
+from game.server.index import IndexEntry
 from game.server.node import ServerNode
-from game.server.replica import IndexEntry, Replica
+from game.server.replica import Replica
 from game.server.storage import Storage
 from tests.server.helpers import (
     TOKEN_A,
