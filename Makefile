@@ -31,10 +31,10 @@ test: $(INSTALLED)
 	$(TIMED) "gui headless (pytest)" $(PY) -m pytest tests/gui_render -p no:cacheprovider -q; \
 	$(TIMED) "gui xvfb (pytest)" $(PY) -m pytest tests/gui_xvfb -p no:cacheprovider -q; \
 	$(TIMED) "chaos (pytest)" $(PY) -m pytest tests/chaos -p no:cacheprovider -q; \
-	$(TIMED) "hostile (pytest)" $(PY) -m pytest tests/hostile -p no:cacheprovider -q; \
-	$(TIMED) "security (pytest)" $(PY) -m pytest tests/security -p no:cacheprovider -q; \
+	$(TIMED) "hostile (pytest)" $(PY) -m pytest tests/hostile -p no:cacheprovider -q -n 2; \
+	$(TIMED) "security (pytest)" $(PY) -m pytest tests/security -p no:cacheprovider -q -n 2; \
 	$(TIMED) "storage faults (pytest)" $(PY) -m pytest tests/storage_faults -p no:cacheprovider -q; \
-	$(TIMED) "bench smoke (pytest)" $(PY) -m pytest tests/bench -p no:cacheprovider -q; \
+	$(TIMED) "bench smoke (pytest)" $(PY) -m pytest tests/bench -p no:cacheprovider -q -n 2; \
 	echo "all suites passed"
 
 # make chaos [CHAOS_DURATION=600] [CHAOS_GAMES=50] [CHAOS_SEED=...]: the long chaos
