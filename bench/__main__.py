@@ -104,7 +104,8 @@ async def run_all(args: argparse.Namespace) -> dict[str, Any]:
         if "catchup" in only:
             sizes = (300, 600) if quick else catchup.SIZES
             missed = (5, 50) if quick else catchup.MISSED
-            result = await catchup.run(sizes, missed, rounds, seed, datasets)
+            idle = 0.5 if quick else 5.0
+            result = await catchup.run(sizes, missed, rounds, seed, datasets, idle_seconds=idle)
             say(catchup.render(result))
             say(f"wrote {write_json('catchup', result, args.results)} ({elapsed()})\n")
             results["catchup"] = result

@@ -223,14 +223,16 @@ async def measured_apart(
     missed: int,
     seed: int,
     profile: bool,
+    idle_seconds: float,
 ) -> dict[str, Any]:
     """The rounds that are not in the medians: the peers' client latency
-    during a whole copy, then (``profile``) a copy and a catch-up of
-    ``missed`` games with every server under cProfile."""
+    (idle for ``idle_seconds``, then during a whole copy), then
+    (``profile``) a copy and a catch-up of ``missed`` games with every
+    server under cProfile."""
     server = cluster[3]
     await server.stop()
     fresh = cluster.root / "data-3-probed"
-    latency = await peer_latency(cluster, games, fresh, seed)
+    latency = await peer_latency(cluster, games, fresh, seed, idle_seconds)
     await cluster.converged(timeout=600)
     shutil.rmtree(server.data, ignore_errors=True)
     server.data = fresh
@@ -275,6 +277,7 @@ async def run(
     seed: int = 1,
     datasets: Datasets | None = None,
     profile: bool = True,
+    idle_seconds: float = 5.0,
 ) -> dict[str, Any]:
     say(
         f"== 3. catch-up: D = {', '.join(f'{d:,}' for d in sizes)} stored games, K = "
@@ -317,7 +320,9 @@ async def run(
                 for connection in connections:
                     connection.close()
                 connections = []
-                extra = await measured_apart(cluster, mover, games, max(missed), seed, profile)
+                extra = await measured_apart(
+                    cluster, mover, games, max(missed), seed, profile, idle_seconds
+                )
             finally:
                 for connection in connections:
                     connection.close()

@@ -131,9 +131,9 @@ async def test_metrics_overhead_smoke(tmp_path: Path) -> None:
 
 @pytest_twisted.ensureDeferred
 async def test_catchup_smoke(tmp_path: Path) -> None:
-    result = await catchup.run(sizes=(150,), missed=(2, 20), rounds=2, seed=SEED)
+    result = await catchup.run(sizes=(150,), missed=(2, 20), rounds=1, seed=SEED, idle_seconds=0.5)
     cell = result["sizes"]["150"]
-    assert len(cell["per_round"]) == 2
+    assert len(cell["per_round"]) == 1
     for k in ("2", "20"):
         assert cell["missed"][k]["played"] == int(k)
         assert _finite(cell["missed"][k]["seconds"])
@@ -142,6 +142,11 @@ async def test_catchup_smoke(tmp_path: Path) -> None:
     assert (
         cell["copy"]["logged_bytes"] > 0 and cell["copy"]["bytes"] >= cell["copy"]["logged_bytes"]
     )
+    for peer in ("peer_1", "peer_2"):  # the serving peers' clients, idle and during a copy
+        for when in ("idle", "during"):
+            assert _finite(cell["peer_latency"][peer][when]["p99_ms"])
+    assert cell["profile"]["copy"]["seconds_profiled"] > 0
+    assert cell["profile"]["catch_up"]["seconds_profiled"] > 0
     assert "whole copy" in catchup.render(result)
     write_result("catchup", result, tmp_path)
 
