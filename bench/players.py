@@ -55,6 +55,9 @@ from bench.common import (
     sleep,
     table,
 )
+from bench.common import (
+    machine as this_machine,
+)
 from bench.servers import Cluster
 from game.server.limits import SPARE_DESCRIPTORS
 
@@ -496,7 +499,8 @@ def capacity(result: dict[str, Any]) -> str:
     cluster holds on this hardware, and which resource runs out first."""
     row = max(result["rows"], key=lambda r: r["per_server"])
     n = row["per_server"]
-    machine = result.get("machine", {})
+    # The results file has it; a run printing its own table reads this machine.
+    machine = result.get("machine") or this_machine()
     cores = int(machine.get("nproc", os.cpu_count() or 1))
     ram_mb = _mib(machine.get("ram", ""))
     busiest = max(c["window_3"] for c in row["cpu"].values())
