@@ -77,16 +77,7 @@ def head_of(events: list[str] | tuple[str, ...]) -> bytes:
     return head
 
 
-def dump_line(
-    game_id: str,
-    events: list[str],
-    kind: str,
-    status: str,
-    players: tuple[str | None, str | None],
-    doc_sha: bytes,
-    clock: str,
-    deadline: int | None,
-) -> str:
+def dump_line(game_id: str, events: list[str], entry: IndexEntry) -> str:
     """The PeerDump line of one game: a header, then one event text a line.
 
     The header is the canonical JSON array ``[id, kind, status, players,
@@ -94,10 +85,7 @@ def dump_line(
     document).  Canonical JSON never holds a raw newline, so the event
     texts travel as they are stored, neither escaped nor parsed.
     """
-    header = canonical_json(
-        [game_id, *entry_fields(kind, status, players, doc_sha, clock, deadline)]
-    )
-    return "\n".join([header, *events])
+    return "\n".join([canonical_json([game_id, *entry_fields(entry)]), *events])
 
 
 def is_more(line: str) -> bool:
@@ -105,16 +93,12 @@ def is_more(line: str) -> bool:
     return line.startswith("{")
 
 
-def entry_fields(
-    kind: str,
-    status: str,
-    players: tuple[str | None, str | None],
-    doc_sha: bytes,
-    clock: str,
-    deadline: int | None,
-) -> list[Any]:
+def entry_fields(entry: IndexEntry) -> list[Any]:
     """An index entry as JSON values: ``[kind, status, players, doc, clock, deadline]``."""
-    return [kind, status, list(players), doc_sha.hex(), clock, deadline]
+    return [
+        entry.kind, entry.status, list(entry.players), entry.doc_sha.hex(), entry.clock,
+        entry.deadline,
+    ]  # fmt: skip
 
 
 def copied_game(line: str) -> CopiedGame:

@@ -183,11 +183,7 @@ def histories_page(replica: Replica, requests: list[HistoryRequest]) -> list[str
                 if record["complete"]:
                     # What this replica's index says of it: a catch-up that
                     # adopts this history may store it without replaying it.
-                    entry = replica.index[game_id]
-                    record["entry"] = dumps.entry_fields(
-                        entry.kind, entry.status, entry.players, entry.doc_sha, entry.clock,
-                        entry.deadline,
-                    )  # fmt: skip
+                    record["entry"] = dumps.entry_fields(replica.index[game_id])
                 if not record["complete"] and lines:
                     break  # the rest of the page is too small: asked again
         line = canonical_json(record)
@@ -222,17 +218,7 @@ def dump_page(replica: Replica, after: str) -> Page:
                 game_id=game_id,
             )
             continue
-        entry = replica.index[game_id]
-        line = dumps.dump_line(
-            game_id,
-            events,
-            entry.kind,
-            entry.status,
-            entry.players,
-            entry.doc_sha,
-            entry.clock,
-            entry.deadline,
-        )
+        line = dumps.dump_line(game_id, events, replica.index[game_id])
         if len(line.encode()) > p.LIST_BUDGET // 4:
             line = canonical_json({"id": game_id, "more": True})
         cost = len(line.encode()) + 2

@@ -330,11 +330,7 @@ class DumpTests(PagingCase):
 
     def dumped(self, game_id: str) -> str:
         game = self.game(game_id)
-        entry = IndexEntry.of(game)
-        return dumps.dump_line(
-            game_id, game.event_json, entry.kind, entry.status, entry.players, entry.doc_sha,
-            entry.clock, entry.deadline,
-        )  # fmt: skip
+        return dumps.dump_line(game_id, game.event_json, IndexEntry.of(game))
 
     def test_a_line_is_its_entry_and_its_events_as_stored(self) -> None:
         self.server.seed_game("g1", "checkers", long_checkers_line(40))

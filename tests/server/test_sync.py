@@ -248,22 +248,7 @@ IDS = [f"game-{n}" for n in range(6)]
 
 def dump_lines(games: list[GameLog]) -> list[str]:
     """The PeerDump lines a server holding ``games`` sends."""
-    lines = []
-    for game in games:
-        entry = IndexEntry.of(game)
-        lines.append(
-            dumps.dump_line(
-                game.game_id,
-                game.event_json,
-                entry.kind,
-                entry.status,
-                entry.players,
-                entry.doc_sha,
-                entry.clock,
-                entry.deadline,
-            )
-        )
-    return lines
+    return [dumps.dump_line(g.game_id, g.event_json, IndexEntry.of(g)) for g in games]
 
 
 @attrs.define
