@@ -30,6 +30,7 @@ from game.rules import Position, new_game
 from game.server.commit import GroupCommitter
 from game.server.connection import ServerFactory, ServerProtocol
 from game.server.gamelog import JOIN, MOVE, Command, token_hash
+from game.server.locators import ClientLocator
 from game.server.node import ServerNode
 from game.server.peers import proof
 from game.server.replica import Replica
@@ -244,6 +245,21 @@ class ConnectionTestCase(SynchronousTestCase):
         failure = self.failureResultOf(result, amp.RemoteAmpError)
         value: amp.RemoteAmpError = failure.value
         return value
+
+
+def record_located_responders(case: SynchronousTestCase) -> list[tuple[bytes, str]]:
+    """Record, for the rest of ``case``, each command a connection looks up
+    and the module of the responder it gets (direct, heartbeat or stock AMP)."""
+    located: list[tuple[bytes, str]] = []
+    locate = ClientLocator.locateResponder
+
+    def spy(locator: ClientLocator, name: bytes) -> Any:
+        responder = locate(locator, name)
+        located.append((name, responder.__module__))
+        return responder
+
+    case.patch(ClientLocator, "locateResponder", spy)
+    return located
 
 
 def start_game(

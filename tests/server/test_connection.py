@@ -38,6 +38,7 @@ from tests.server.helpers import (
     ServerHarness,
     authenticate,
     long_checkers_line,
+    record_located_responders,
     start_game,
     token_hashes,
 )
@@ -1650,15 +1651,7 @@ class RecordedAnswersTests(ConnectionTestCase):
         self.assert_recorded_answers()
 
     def test_the_direct_responders_answer_the_game_commands(self) -> None:
-        located: list[tuple[bytes, str]] = []
-        locate = ClientLocator.locateResponder
-
-        def spy(locator: ClientLocator, name: bytes) -> Any:
-            responder = locate(locator, name)
-            located.append((name, responder.__module__))
-            return responder
-
-        self.patch(ClientLocator, "locateResponder", spy)
+        located = record_located_responders(self)
         server = ServerHarness(self)
         conn = server.connect()
         start_game(self, conn)

@@ -22,10 +22,15 @@ from game.server.gamelog import (
     create_event,
     decide,
 )
-from game.server.locators import ClientLocator
 from game.server.moveclocks import clocks_json, move_clocks
 from game.timecontrol import DAY_MS
-from tests.server.helpers import TOKEN_A, TOKEN_B, ConnectionTestCase, ServerHarness
+from tests.server.helpers import (
+    TOKEN_A,
+    TOKEN_B,
+    ConnectionTestCase,
+    ServerHarness,
+    record_located_responders,
+)
 
 TOKENS = (TOKEN_A, TOKEN_B)
 
@@ -154,15 +159,7 @@ class MoveClocksCommandTests(ConnectionTestCase):
         self.wire_error(starting.call(p.MoveClocks, game_id="t1"), wire.NotServing)
 
     def test_answered_by_the_stock_responder(self) -> None:
-        located: list[tuple[bytes, str]] = []
-        locate = ClientLocator.locateResponder
-
-        def spy(locator: ClientLocator, name: bytes) -> Any:
-            responder = locate(locator, name)
-            located.append((name, responder.__module__))
-            return responder
-
-        self.patch(ClientLocator, "locateResponder", spy)
+        located = record_located_responders(self)
         self.wire_error(self.conn.call(p.MoveClocks, game_id="nothing"), wire.UnknownGame)
         self.assertEqual(located, [(b"MoveClocks", "twisted.protocols.amp")])
 

@@ -28,6 +28,7 @@ from tests.server.helpers import (
     TOKEN_C,
     ConnectionTestCase,
     ServerHarness,
+    record_located_responders,
     start_game,
 )
 
@@ -77,15 +78,7 @@ class TakebackCommandTests(ConnectionTestCase):
 
     def test_answered_by_the_stock_responders(self) -> None:
         # Rare commands: no direct responder built for every connection.
-        located: list[tuple[bytes, str]] = []
-        locate = ClientLocator.locateResponder
-
-        def spy(locator: ClientLocator, name: bytes) -> Any:
-            responder = locate(locator, name)
-            located.append((name, responder.__module__))
-            return responder
-
-        self.patch(ClientLocator, "locateResponder", spy)
+        located = record_located_responders(self)
         self.wire_error(self.call(p.DeclineTakeback, 2, TOKEN_A), wire.NoTakebackOffer)
         self.assertEqual(located, [(b"DeclineTakeback", "twisted.protocols.amp")])
 
