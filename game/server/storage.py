@@ -149,6 +149,20 @@ def connect_read_only(path: str | os.PathLike[str]) -> sqlite3.Connection:
     return sqlite3.connect(uri, uri=True, isolation_level=None)
 
 
+#: How values are pickled: by the shelf, and by Storage.stage_many alike.
+_PICKLE_PROTOCOL: Final = 5
+_UPSERT: Final = (
+    "INSERT INTO kv (key, value) VALUES (?, ?)"
+    " ON CONFLICT (key) DO UPDATE SET value = excluded.value"
+)
+
+
+def _require_bytes(key: object, value: object) -> None:
+    # A str key would be stored as TEXT, which sorts apart from every BLOB.
+    if not isinstance(key, bytes) or not isinstance(value, bytes):
+        raise TypeError(f"keys and values must be bytes, not {type(key)} and {type(value)}")
+
+
 class SqliteMapping(MutableMapping[bytes, bytes]):
     """A crash-safe ``bytes -> bytes`` mapping over one sqlite3 file.
 
@@ -241,28 +255,17 @@ class SqliteMapping(MutableMapping[bytes, bytes]):
         return self._connection.execute(query, (key,)).fetchone() is not None
 
     def __setitem__(self, key: bytes, value: bytes) -> None:
-        # A str key would be stored as TEXT, which sorts apart from every BLOB.
-        if not isinstance(key, bytes) or not isinstance(value, bytes):
-            raise TypeError(f"keys and values must be bytes, not {type(key)} and {type(value)}")
+        _require_bytes(key, value)
         self._begin()
-        self._connection.execute(
-            "INSERT INTO kv (key, value) VALUES (?, ?)"
-            " ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-            (key, value),
-        )
+        self._connection.execute(_UPSERT, (key, value))
 
     def set_many(self, items: list[tuple[bytes, bytes]]) -> None:
         """``self[key] = value`` for each pair, in order, in one statement
         (``executemany``): a rebuild writes hundreds of thousands of rows."""
         for key, value in items:
-            if not isinstance(key, bytes) or not isinstance(value, bytes):
-                raise TypeError(f"keys and values must be bytes, not {type(key)} and {type(value)}")
+            _require_bytes(key, value)
         self._begin()
-        self._connection.executemany(
-            "INSERT INTO kv (key, value) VALUES (?, ?)"
-            " ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-            items,
-        )
+        self._connection.executemany(_UPSERT, items)
 
     def __delitem__(self, key: bytes) -> None:
         self._begin()
@@ -418,7 +421,7 @@ class Storage:
         self.moved_aside = moved_aside
         self._mapping = mapping
         self._shelf: shelve.Shelf[object] = shelve.Shelf(
-            mapping, protocol=5, writeback=False, keyencoding="utf-8"
+            mapping, protocol=_PICKLE_PROTOCOL, writeback=False, keyencoding="utf-8"
         )
         self._lock_fd = lock_fd
         self._open = True
@@ -557,7 +560,7 @@ class Storage:
                     run = []
                 self.delete(key)
             else:
-                run.append((key.encode("utf-8"), pickle.dumps(value, protocol=5)))
+                run.append((key.encode("utf-8"), pickle.dumps(value, protocol=_PICKLE_PROTOCOL)))
         if run:
             self._mapping.set_many(run)
 
