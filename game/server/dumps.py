@@ -28,7 +28,7 @@ import attrs
 
 from game.protocol import STATUSES, check_game_id
 from game.rules import KINDS
-from game.server.events import EMPTY_HEAD, canonical_json, chain
+from game.server.events import canonical_json, head_of
 from game.server.index import IndexEntry, bucket_of, leaf_value
 from game.server.replica import Copy
 
@@ -67,14 +67,6 @@ class CopiedGame:
             self.deadline,
         )  # fmt: skip
         return (self.game_id, entry, self.events, self.unchanged)
-
-
-def head_of(events: list[str] | tuple[str, ...]) -> bytes:
-    """The head of a history: the hash chain over its event texts."""
-    head = EMPTY_HEAD
-    for text in events:
-        head = chain(head, text)
-    return head
 
 
 def dump_line(game_id: str, events: list[str], entry: IndexEntry) -> str:

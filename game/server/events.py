@@ -13,7 +13,7 @@ import hashlib
 import json
 import json.encoder
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Final
 
 import attrs
@@ -102,6 +102,14 @@ def token_hash(game_id: str, seat: int, token: str) -> str:
 def chain(head: bytes, event_json: str) -> bytes:
     """The head after appending one event to a history whose head is ``head``."""
     return hashlib.sha256(head + event_json.encode()).digest()
+
+
+def head_of(events: Iterable[str]) -> bytes:
+    """The head of a history: the hash chain over its event texts."""
+    head = EMPTY_HEAD
+    for text in events:
+        head = chain(head, text)
+    return head
 
 
 class InvalidEvent(ValueError):

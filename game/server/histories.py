@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from game.server.gamelog import EMPTY_HEAD, chain
+from game.server.events import EMPTY_HEAD, chain, head_of
 
 #: A peer's history of a game: ``()`` if it lacks the game, ``None`` if it
 #: could not answer.
@@ -53,10 +53,7 @@ def history_from(record: dict[str, Any], own: tuple[str, ...]) -> History | Unse
 
 def head_hex(events: tuple[str, ...]) -> str:
     """The head of a history, in hex."""
-    head = EMPTY_HEAD
-    for event in events:
-        head = chain(head, event)
-    return head.hex()
+    return head_of(events).hex()
 
 
 def heads_of(events: list[str]) -> list[bytes]:

@@ -22,7 +22,8 @@ from twisted.logger import Logger
 from game import errors as wire
 from game import protocol as p
 from game.server import dumps
-from game.server.gamelog import EMPTY_HEAD, GameLog, canonical_json, chain
+from game.server.gamelog import GameLog, canonical_json
+from game.server.histories import heads_of
 from game.server.index import TREE_DEPTH, format_children
 from game.server.replica import DamagedGame, Replica
 
@@ -93,9 +94,7 @@ class StoredHistory:
     def __init__(self, kind: str, event_json: list[str]) -> None:
         self.kind = kind
         self.event_json = event_json
-        self.heads = [EMPTY_HEAD]
-        for text in event_json:
-            self.heads.append(chain(self.heads[-1], text))
+        self.heads = heads_of(event_json)
 
     @property
     def version(self) -> int:

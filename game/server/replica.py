@@ -25,6 +25,7 @@ from game import errors as wire
 from game.protocol import LIST_BUDGET
 from game.server import gamelog
 from game.server.commit import GroupCommitter
+from game.server.events import head_of
 from game.server.gamelog import Command, Event, GameLog, InvalidEvent
 from game.server.index import (
     TREE_DEPTH,
@@ -297,10 +298,8 @@ class Replica:
             events = self._stored_events(game_id)
         except InvalidEvent:
             return None
-        head = gamelog.EMPTY_HEAD
-        for text in events:
-            head = gamelog.chain(head, text)
-        return events if len(events) == entry.version and head == entry.head else None
+        matches = len(events) == entry.version and head_of(events) == entry.head
+        return events if matches else None
 
     def is_damaged(self, game_id: str) -> bool:
         """Whether the stored copy of a known game fails its check."""
